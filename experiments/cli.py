@@ -1,0 +1,67 @@
+"""The ``commissim`` command line: a thin dispatcher.
+
+Each sub-command lives in its own module exposing ``configure(parser)`` and
+``run(args) -> int``; modules are imported only when their command is used, so
+``commissim scenarios`` does not pay for Dask or Solara imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "scenarios": ("experiments.cmd_scenarios", "list the named scenarios with description and source"),
+    "run": ("experiments.cmd_run", "run one scenario and write a table and a figure under results/"),
+    "compare": ("experiments.compare", "run every scenario for many seeds and write a results folder"),
+    "sweep": ("experiments.sweep", "sensitivity sweep (SALib) on local processes or a Dask cluster"),
+    "viz": ("experiments.cmd_viz", "serve the SolaraViz page on 127.0.0.1"),
+}
+
+
+class UserError(Exception):
+    """An error in what the user asked for: printed as one clear message, no traceback."""
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported (all of them when None)."""
+    parser = argparse.ArgumentParser(
+        prog="commissim",
+        description="Agent-based model of NHS England specialised commissioning.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if command is None or name == command:
+            module = importlib.import_module(module_name)
+            module.configure(p)
+            p.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = argv[0] if argv and argv[0] in COMMANDS else "__none__"
+    parser = build_parser(command)
+    args = parser.parse_args(argv)
+    from model.errors import ModelInputError
+
+    try:
+        return int(args._module.run(args) or 0)
+    except (UserError, ModelInputError) as exc:
+        print(f"commissim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"commissim {args.command}: interrupted; finished runs are kept - "
+            "run the same command again to resume.",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

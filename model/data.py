@@ -1,0 +1,350 @@
+"""Load and validate the seed tables in ``seeds/`` into plain numpy arrays.
+
+The tables are read once per process and cached (``load_seeds``); every model
+instance then builds its own arrays from the cached, read-only ``SeedData``.
+Validation stops with a ``SeedDataError`` naming the file, the row (1-based,
+counting the header as row 1) and the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SeedDataError
+
+TIERS = ("highly_specialised", "delegable", "retained")
+PROVIDER_KINDS = ("shelford", "specialist", "childrens", "teaching", "local")
+
+
+def seeds_dir() -> Path:
+    """The folder holding the seed tables: $COMMISSIM_SEEDS, else the repo's ``seeds/``."""
+    env = os.environ.get("COMMISSIM_SEEDS")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent.parent / "seeds"
+    if (here / "icbs.csv").exists():
+        return here
+    try:  # installed (non-editable) package
+        import seeds as _seeds_pkg
+
+        return Path(_seeds_pkg.__file__).resolve().parent
+    except ImportError:  # pragma: no cover
+        return here
+
+
+@dataclass(frozen=True)
+class SeedData:
+    """Everything the model is built from, as arrays (I ICBs, R regions, S services, P providers)."""
+
+    # ICBs
+    icb_code: np.ndarray
+    icb_name: np.ndarray
+    icb_short: np.ndarray
+    icb_region: np.ndarray  # int index into region arrays
+    population: np.ndarray
+    need_index: np.ndarray
+    icb_lat: np.ndarray
+    icb_lon: np.ndarray
+    financial_position: np.ndarray
+    core_allocation: np.ndarray  # £m
+    maturity: np.ndarray
+    jc_footprint: np.ndarray  # int index into jc_names
+    jc_names: tuple
+    merger_group: np.ndarray  # int index into merger_names
+    merger_names: tuple
+    # regions
+    region_code: np.ndarray
+    region_name: np.ndarray
+    region_short: np.ndarray
+    # services
+    service_id: np.ndarray
+    service_name: np.ndarray
+    tier: np.ndarray  # int index into TIERS
+    lines: np.ndarray
+    spend_share: np.ndarray
+    cost_per_case: np.ndarray  # £
+    fixed_share: np.ndarray
+    min_volume: np.ndarray
+    demand_growth: np.ndarray
+    reach_km: np.ndarray
+    in_59: np.ndarray
+    in_70: np.ndarray
+    # providers
+    provider_code: np.ndarray
+    provider_name: np.ndarray
+    provider_short: np.ndarray
+    provider_icb: np.ndarray  # int index of host ICB
+    provider_kind: np.ndarray  # str
+    turnover: np.ndarray  # £m
+    reserves: np.ndarray  # £m
+    prov_lat: np.ndarray
+    prov_lon: np.ndarray
+    base_cases: np.ndarray  # (P, S)
+    capacity: np.ndarray  # (P, S)
+    # national spend series
+    envelope_years: np.ndarray
+    envelope_bn: np.ndarray
+    source_dir: str = ""
+
+    @property
+    def n_icbs(self) -> int:
+        return len(self.icb_code)
+
+    @property
+    def n_providers(self) -> int:
+        return len(self.provider_code)
+
+    @property
+    def n_services(self) -> int:
+        return len(self.service_id)
+
+    @property
+    def n_regions(self) -> int:
+        return len(self.region_code)
+
+    def envelope(self, year: int) -> float:
+        """National specialised spend (£bn) for the financial year starting ``year``."""
+        hit = np.nonzero(self.envelope_years == year)[0]
+        if len(hit) == 0:
+            raise SeedDataError(f"envelope.csv: no spend figure for year {year}")
+        return float(self.envelope_bn[hit[0]])
+
+
+# --- reading helpers ---------------------------------------------------------------
+
+
+class _Table:
+    def __init__(self, path: Path, required: tuple[str, ...]):
+        self.path = path
+        self.name = path.name
+        if not path.exists():
+            raise SeedDataError(f"{path}: seed table not found (expected in {path.parent})")
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            self.columns = reader.fieldnames or []
+            self.rows = list(reader)
+        missing = [c for c in required if c not in self.columns]
+        if missing:
+            raise SeedDataError(
+                f"{self.name}: missing column(s) {', '.join(missing)}; found {', '.join(self.columns)}"
+            )
+        if not self.rows:
+            raise SeedDataError(f"{self.name}: no data rows")
+
+    def where(self, i: int, field: str) -> str:
+        return f"{self.name} row {i + 2}, field '{field}'"
+
+    def text(self, field: str, *, allow_empty=False) -> list[str]:
+        out = []
+        for i, row in enumerate(self.rows):
+            v = (row.get(field) or "").strip()
+            if not v and not allow_empty:
+                raise SeedDataError(f"{self.where(i, field)}: empty value")
+            out.append(v)
+        return out
+
+    def num(self, field: str, *, low=None, high=None, integer=False) -> np.ndarray:
+        out = []
+        for i, row in enumerate(self.rows):
+            raw = (row.get(field) or "").strip()
+            try:
+                v = float(raw)
+            except ValueError:
+                raise SeedDataError(f"{self.where(i, field)}: value {raw!r} is not a number") from None
+            if not np.isfinite(v):
+                raise SeedDataError(f"{self.where(i, field)}: value {raw!r} is not finite")
+            if integer and v != int(v):
+                raise SeedDataError(f"{self.where(i, field)}: value {raw!r} is not a whole number")
+            if low is not None and v < low:
+                raise SeedDataError(f"{self.where(i, field)}: value {raw!r} is below the allowed minimum {low}")
+            if high is not None and v > high:
+                raise SeedDataError(f"{self.where(i, field)}: value {raw!r} is above the allowed maximum {high}")
+            out.append(v)
+        return np.asarray(out, dtype=float)
+
+    def boolean(self, field: str) -> np.ndarray:
+        out = []
+        for i, row in enumerate(self.rows):
+            raw = (row.get(field) or "").strip().lower()
+            if raw not in ("true", "false", "1", "0", "yes", "no"):
+                raise SeedDataError(f"{self.where(i, field)}: value {raw!r} is not true/false")
+            out.append(raw in ("true", "1", "yes"))
+        return np.asarray(out, dtype=bool)
+
+    def choice(self, field: str, allowed) -> list[str]:
+        vals = self.text(field)
+        for i, v in enumerate(vals):
+            if v not in allowed:
+                raise SeedDataError(f"{self.where(i, field)}: value {v!r} is not one of {', '.join(allowed)}")
+        return vals
+
+    def unique(self, field: str) -> list[str]:
+        vals = self.text(field)
+        seen: dict[str, int] = {}
+        for i, v in enumerate(vals):
+            if v in seen:
+                raise SeedDataError(f"{self.where(i, field)}: duplicate value {v!r} (first at row {seen[v] + 2})")
+            seen[v] = i
+        return vals
+
+
+def _lookup(table: _Table, field: str, index: dict[str, int], what: str) -> np.ndarray:
+    out = []
+    for i, v in enumerate(table.text(field)):
+        if v not in index:
+            raise SeedDataError(f"{table.where(i, field)}: unknown {what} {v!r}")
+        out.append(index[v])
+    return np.asarray(out, dtype=np.int64)
+
+
+def _check_sum(table: _Table, field: str, values: np.ndarray, target: float, tol: float):
+    total = float(values.sum())
+    if abs(total - target) > tol:
+        raise SeedDataError(f"{table.name}: field '{field}' sums to {total:.6f}; it must sum to {target} (±{tol})")
+
+
+def read_seeds(folder: str | Path | None = None) -> SeedData:
+    """Read and validate every seed table in ``folder`` (default: ``seeds_dir()``)."""
+    folder = Path(folder) if folder is not None else seeds_dir()
+
+    reg = _Table(folder / "regions.csv", ("region_code", "name", "short_name"))
+    region_code = reg.unique("region_code")
+    region_index = {c: i for i, c in enumerate(region_code)}
+
+    icb = _Table(
+        folder / "icbs.csv",
+        ("icb_code", "ons_code", "name", "short_name", "region_code", "population", "need_index", "lat", "lon",
+         "financial_position", "core_allocation_gbp_m", "maturity", "jc_footprint", "merger_group"),
+    )
+    icb_code = icb.unique("icb_code")
+    icb.unique("ons_code")
+    icb_index = {c: i for i, c in enumerate(icb_code)}
+    population = icb.num("population", low=0, integer=True)
+    if (population <= 0).any():
+        i = int(np.argmax(population <= 0))
+        raise SeedDataError(f"{icb.where(i, 'population')}: population must be positive")
+    need = icb.num("need_index", low=0.2, high=5.0)
+    wmean = float((need * population).sum() / population.sum())
+    if abs(wmean - 1.0) > 0.01:
+        raise SeedDataError(f"icbs.csv: field 'need_index' has population-weighted mean {wmean:.4f}; it must be 1.0 (±0.01)")
+    jc_vals = icb.text("jc_footprint")
+    jc_names = tuple(dict.fromkeys(jc_vals))
+    mg_vals = icb.text("merger_group")
+    merger_names = tuple(dict.fromkeys(mg_vals))
+
+    svc = _Table(
+        folder / "services.csv",
+        ("service_id", "name", "tier", "lines_represented", "spend_share", "cost_per_case_gbp", "fixed_cost_share",
+         "min_viable_volume", "demand_growth", "reach_km", "in_59_2023", "in_70_2025"),
+    )
+    service_id = svc.unique("service_id")
+    service_index = {c: i for i, c in enumerate(service_id)}
+    tier = np.asarray([TIERS.index(t) for t in svc.choice("tier", TIERS)], dtype=np.int64)
+    spend_share = svc.num("spend_share", low=0, high=1)
+    _check_sum(svc, "spend_share", spend_share, 1.0, 1e-4)
+    in59 = svc.boolean("in_59_2023")
+    in70 = svc.boolean("in_70_2025")
+    bad = np.nonzero(in59 & (tier != TIERS.index("delegable")))[0]
+    if len(bad):
+        raise SeedDataError(f"{svc.where(int(bad[0]), 'in_59_2023')}: a line in the 59 of 2023-24 must have tier 'delegable'")
+
+    prov = _Table(
+        folder / "providers.csv",
+        ("provider_code", "name", "short_name", "icb_code", "kind", "turnover_gbp_m", "reserves_gbp_m", "lat", "lon"),
+    )
+    provider_code = prov.unique("provider_code")
+    provider_index = {c: i for i, c in enumerate(provider_code)}
+
+    ps = _Table(folder / "provider_services.csv", ("provider_code", "service_id", "base_cases", "capacity_cases"))
+    p_idx = _lookup(ps, "provider_code", provider_index, "provider code (not in providers.csv)")
+    s_idx = _lookup(ps, "service_id", service_index, "service id (not in services.csv)")
+    base = ps.num("base_cases", low=0)
+    cap = ps.num("capacity_cases", low=0)
+    for i in range(len(base)):
+        if cap[i] < base[i]:
+            raise SeedDataError(f"{ps.where(i, 'capacity_cases')}: capacity {cap[i]} is below base_cases {base[i]}")
+    P, S = len(provider_code), len(service_id)
+    base_cases = np.zeros((P, S))
+    capacity = np.zeros((P, S))
+    seen = set()
+    for i, (p, s) in enumerate(zip(p_idx, s_idx)):
+        if (p, s) in seen:
+            raise SeedDataError(f"{ps.where(i, 'service_id')}: duplicate provider/service pair")
+        seen.add((p, s))
+        base_cases[p, s] = base[i]
+        capacity[p, s] = cap[i]
+    for s in range(S):
+        if base_cases[:, s].sum() <= 0:
+            raise SeedDataError(f"provider_services.csv: service '{service_id[s]}' has no provider with base cases")
+
+    env = _Table(folder / "envelope.csv", ("year", "spend_gbp_bn"))
+    env_years = env.num("year", low=2000, high=2100, integer=True).astype(int)
+    env_bn = env.num("spend_gbp_bn", low=0)
+
+    return SeedData(
+        icb_code=np.asarray(icb_code),
+        icb_name=np.asarray(icb.text("name")),
+        icb_short=np.asarray(icb.text("short_name")),
+        icb_region=_lookup(icb, "region_code", region_index, "region code (not in regions.csv)"),
+        population=population,
+        need_index=need,
+        icb_lat=icb.num("lat", low=49, high=56),
+        icb_lon=icb.num("lon", low=-7, high=2),
+        financial_position=icb.num("financial_position", low=-0.5, high=0.5),
+        core_allocation=icb.num("core_allocation_gbp_m", low=0),
+        maturity=icb.num("maturity", low=0, high=1),
+        jc_footprint=np.asarray([jc_names.index(v) for v in jc_vals], dtype=np.int64),
+        jc_names=jc_names,
+        merger_group=np.asarray([merger_names.index(v) for v in mg_vals], dtype=np.int64),
+        merger_names=merger_names,
+        region_code=np.asarray(region_code),
+        region_name=np.asarray(reg.text("name")),
+        region_short=np.asarray(reg.text("short_name")),
+        service_id=np.asarray(service_id),
+        service_name=np.asarray(svc.text("name")),
+        tier=tier,
+        lines=svc.num("lines_represented", low=0, integer=True).astype(int),
+        spend_share=spend_share,
+        cost_per_case=svc.num("cost_per_case_gbp", low=1),
+        fixed_share=svc.num("fixed_cost_share", low=0, high=0.95),
+        min_volume=svc.num("min_viable_volume", low=0),
+        demand_growth=svc.num("demand_growth", low=-0.2, high=0.3),
+        reach_km=svc.num("reach_km", low=1),
+        in_59=in59,
+        in_70=in70,
+        provider_code=np.asarray(provider_code),
+        provider_name=np.asarray(prov.text("name")),
+        provider_short=np.asarray(prov.text("short_name")),
+        provider_icb=_lookup(prov, "icb_code", icb_index, "ICB code (not in icbs.csv)"),
+        provider_kind=np.asarray(prov.choice("kind", PROVIDER_KINDS)),
+        turnover=prov.num("turnover_gbp_m", low=0.1),
+        reserves=prov.num("reserves_gbp_m"),
+        prov_lat=prov.num("lat", low=49, high=56),
+        prov_lon=prov.num("lon", low=-7, high=2),
+        base_cases=base_cases,
+        capacity=capacity,
+        envelope_years=env_years,
+        envelope_bn=env_bn,
+        source_dir=str(folder),
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(folder: str) -> SeedData:
+    data = read_seeds(folder)
+    for f in data.__dataclass_fields__:
+        v = getattr(data, f)
+        if isinstance(v, np.ndarray):
+            v.setflags(write=False)
+    return data
+
+
+def load_seeds(folder: str | Path | None = None) -> SeedData:
+    """Cached, read-only ``SeedData`` for ``folder`` (default ``seeds_dir()``)."""
+    return _cached(str(Path(folder) if folder is not None else seeds_dir()))

@@ -1,0 +1,47 @@
+"""``simulate``: the one module-level, picklable entry point every runner calls.
+
+The CLI, the batch engine, the sensitivity sweeps and outside tools (EMA Workbench's
+``Model(function=...)``, SALib's ``ProblemSpec.evaluate`` through a wrapper) all run
+the model through this function, so a run means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .measures import SERIES_MEASURES, SUMMARY_MEASURES
+
+__all__ = ["simulate", "SUMMARY_MEASURES", "SERIES_MEASURES"]
+
+
+def simulate(
+    scenario: str = "nhse_direct",
+    years: int = 10,
+    rng: int | None = None,
+    *,
+    series: bool = False,
+    seeds_path: str | None = None,
+    **parameters: Any,
+) -> dict[str, Any]:
+    """Run one scenario for ``years`` funding rounds and return its summary measures.
+
+    Returns a flat dict: every name in ``SUMMARY_MEASURES`` (floats, values at the
+    end of the run or run totals), plus ``scenario`` and ``years``. With
+    ``series=True`` it also holds ``series`` (measure name -> list of ``years + 1``
+    values, index 0 = base year 2022-23) and ``provider_income_change`` (one value
+    per provider, in seed order, end of run). Bad input raises a
+    ``model.errors.ModelInputError`` naming the parameter and what is allowed.
+    """
+    from .model import CommissioningModel
+
+    model = CommissioningModel(scenario=scenario, rng=rng, collect_agent_data=False, seeds_path=seeds_path,
+                               **parameters)
+    model.run(years)
+    out: dict[str, Any] = model.summary()
+    out["scenario"] = model.policy_name
+    out["years"] = int(years)
+    if series:
+        mv = model.datacollector.model_vars
+        out["series"] = {k: [float(x) for x in mv[k]] for k in SERIES_MEASURES}
+        out["provider_income_change"] = [float(x) for x in model.state.income_change]
+    return out
