@@ -115,6 +115,8 @@ class Provider(Agent):
         m = self.model
         st = m.state
         p = self.idx
+        if not st.review_flag[p]:  # nothing failing, no distress, no lost capacity: nothing to decide
+            return
         k = m.p["withdrawal_rounds"]
         failing = st.active[p] & ((st.low_streak[p] >= k) | (st.loss_streak[p] >= k)) & ~st.protected[p]
         if failing.any():

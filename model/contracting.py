@@ -18,6 +18,7 @@ def allocate_cuts(
     weight: np.ndarray,
     max_cut: np.ndarray,
     iterations: int = 12,
+    total: np.ndarray | None = None,
 ) -> np.ndarray:
     """Split each commissioner's ``shortfall`` (£) over its contracts.
 
@@ -31,10 +32,12 @@ def allocate_cuts(
     a capped contract cannot take is spread over the others. If every contract of a
     commissioner is at its cap, the remainder is cut evenly up to the full value (the
     budget binds whatever the rules say). Returns cut[k] with 0 <= cut <= value and
-    sum over a commissioner = min(shortfall, its total value).
+    sum over a commissioner = min(shortfall, its total value). ``total`` (each
+    commissioner's total contract value) may be passed when already known.
     """
     G = len(shortfall)
-    total = np.bincount(group, weights=value, minlength=G)
+    if total is None:
+        total = np.bincount(group, weights=value, minlength=G)
     remaining = np.minimum(np.maximum(shortfall, 0.0), total)
     cut = np.zeros_like(value)
     for cap, w in ((np.minimum(max_cut, value), weight), (value, np.ones_like(weight))):
@@ -49,9 +52,13 @@ def allocate_cuts(
             if not active[group].any():
                 break
             scale = np.divide(remaining, denom, out=np.zeros(G), where=active)
-            add = np.minimum(wv * scale[group], room)
+            want = wv * scale[group]
+            add = np.minimum(want, room)
             cut += add
-            remaining = np.maximum(remaining - np.bincount(group, weights=add, minlength=G), 0.0)
+            if not (add < want).any():  # no cap reached: every commissioner cut what it had to
+                remaining = np.where(active, 0.0, remaining)
+            else:
+                remaining = np.maximum(remaining - np.bincount(group, weights=add, minlength=G), 0.0)
     return cut
 
 

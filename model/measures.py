@@ -59,12 +59,16 @@ def update(model: CommissioningModel) -> None:
     """Compute this round's measures into ``model.measures``."""
     st = model.state
     m: dict[str, float] = {}
-    pay = st.payments
+    lines = model.lines
+    pay = st.payments  # (I, K)
     total_paid = float(pay.sum())
     subsidy = float(st.subsidy.sum())
     m["total_spend"] = (total_paid + subsidy) / 1e3
-    out_paid = float((pay.sum(axis=2) * st.out_icb).sum())
-    m["out_of_area_share"] = out_paid / total_paid if total_paid > 0 else 0.0
+    per_icb_out = (pay * st.out_icb).sum(axis=1)
+    per_icb = pay.sum(axis=1)
+    st.icb_spend_out_area = per_icb_out
+    st.icb_spend_in_area = per_icb - per_icb_out
+    m["out_of_area_share"] = float(per_icb_out.sum()) / total_paid if total_paid > 0 else 0.0
 
     # Providers.
     expected_vol = np.divide((st.base_income_ps * st.vol_index[None, :]).sum(axis=1), st.base_income,
@@ -80,11 +84,11 @@ def update(model: CommissioningModel) -> None:
     m["providers_in_distress"] = float(st.in_distress.sum())
     m["providers_destabilised"] = float(destab.sum())
     m["services_withdrawn"] = float(st.withdrawn.sum())
-    m["income_change_p10"] = float(np.percentile(st.income_change, 10))
+    m["income_change_p10"] = float(np.quantile(st.income_change, 0.1, method="linear"))
     m["income_change_mean"] = float(np.average(st.income_change, weights=st.base_income))
 
     # Access.
-    delivered_cell = st.delivered.sum(axis=1)  # (I, S)
+    delivered_cell = lines.by_service(st.delivered)  # (I, S)
     price = st.price[None, :]
     demand_value = float((st.demand * price).sum())
     unmet = np.maximum(st.demand - delivered_cell, 0.0)
@@ -99,13 +103,11 @@ def update(model: CommissioningModel) -> None:
     m["access_max_min_ratio"] = float(rate.max() / max(rate.min(), 1e-9))
 
     # Travel: delivered cases' distance against base-year flows for the same cells.
-    share0 = st.weights  # base-year split
-    base_km = np.einsum("ips,ip->is", share0, st.dist)
-    dcases = float(st.delivered.sum())
-    km = np.einsum("ips,ip->", st.delivered, st.dist)
-    m["extra_travel_km"] = float((km - (delivered_cell * base_km).sum()) / dcases) if dcases > 0 else 0.0
+    dcases = float(delivered_cell.sum())
+    km = float((st.delivered * st.dist_k).sum())
+    m["extra_travel_km"] = (km - float((delivered_cell * st.base_km).sum())) / dcases if dcases > 0 else 0.0
 
-    vol = st.delivered.sum(axis=0)
+    vol = st.line_volume
     low = st.active & (vol > 0) & (vol < st.min_volume_abs[None, :])
     m["below_min_volume_activity"] = float(vol[low].sum())
 
@@ -121,10 +123,6 @@ def update(model: CommissioningModel) -> None:
     m["budget_total"] = float(st.budget_total) / 1e3
     m["unplaced_cases"] = float(st.unplaced.sum())
 
-    # ICB spend split.
-    per_icb_out = (pay.sum(axis=2) * st.out_icb).sum(axis=1)
-    st.icb_spend_out_area = per_icb_out
-    st.icb_spend_in_area = pay.sum(axis=(1, 2)) - per_icb_out
     model.measures = m
 
 

@@ -35,7 +35,15 @@ from .agents import ICB, Provider, Region
 from .contracting import allocate_cuts, home_bias_weight, uplift_fraction
 from .data import TIERS, SeedData, load_seeds
 from .errors import ParameterError
-from .flows import accessibility, balance_flows, cap_and_reroute, distances_km, gravity_weights, shares
+from .flows import (
+    LineIndex,
+    accessibility,
+    balance_flows,
+    cap_and_reroute,
+    distances_km,
+    gravity_weights,
+    shares,
+)
 from .params import DEFAULTS, validate_parameters
 from .scenarios import BASE_YEAR, PolicyScenario, fy_label, load_scenario
 
@@ -67,8 +75,15 @@ def _base_world_cached(data_key: int, reach_multiplier: float, elasticity: float
     flows = balance_flows(gravity, use, d.base_cases)
     # Re-routing weights: each ICB's base-year split (proportional to gravity x provider pull).
     weights = np.divide(flows, use[:, None, :], out=np.zeros_like(flows), where=use[:, None, :] > 0)
-    world = SimpleNamespace(dist=dist, need=need, demand0=use, flow0=flows, weights=weights,
-                            travel0=float((flows * dist[:, :, None]).sum() / flows.sum()))
+    lines = LineIndex(offered)
+    dist_k = dist[:, lines.p]  # (I, K)
+    weights_k = lines.pick(weights)
+    world = SimpleNamespace(
+        dist=dist, need=need, demand0=use, lines=lines, dist_k=dist_k, flow0=lines.pick(flows),
+        weights=weights_k,
+        # Mean km per case of each (ICB, service) cell with base-year flows.
+        base_km=lines.by_service(weights_k * dist_k),
+    )
     for v in vars(world).values():
         if isinstance(v, np.ndarray):
             v.setflags(write=False)
@@ -135,7 +150,8 @@ class CommissioningModel(mesa.Model):
         self._create_agents()
         self._set_arrangement()
         st = self.state
-        st.group_spend = np.bincount(st.comm.ravel(), weights=st.payments.sum(axis=1).ravel(), minlength=st.n_groups)
+        st.group_spend = np.bincount(st.comm.ravel(), weights=self.lines.by_service(st.payments).ravel(),
+                                     minlength=st.n_groups)
         self.collect_agent_data = collect_agent_data
         self.datacollector = measures.make_datacollector(self, collect_agent_data)
         measures.update(self)
@@ -163,10 +179,12 @@ class CommissioningModel(mesa.Model):
         st.need = base.need.copy()
         st.demand0 = base.demand0
         st.demand = base.demand0.copy()
-        st.flow0 = base.flow0
-        st.weights = base.weights
+        self.lines = lines = base.lines
+        st.dist_k = base.dist_k
+        st.base_km = base.base_km
+        st.flow0 = base.flow0  # (I, K) base-year cases, ICB x offered line
+        st.weights = base.weights  # (I, K) re-routing weights (base-year split)
         st.pref = np.ones_like(st.weights)  # ICB-specific preference multipliers (repatriation)
-        st.travel0 = base.travel0
         offered = d.base_cases > 0
         national = d.base_cases.sum(axis=0)
 
@@ -176,9 +194,13 @@ class CommissioningModel(mesa.Model):
         st.budget_deflator = 1.0
         st.national_growth = float((national * st.price * d.demand_growth).sum() / (national * st.price).sum())
 
-        # Providers: cost efficiency (1 = at tariff), fixed costs tied to capacity.
+        # Providers: cost efficiency per line (1 = at tariff). Normalised so each provider
+        # breaks even on its specialised work in the base year: some lines cross-subsidise others.
         sd = p["cost_dispersion"]
-        eff = np.exp(rng.normal(0.0, sd, size=(P, S)) - sd * sd / 2) if sd > 0 else np.ones((P, S))
+        eff = np.exp(rng.normal(0.0, sd, size=(P, S))) if sd > 0 else np.ones((P, S))
+        bi = d.base_cases * d.cost_per_case[None, :]
+        eff = eff / np.divide((eff * bi).sum(axis=1), bi.sum(axis=1), out=np.ones(P),
+                              where=bi.sum(axis=1) > 0)[:, None]
         st.eff = eff
         st.fixed_per_capacity = d.fixed_share[None, :] * st.price[None, :] * eff * np.divide(
             d.base_cases, d.capacity, out=np.zeros_like(d.base_cases), where=d.capacity > 0
@@ -210,7 +232,10 @@ class CommissioningModel(mesa.Model):
         st.prov_income = st.base_income.copy()
         st.prov_surplus = base_margin.sum(axis=1)
         st.income_change = np.zeros(P)
+        st.review_flag = np.zeros(P, dtype=bool)
         st.delivered = st.flow0.copy()
+        st.line_volume = d.base_cases.astype(float).copy()
+        st.line_income = base_income_ps.copy()
         st.unplaced = np.zeros((I, S))
 
         # ICBs: finances, maturity.
@@ -234,8 +259,8 @@ class CommissioningModel(mesa.Model):
         st.pool = np.zeros(R)
         st.region_paid = np.zeros(R)
 
-        # Out-of-area relationships (I, P) for every footprint kind.
-        host = d.provider_icb
+        # Out-of-area relationships (I, K) for every footprint kind.
+        host = d.provider_icb[lines.p]
         st.out_icb = host[None, :] != np.arange(I)[:, None]
         st.out_region = d.icb_region[host][None, :] != d.icb_region[:, None]
         st.out_jc = d.jc_footprint[host][None, :] != d.jc_footprint[:, None]
@@ -265,7 +290,11 @@ class CommissioningModel(mesa.Model):
         st.underspend = 0.0
         st.budget_total = float((st.demand0 * st.price[None, :]).sum())
         st.spend_total = st.budget_total
-        st.payments = st.flow0 * st.price[None, None, :]
+        st.payments = st.flow0 * st.price[lines.s][None, :]
+        st.share = st.weights.copy()
+        st.expected_value = st.payments.copy()
+        st.contracted_value = st.payments.copy()
+        st.capacity_at_delivery = lines.pick(st.capacity)
 
     def _create_agents(self) -> None:
         d = self.data
@@ -368,6 +397,10 @@ class CommissioningModel(mesa.Model):
         """Flat dict of end-of-run headline measures (see ``measures.SUMMARY``)."""
         return measures.summary(self)
 
+    def dense(self, name: str) -> np.ndarray:
+        """A flow array of ``self.state`` (stored ICB x offered line) as ICB x provider x service."""
+        return self.lines.dense(getattr(self.state, name))
+
     @property
     def financial_year(self) -> str:
         return fy_label(self.year)
@@ -429,78 +462,70 @@ class CommissioningModel(mesa.Model):
 
     def _contract_and_deliver(self) -> None:
         d, st, p = self.data, self.state, self.p
+        lines = self.lines
+        ks = lines.s
         G = st.n_groups
         comm = st.comm
         gtype = st.group_type
-        usable = st.active & (st.capacity > 1e-9)
-        share = shares(st.weights * st.pref, usable)
+        usable = lines.pick(st.active & (st.capacity > 1e-9))  # (K,)
+        w = st.weights * st.pref * usable  # (I, K)
         # Repatriation by cash-strapped ICBs holding delegated budgets: move a share of
         # out-of-area activity to in-area providers of the line (kept in ``pref``).
         if st.repatriate.any():
-            share = self._repatriate(share, usable)
+            w = self._repatriate(w)
+        tot = lines.by_service(w)[:, ks]
+        share = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
         st.share = share
 
         # Commissioner budgets: cells' budgets less diversion and pool top-slice.
-        g_budget = np.bincount(comm.ravel(), weights=st.cell_budget.ravel(), minlength=G)
+        comm_flat = comm.ravel()
+        g_budget = np.bincount(comm_flat, weights=st.cell_budget.ravel(), minlength=G)
         icb_holder = self._icb_holder_groups()
         g_budget -= np.bincount(icb_holder, weights=st.diversion + st.pool_topslice_icb, minlength=G)
         st.diverted_total = float(st.diversion.sum())
         st.group_budget = g_budget
 
         # Expected cost of demand; a surplus buys activity towards need.
-        ev_cell = st.demand * st.price[None, :]
-        g_expected = np.bincount(comm.ravel(), weights=ev_cell.ravel(), minlength=G)
+        price = st.price
+        g_expected = np.bincount(comm_flat, weights=(st.demand * price).ravel(), minlength=G)
         headroom = np.maximum(st.need - st.demand, 0.0)
-        g_headroom = np.bincount(comm.ravel(), weights=(headroom * st.price[None, :]).ravel(), minlength=G)
+        g_headroom = np.bincount(comm_flat, weights=(headroom * price).ravel(), minlength=G)
         u = uplift_fraction(np.maximum(g_budget - g_expected, 0.0), g_headroom)
-        target = st.demand + u[comm] * headroom
-        ev = target[:, None, :] * share * st.price[None, None, :]  # (I, P, S) £m
-        g_expected = np.bincount(comm.ravel(), weights=(target * st.price[None, :]).ravel(), minlength=G)
+        target = st.demand + u[comm] * headroom  # (I, S) cases
+        ev = (target * price)[:, ks] * share  # (I, K) £m
+        st.expected_value = ev
+        g_expected = np.bincount(comm_flat, weights=(target * price).ravel(), minlength=G)
         shortfall = np.maximum(g_expected - g_budget, 0.0)
 
-        # Cuts: compressed over contracts with value.
-        nz = np.flatnonzero(ev > 1e-12)
-        I, P, S = ev.shape
-        i_k = nz // (P * S)
-        p_k = (nz // S) % P
-        s_k = nz % S
-        g_k = comm[i_k, s_k]
-        t_k = gtype[g_k]
-        value = ev.ravel()[nz]
-        out = np.select(
-            [t_k == ICB_T, t_k == JC, t_k == PAN, t_k == MERGED],
-            [st.out_icb[i_k, p_k], st.out_jc[i_k, p_k], st.out_region[i_k, p_k], st.out_merged[i_k, p_k]],
-            default=False,
-        )
-        icb_led = t_k >= ICB_T
-        h = np.where(icb_led, p["home_bias"], 0.0)
-        h = np.where((t_k == JC) | (t_k == PAN), h * (1 - p["region_weight"]), h)
-        lvp = np.where(icb_led, p["local_volume_preference"], 0.0)
-        lvp = np.where((t_k == JC) | (t_k == PAN), lvp * (1 - p["region_weight"]), lvp)
-        weight = home_bias_weight(out, h) * (1.0 + lvp * st.rarity[s_k])
-        max_cut = np.where(icb_led, value * (1 - p["spec_enforcement"]) * 0.5, value)
-        cut = allocate_cuts(value, g_k, shortfall, weight, max_cut)
-        contracted = np.zeros(ev.size)
-        contracted[nz] = value - cut
-        contracted = contracted.reshape(ev.shape)
+        # Cuts, over the contracts of commissioners that must cut.
+        contracted = ev
+        st.cut_total = 0.0
+        if shortfall.max(initial=0.0) > 0:
+            rules = self._cut_rules()
+            cutting = shortfall[rules.group] > 0
+            value = ev[cutting]
+            cut = allocate_cuts(value, rules.group[cutting], shortfall, rules.weight[cutting],
+                                value * rules.max_cut[cutting], total=g_expected)
+            contracted = ev.copy()
+            contracted[cutting] = value - cut
+            st.cut_total = float(cut.sum())
         st.contracted_value = contracted
-        st.cut_total = float(cut.sum())
-        volume = contracted / st.price[None, None, :]
-        st.requested_load = volume.sum(axis=0)
+        volume = contracted / price[ks]
+        st.requested_load = volume.sum(axis=0)  # (K,)
 
-        st.capacity_at_delivery = st.capacity * usable
-        delivered, unplaced = cap_and_reroute(volume, st.capacity_at_delivery, st.weights * usable[None, :, :])
+        st.capacity_at_delivery = lines.pick(st.capacity) * usable
+        delivered, unplaced = cap_and_reroute(volume, st.capacity_at_delivery, st.weights * usable, lines)
         st.delivered = delivered
         st.unplaced = unplaced
-        payments = delivered * st.price[None, None, :]
+        payments = delivered * price[ks]
         st.payments = payments
-        cell_paid = payments.sum(axis=1)  # (I, S)
-        st.group_spend = np.bincount(comm.ravel(), weights=cell_paid.ravel(), minlength=G)
+        cell_paid = lines.by_service(payments)  # (I, S)
+        st.group_spend = np.bincount(comm_flat, weights=cell_paid.ravel(), minlength=G)
         st.underspend = float((g_budget - st.group_spend).sum())
 
-        # Provider accounts.
-        vol = delivered.sum(axis=0)
-        income = payments.sum(axis=0)
+        # Provider accounts, per (provider, service) line.
+        vol = lines.dense(delivered.sum(axis=0))
+        income = lines.dense(payments.sum(axis=0))
         st.line_volume = vol
         st.line_income = income
         fixed = st.fixed_per_capacity * st.capacity * st.active
@@ -509,11 +534,40 @@ class CommissioningModel(mesa.Model):
         st.prov_surplus = st.line_margin.sum(axis=1)
         st.reserves = st.reserves + st.prov_surplus
         # Providers expand capacity towards what they are asked for (unless in distress).
-        want = st.requested_load * (1 + HEADROOM)
+        want = lines.dense(st.requested_load) * (1 + HEADROOM)
         grow = st.active & ~st.in_distress[:, None] & (want > st.capacity)
         new_cap = np.where(grow, np.minimum(want, st.capacity * (1 + MAX_EXPANSION)), st.capacity)
         st.capacity_target = np.maximum(st.capacity_target, new_cap)
         st.capacity = new_cap
+
+    def _cut_rules(self) -> SimpleNamespace:
+        """Per-contract (I, K) commissioner, cut weight and cut cap for this year's
+        arrangement and parameters; recomputed only when either changes."""
+        st, p = self.state, self.p
+        keys = ("home_bias", "local_volume_preference", "region_weight", "spec_enforcement")
+        key = (st.comm.tobytes(), tuple(p[k] for k in keys))
+        cached = getattr(self, "_rules_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        ks = self.lines.s
+        g = st.comm[:, ks]  # (I, K) commissioner of each contract
+        t = st.group_type[g]
+        out = np.select(
+            [t == ICB_T, t == JC, t == PAN, t == MERGED],
+            [st.out_icb, st.out_jc, st.out_region, st.out_merged],
+            default=False,
+        )
+        icb_led = t >= ICB_T
+        damp = np.where((t == JC) | (t == PAN), 1 - p["region_weight"], 1.0)
+        h = np.where(icb_led, p["home_bias"], 0.0) * damp
+        lvp = np.where(icb_led, p["local_volume_preference"], 0.0) * damp
+        rules = SimpleNamespace(
+            group=g,
+            weight=home_bias_weight(out, h) * (1.0 + lvp * st.rarity[ks][None, :]),
+            max_cut=np.where(icb_led, (1 - p["spec_enforcement"]) * 0.5, 1.0),
+        )
+        self._rules_cache = (key, rules)
+        return rules
 
     def _icb_holder_groups(self) -> np.ndarray:
         """For each ICB, the commissioner group that holds its delegated budget (national if none)."""
@@ -526,21 +580,23 @@ class CommissioningModel(mesa.Model):
             holder[has] = st.comm[np.arange(I)[has], first[has]]
         return holder
 
-    def _repatriate(self, share: np.ndarray, usable: np.ndarray) -> np.ndarray:
-        st = self.state
+    def _repatriate(self, w: np.ndarray) -> np.ndarray:
+        """Shift routing weights ``w`` (I, K) of repatriating ICBs' delegated cells in area."""
+        st, lines = self.state, self.lines
         rate = st.repatriate  # (I,)
-        in_area = ~st.out_icb  # (I, P)
+        in_area = ~st.out_icb  # (I, K)
         cells = st.delegated_cells & (rate[:, None] > 0)  # (I, S)
-        in_share = (share * in_area[:, :, None]).sum(axis=1)  # (I, S)
+        tot = lines.by_service(w)
+        in_share = np.divide(lines.by_service(w * in_area), tot, out=np.zeros_like(tot), where=tot > 0)
         can = cells & (in_share > 1e-9) & (in_share < 1 - 1e-9)
         if not can.any():
-            return share
+            return w
         new_in = in_share + rate[:, None] * (1 - in_share)
         f_in = np.where(can, new_in / np.maximum(in_share, 1e-12), 1.0)
         f_out = np.where(can, (1 - new_in) / np.maximum(1 - in_share, 1e-12), 1.0)
-        factor = np.where(in_area[:, :, None], f_in[:, None, :], f_out[:, None, :])
+        factor = np.where(in_area, f_in[:, lines.s], f_out[:, lines.s])
         st.pref = st.pref * factor
-        return shares(st.weights * st.pref, usable)
+        return w * factor
 
     def _line_streaks(self) -> None:
         st, p = self.state, self.p
@@ -550,6 +606,16 @@ class CommissioningModel(mesa.Model):
         low = st.active & (st.line_volume < st.min_volume)
         st.loss_streak = np.where(losing, st.loss_streak + 1, 0)
         st.low_streak = np.where(low, st.low_streak + 1, 0)
+        self.update_review_flags()
+
+    def update_review_flags(self) -> None:
+        """Mark providers with something to decide (a failing line, distress, capacity to rebuild)."""
+        st, p = self.state, self.p
+        k = p["withdrawal_rounds"]
+        failing = ((st.loss_streak >= k) | (st.low_streak >= k)).any(axis=1)
+        distress_now = st.reserves < p["distress_threshold"] * st.turnover
+        lost_capacity = (st.capacity < st.capacity_target - 1e-9).any(axis=1)
+        st.review_flag = failing | distress_now | st.in_distress | lost_capacity
 
     def withdraw_line(self, p: int, s: int) -> None:
         """Provider ``p`` stops offering service ``s``: capacity and fixed costs go;

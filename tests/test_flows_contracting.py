@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from model.contracting import allocate_cuts, home_bias_weight, uplift_fraction
-from model.flows import balance_flows, cap_and_reroute, distances_km, gravity_weights, shares
+from model.flows import LineIndex, balance_flows, cap_and_reroute, distances_km, gravity_weights, shares
 
 
 def _world(seed=0, I=5, P=4, S=3):
@@ -39,27 +39,39 @@ def test_balance_flows_matches_both_margins():
     assert (f[:, ~offered] == 0).all()
 
 
+def test_line_index_round_trips_and_sums_by_service():
+    r, dist, offered, g = _world(2)
+    lines = LineIndex(offered)
+    assert lines.K == offered.sum()
+    x = r.random((5,) + offered.shape) * offered
+    xk = lines.pick(x)
+    np.testing.assert_allclose(lines.dense(xk), x)
+    np.testing.assert_allclose(lines.by_service(xk), x.sum(axis=1))
+
+
 def test_shares_sum_to_one_and_skip_closed_lines():
     r, dist, offered, g = _world(1)
-    usable = offered.copy()
-    usable[0, 0] = False
-    sh = shares(g, usable)
-    tot = sh.sum(axis=1)
+    lines = LineIndex(offered)
+    usable = np.ones(lines.K, dtype=bool)
+    usable[0] = False
+    sh = shares(lines.pick(g), usable, lines)
+    tot = lines.by_service(sh)
     assert np.allclose(tot[tot > 0], 1.0)
-    assert (sh[:, 0, 0] == 0).all()
+    assert (sh[:, 0] == 0).all()
 
 
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10_000), tightness=st.floats(0.3, 1.5))
 def test_capacity_is_never_breached_and_cases_are_conserved(seed, tightness):
     r, dist, offered, g = _world(seed)
-    vol = r.uniform(0, 50, g.shape) * offered[None]
+    lines = LineIndex(offered)
+    vol = lines.pick(r.uniform(0, 50, g.shape) * offered[None])
     cap = vol.sum(axis=0) * tightness
-    delivered, unplaced = cap_and_reroute(vol, cap, g)
+    delivered, unplaced = cap_and_reroute(vol, cap, lines.pick(g), lines)
     assert (delivered >= -1e-12).all()
     assert (delivered.sum(axis=0) <= cap + 1e-6).all()
-    np.testing.assert_allclose(delivered.sum(axis=1) + unplaced, vol.sum(axis=1), rtol=1e-9, atol=1e-9)
-    if tightness >= 1.0:  # enough room overall: overflow is re-routed, not lost, for most cells
+    np.testing.assert_allclose(lines.by_service(delivered) + unplaced, lines.by_service(vol), rtol=1e-9, atol=1e-9)
+    if tightness >= 1.0:  # enough room overall: most overflow is re-routed, not lost
         assert unplaced.sum() <= 0.35 * vol.sum()
 
 

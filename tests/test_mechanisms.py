@@ -16,8 +16,8 @@ def _idx(m, kind, code):
 def _cut_fraction(m, where):
     """Share of the expected value of contracts ``(icb, mask over (P, S))`` that was cut."""
     i, mask = where
-    ev = m.state.expected_value[i][mask].sum()
-    return 1 - m.state.contracted_value[i][mask].sum() / ev
+    ev = m.dense("expected_value")[i][mask].sum()
+    return 1 - m.dense("contracted_value")[i][mask].sum() / ev
 
 
 def test_home_bias_cut_falls_on_out_of_area_contracts_first(toy_model):
@@ -29,8 +29,10 @@ def test_home_bias_cut_falls_on_out_of_area_contracts_first(toy_model):
         m.step()
         i = _idx(m, "icb", "QA1")
         deleg = m.state.delegated_cells[i]
-        out = m.state.out_icb[i][:, None] & deleg[None, :]
-        inn = ~m.state.out_icb[i][:, None] & deleg[None, :]
+        host = m.data.provider_icb
+        offered = m.data.base_cases > 0
+        out = (host != i)[:, None] & deleg[None, :] & offered
+        inn = (host == i)[:, None] & deleg[None, :] & offered
         assert m.state.diversion[i] > 0
         fr[h] = (_cut_fraction(m, (i, out)), _cut_fraction(m, (i, inn)))
     (out0, in0), (out9, in9) = fr[0.0], fr[0.9]
@@ -44,7 +46,7 @@ def test_nhse_spreads_cuts_evenly_over_its_contracts(toy_model):
     m.step()
     st = m.state
     reg = st.group_type[st.comm] == 1  # (I, S) cells commissioned by a region
-    fr = 1 - st.contracted_value.sum(axis=1)[reg] / st.expected_value.sum(axis=1)[reg]
+    fr = 1 - m.lines.by_service(st.contracted_value)[reg] / m.lines.by_service(st.expected_value)[reg]
     assert fr.mean() > 0.02
     assert fr.max() - fr.min() < 0.02
 
@@ -58,10 +60,9 @@ def test_pooled_regional_budget_spreads_a_shortfall(toy_model):
         m.step()
         st = m.state
         deleg = st.delegated_cells
-        by_icb = []
-        for i in range(m.n_icbs):
-            ev = st.expected_value[i][:, deleg[i]].sum()
-            by_icb.append(1 - st.contracted_value[i][:, deleg[i]].sum() / ev)
+        ev = m.lines.by_service(st.expected_value)
+        cv = m.lines.by_service(st.contracted_value)
+        by_icb = [1 - cv[i, deleg[i]].sum() / ev[i, deleg[i]].sum() for i in range(m.n_icbs)]
         cut[scen] = np.array(by_icb)
     a1, a2, a3 = (_idx(m, "icb", c) for c in ("QA1", "QA2", "QA3"))
     assert cut["full_delegation"][a1] > 0.01
@@ -74,18 +75,18 @@ def test_withdrawn_service_reroutes_its_patients_and_travel_rises(toy_model):
     base = toy_model("nhse_direct", demand_noise=0.0)
     hit = toy_model("nhse_direct", demand_noise=0.0)
     p, s, i = _idx(hit, "prov", "LOC2"), _idx(hit, "svc", "dialysis"), _idx(hit, "icb", "QA2")
-    at_loc2 = hit.state.delivered[i, p, s]
-    elsewhere_before = hit.state.delivered[i, :, s].sum() - at_loc2
+    at_loc2 = hit.dense("delivered")[i, p, s]
+    elsewhere_before = hit.dense("delivered")[i, :, s].sum() - at_loc2
     hit.withdraw_line(p, s)
     base.step()
     hit.step()
-    st = hit.state
-    assert st.delivered[:, p, s].sum() == 0.0
+    delivered = hit.dense("delivered")
+    assert delivered[:, p, s].sum() == 0.0
     # QA2's dialysis patients go to other providers, up to their spare capacity ...
-    elsewhere = st.delivered[i, :, s].sum()
+    elsewhere = delivered[i, :, s].sum()
     assert elsewhere > elsewhere_before * (1 + hit.data.demand_growth[s]) + 0.5 * at_loc2
-    others = np.arange(hit.n_providers) != p
-    assert (st.delivered[:, others, s].sum(axis=0) <= st.capacity_at_delivery[others, s] + 1e-6).all()
+    cap = hit.dense("capacity_at_delivery")
+    assert (delivered[:, :, s].sum(axis=0) <= cap[:, s] + 1e-6).all()
     # ... further away; what finds no room is unmet need.
     assert hit.measures["extra_travel_km"] > base.measures["extra_travel_km"] + 1.0
     assert hit.measures["services_withdrawn"] == 1.0
@@ -101,6 +102,7 @@ def _force_failing(m, p, s):
     k = m.p["withdrawal_rounds"]
     st.loss_streak[p, s] = k
     st.line_margin[p, s] = -5.0  # £5m loss this year
+    m.update_review_flags()
 
 
 def test_region_protects_last_provider_while_pool_lasts(toy_model):
@@ -162,6 +164,7 @@ def test_distressed_provider_cuts_capacity_of_losing_lines(toy_model):
     st.reserves[p] = -100.0
     s = _idx(m, "svc", "dialysis")
     st.line_margin[p, s] = -1.0
+    m.update_review_flags()
     cap = st.capacity[p, s]
     next(a for a in m.agents_by_type[Provider] if a.idx == p).review()
     assert st.in_distress[p]
@@ -173,10 +176,10 @@ def test_repatriation_moves_activity_in_area(toy_model):
     still = toy_model("full_delegation", repatriation_rate=0.0, **common).run(3)
     moved = toy_model("full_delegation", repatriation_rate=0.3, **common).run(3)
     i, s = _idx(moved, "icb", "QA2"), _idx(moved, "svc", "dialysis")
-    in_area = ~moved.state.out_icb[i]
+    in_area = moved.data.provider_icb == i
     assert moved.state.cash_strapped[i]
-    a = still.state.delivered[i, in_area, s].sum() / still.state.delivered[i, :, s].sum()
-    b = moved.state.delivered[i, in_area, s].sum() / moved.state.delivered[i, :, s].sum()
+    a = still.dense("delivered")[i, in_area, s].sum() / still.dense("delivered")[i, :, s].sum()
+    b = moved.dense("delivered")[i, in_area, s].sum() / moved.dense("delivered")[i, :, s].sum()
     assert b > a + 0.05
 
 

@@ -18,6 +18,7 @@ def check_round_invariants(m: CommissioningModel):
     s = m.state
     # Every pound a commissioner pays is some provider's income.
     np.testing.assert_allclose(s.payments.sum(), s.line_income.sum(), rtol=1e-12)
+    np.testing.assert_allclose(s.prov_income.sum(), s.payments.sum(), rtol=1e-12)
     np.testing.assert_allclose(s.group_spend.sum(), s.payments.sum(), rtol=1e-9)
     # Budgets close: spend + underspend + diversion + pool top-slice = the cells' budgets.
     np.testing.assert_allclose(s.group_spend.sum() + s.underspend + s.diverted_total + s.pool_topslice,
@@ -32,7 +33,8 @@ def check_round_invariants(m: CommissioningModel):
     assert (load <= s.capacity_at_delivery + 1e-6).all()
     assert (s.share >= 0).all()
     # Delivered + unplaced + contract cuts account for all demand targeted.
-    assert (s.delivered.sum(axis=1) <= s.demand + np.maximum(s.need - s.demand, 0) + 1e-6).all()
+    cells = m.lines.by_service(s.delivered)
+    assert (cells <= s.demand + np.maximum(s.need - s.demand, 0) + 1e-6).all()
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -70,8 +72,8 @@ def test_same_rng_same_results_and_different_rng_differs(toy_model):
 
 def test_base_year_flows_reproduce_provider_base_cases(toy_model):
     m = toy_model()
-    np.testing.assert_allclose(m.state.flow0.sum(axis=0), m.data.base_cases, rtol=1e-3, atol=1e-6)
-    np.testing.assert_allclose(m.state.flow0.sum(axis=1), m.state.demand0, rtol=1e-9)
+    np.testing.assert_allclose(m.dense("flow0").sum(axis=0), m.data.base_cases, rtol=1e-3, atol=1e-6)
+    np.testing.assert_allclose(m.lines.by_service(m.state.flow0), m.state.demand0, rtol=1e-9)
     assert m.measures["unmet_need_share"] < 1e-6
 
 

@@ -1,0 +1,645 @@
+"""Write the hand-curated seed tables (no shared data needed; run after derive_from_shared.py).
+
+Usage (from the repo root):  python seeds/build_tables.py
+
+Writes services.csv, providers.csv, provider_services.csv, calibration.csv, envelope.csv and the
+hand-curated columns of icbs.csv (short_name, lat, lon, financial_position, maturity, jc_footprint,
+merger_group, finance_source, maturity_source), keeping the derived columns that
+derive_from_shared.py wrote. Deterministic: re-running gives identical files.
+Every number is either a public figure (its source named) or an assumption (its reason named);
+see seeds/README.md. Article references ("001" ...) are the files in ../shared/seeds/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SEEDS = Path(__file__).resolve().parent
+TOTAL_SPEND_M = 22_700.0  # 2022-23 national specialised spend, GBP m (PQ answer May 2024, facts §1a)
+HEADROOM = 0.10  # assumption: capacity 10% above base-year volume
+F_1516 = 22.7 / 14.6  # spend growth 2015-16 -> 2022-23 (PAC HC387; PQ May 2024) = 1.5548
+F_1415 = 22.7 / 13.8  # 2014-15 spend interpolated between 13.0 (13-14) and 14.6 (15-16) = 1.6449
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> None:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+    path.write_text(buf.getvalue(), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- ICBs (curated columns)
+# code: (lat, lon, financial_position, finance_source)
+ICB_FIN = {
+    "QOP": (53.50, -2.30, -0.050, "Greater Manchester: GBP 610m underlying deficit at start of 2024/25 (Lowdown May 2024, facts §5); capped at -5% of allocation, the floor of the modelled range"),
+    "QYG": (53.30, -2.75, -0.021, "Cheshire and Merseyside: 2024/25 deficit control total GBP 150m, about 2.1% of allocation (Lowdown NW Nov 2024, facts §5, derived)"),
+    "QE1": (53.85, -2.60, -0.035, "Lancashire and South Cumbria: savings of 8.4% of allocation needed in 2024/25 (Lowdown Nov 2024, facts §5); deficit share an assumption"),
+    "QHL": (52.46, -1.85, -0.030, "Birmingham and Solihull: M6 2024/25 deficit GBP 69.9m, GBP 51.3m adverse; 2022/23 plan deficit GBP 48m (Lowdown, facts §5); share an assumption"),
+    "QOC": (52.70, -2.65, -0.035, "Shropshire, Telford and Wrekin: YTD deficit GBP 26.4m Apr-Dec 2024, GBP 15.9m behind plan (healthcare-management.uk, facts §5); share an assumption"),
+    "QHM": (54.85, -1.75, -0.044, "North East and North Cumbria: 2022/23 plan deficit GBP 240m on GBP 5.488bn allocation = 4.4% (Lowdown 2022, facts §5, derived)"),
+    "QOQ": (54.00, -0.90, 0.000, "Humber and North Yorkshire: in balance in 2023/24 (Lowdown May 2024, facts §5), although its 2022/23 plan showed GBP 140m (5.0%)"),
+    "QF7": (53.45, -1.30, -0.027, "South Yorkshire: 2022/23 plan deficit GBP 76.5m (Lowdown 2022, facts §5), about 2.7% of the modelled core allocation"),
+    "QJ2": (53.05, -1.55, -0.041, "Derby and Derbyshire: 2022/23 plan deficit GBP 89.9m after efficiencies (Lowdown 2022, facts §5), about 4.1% of the modelled core allocation"),
+    "QT1": (53.05, -1.05, -0.041, "Nottingham and Nottinghamshire: 2022/23 plan deficit GBP 96.7m (Lowdown 2022, facts §5), about 4.1% of the modelled core allocation"),
+    "QPM": (52.30, -0.85, -0.031, "Northamptonshire: 2022/23 plan deficit GBP 49.7m (Lowdown 2022, facts §5), about 3.1% of the modelled core allocation"),
+    "QUA": (52.55, -2.05, -0.019, "Black Country: 2022/23 plan deficit GBP 48m (Lowdown 2022, facts §5), about 1.9% of the modelled core allocation"),
+    "QK1": (52.65, -1.10, -0.030, "Leicester, Leicestershire and Rutland: underlying deficit could reach GBP 272m by 2027 (Lowdown 2023, facts §5); 3% an assumption"),
+    "QNC": (52.85, -2.05, -0.030, "Staffordshire and Stoke-on-Trent: 7.4% efficiency target 2023/24 (Lowdown 2023, facts §5); 3% an assumption"),
+    "QMJ": (51.58, -0.14, -0.015, "North Central London: system savings GBP 205.6m = 4.2% of influenceable income 2024/25 (Lowdown London, facts §5); 1.5% an assumption"),
+    "QUE": (52.40, 0.05, 0.000, "Cambridgeshire and Peterborough: in balance in 2023/24 (Lowdown May 2024, facts §5)"),
+    "QM7": (51.80, -0.20, 0.000, "Hertfordshire and West Essex: in balance in 2023/24 (Lowdown May 2024, facts §5)"),
+    "QJG": (52.15, 0.95, 0.000, "Suffolk and North East Essex: in balance in 2023/24 (Lowdown May 2024, facts §5)"),
+    "QRV": (51.52, -0.33, 0.000, "North West London: in balance in 2023/24 (Lowdown May 2024, facts §5)"),
+    # assumptions: spread so that 31 of 42 are in deficit, total about GBP 2.2bn (31 deficit plans, GBP 2.2bn, 2024/25, facts §5)
+    "QKK": (51.45, -0.03, 0.002, "assumption: small surplus; one of the two ICSs ready for delegation in early 2023 (HSJ, facts §2)"),
+    "QWE": (51.41, -0.22, 0.001, "assumption: about break-even; one of the two ICSs ready for delegation in early 2023 (HSJ, facts §2)"),
+    "QNQ": (51.32, -0.75, 0.005, "assumption: small surplus, to make 11 of 42 not in deficit (31 deficit plans 2024/25, facts §5)"),
+    "QXU": (51.25, -0.45, 0.003, "assumption: small surplus, to make 11 of 42 not in deficit (31 deficit plans 2024/25, facts §5)"),
+    "QR1": (51.85, -2.20, 0.002, "assumption: small surplus, to make 11 of 42 not in deficit (31 deficit plans 2024/25, facts §5)"),
+    "QHG": (52.05, -0.55, 0.002, "assumption: small surplus, to make 11 of 42 not in deficit (31 deficit plans 2024/25, facts §5)"),
+    "QMM": (52.65, 1.10, -0.020, "assumption: moderate deficit; 18 of 23 surveyed ICBs ended 2023/24 in deficit (Lowdown May 2024, facts §5)"),
+    "QH8": (51.65, 0.55, -0.028, "assumption: larger deficit; 18 of 23 surveyed ICBs ended 2023/24 in deficit (Lowdown May 2024, facts §5)"),
+    "QMF": (51.55, 0.05, -0.015, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QKS": (51.25, 0.75, -0.022, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QRL": (50.95, -1.25, -0.018, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QU9": (51.75, -1.05, -0.012, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QNX": (50.93, -0.30, -0.020, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QT6": (50.35, -4.95, -0.025, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QJK": (50.70, -3.80, -0.030, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QSL": (51.05, -3.00, -0.018, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QUY": (51.47, -2.60, -0.015, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QOX": (51.30, -1.95, -0.015, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QVV": (50.75, -2.20, -0.010, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QWO": (53.75, -1.65, -0.010, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QJM": (53.10, -0.20, -0.025, "assumption: spread of deficits so 31 of 42 total about GBP 2.2bn (facts §5)"),
+    "QWU": (52.35, -1.55, -0.015, "assumption: Midlands region M6 2024/25 deficit > GBP 250m after support (facts §5); share an assumption"),
+    "QGH": (52.15, -2.45, -0.020, "assumption: Midlands region M6 2024/25 deficit > GBP 250m after support (facts §5); share an assumption"),
+}
+
+JC = {  # 9 joint-committee footprints 2023-24 (facts §2, inferred membership, low-medium confidence)
+    "North East and North Cumbria": ["QHM"],
+    "Yorkshire and Humber": ["QOQ", "QWO", "QF7"],
+    "North West": ["QYG", "QOP", "QE1"],
+    "East Midlands": ["QJ2", "QT1", "QK1", "QJM", "QPM"],
+    "West Midlands": ["QHL", "QUA", "QWU", "QGH", "QOC", "QNC"],
+    "East of England": ["QMM", "QJG", "QHG", "QM7", "QH8", "QUE"],
+    "London": ["QRV", "QMJ", "QMF", "QKK", "QWE"],
+    "South East": ["QKS", "QNQ", "QRL", "QU9", "QXU", "QNX"],
+    "South West": ["QT6", "QJK", "QSL", "QUY", "QOX", "QVV", "QR1"],
+}
+MERGER = {  # first mergers from 1 April 2026 (HCWS915, Sep 2025)
+    "QMM": "Norfolk and Suffolk", "QJG": "Norfolk and Suffolk",
+    "QH8": "Essex",
+    "QRL": "Hampshire and Isle of Wight",
+    "QNQ": "Hampshire and Isle of Wight",  # illustrative: Frimley's area is split between HIOW, Surrey and Thames Valley
+    "QXU": "Surrey and Sussex", "QNX": "Surrey and Sussex",
+    "QRV": "North West and North Central London", "QMJ": "North West and North Central London",
+    "QU9": "Thames Valley",
+}
+
+
+def build_icbs() -> pd.DataFrame:
+    path = SEEDS / "icbs.csv"
+    icb = pd.read_csv(path, dtype={"population": int})
+    derived = ["icb_code", "ons_code", "name", "region_code", "population", "need_index", "core_allocation_gbp_m"]
+    icb = icb[derived].copy()
+    icb["short_name"] = icb["name"].str.replace("NHS ", "", regex=False).str.replace(" Integrated Care Board", "", regex=False)
+    icb["lat"] = icb["icb_code"].map(lambda c: ICB_FIN[c][0])
+    icb["lon"] = icb["icb_code"].map(lambda c: ICB_FIN[c][1])
+    icb["financial_position"] = icb["icb_code"].map(lambda c: ICB_FIN[c][2])
+    icb["finance_source"] = icb["icb_code"].map(lambda c: ICB_FIN[c][3])
+    jc = {c: k for k, v in JC.items() for c in v}
+    icb["jc_footprint"] = icb["icb_code"].map(jc)
+    icb["merger_group"] = [MERGER.get(c, s) for c, s in zip(icb["icb_code"], icb["short_name"])]
+    mat, msrc = [], []
+    for c, r in zip(icb["icb_code"], icb["region_code"]):
+        if c in ("QKK", "QWE"):
+            mat.append(0.85); msrc.append("SE/SW London were the only ICSs ready for delegation in early 2023 (HSJ Feb 2023, facts §2); score an assumption")
+        elif r in ("E40000007", "E40000011", "E40000010"):
+            m = 0.70 - (0.05 if ICB_FIN[c][2] <= -0.035 else 0.0)
+            mat.append(m); msrc.append("ICBs of East of England, Midlands and North West took full delegation in 2024-25 (NHSE board 7 Dec 2023, facts §2); score an assumption" + ("; -0.05 for a deep deficit (assumption)" if m < 0.70 else ""))
+        else:
+            m = 0.50 + (0.05 if c == "QHM" else 0.0)
+            mat.append(m); msrc.append("assumption: joint committees continued in 2024-25 in this region (facts §2)" + ("; +0.05 as NENC commissioned alone (facts §2)" if c == "QHM" else ""))
+    icb["maturity"] = mat
+    icb["maturity_source"] = msrc
+    cols = ["icb_code", "ons_code", "name", "short_name", "region_code", "population", "need_index", "lat", "lon",
+            "financial_position", "core_allocation_gbp_m", "maturity", "jc_footprint", "merger_group",
+            "finance_source", "maturity_source"]
+    icb = icb[cols].sort_values("icb_code").reset_index(drop=True)
+    write_csv(icb, path)
+    return icb
+
+
+# --------------------------------------------------------------------------- services
+# id, name, tier, lines, share, cost, fixed, mvv, growth, reach, in59, in70, source
+A = "assumption: "
+SERVICES = [
+    # delegable, in the 59 of 2023-24 (59 lines)
+    ("renal_dialysis", "Renal dialysis (in-centre and home haemodialysis, peritoneal dialysis)", "delegable", 2, 0.026, 24804, 0.35, 60, 0.03, 20, True, True,
+     "cost GBP 24,804 per patient-year in-centre HD (PQ answer 9 Nov 2021, facts §1a); share gives ~23,800 patient-years, close to ~23,000 dialysis patients (HSJ, facts §3); growth, fixed share, volume (a satellite unit) assumptions"),
+    ("kidney_transplant", "Adult kidney transplantation", "delegable", 1, 0.006, 45000, 0.40, 100, 0.01, 100, True, True,
+     A + "cost per transplant episode incl. first-year care; live-donor transplant prices GBP 13k-42k (PAC HC387, facts §1c); ~3,000 transplants a year at 19 centres"),
+    ("chemotherapy", "Chemotherapy (delivery; drugs in high_cost_drugs_devices)", "delegable", 2, 0.060, 6000, 0.25, 400, 0.04, 20, True, True,
+     A + "GBP 6,000 per patient treated (delivery only) gives ~227,000 patients a year; named by Policy Exchange as a first wave service (002)"),
+    ("radiotherapy", "Radiotherapy (external beam and brachytherapy)", "delegable", 2, 0.040, 6500, 0.60, 1500, 0.03, 40, True, True,
+     A + "GBP 6,500 per course gives ~140,000 courses at ~50 centres; linac-heavy so high fixed share; named in 001"),
+    ("adult_cardiac_surgery", "Adult cardiac surgery", "delegable", 1, 0.028, 20000, 0.45, 400, 0.01, 70, True, True,
+     A + "GBP 20,000 per operation gives ~32,000 operations at 26 centres (NICOR covers all units; count not found, facts §3)"),
+    ("specialist_cardiology", "Specialist adult cardiology (PCI, electrophysiology, devices)", "delegable", 4, 0.055, 5000, 0.35, 500, 0.035, 40, True, True,
+     A + "GBP 5,000 per procedure; named by Policy Exchange as a first wave service (002)"),
+    ("congenital_heart_disease", "Congenital heart disease (adult and paediatric)", "delegable", 2, 0.012, 24000, 0.50, 375, 0.01, 150, True, True,
+     "min volume: >=125 operations per surgeon a year, teams of 3-4 surgeons (NHSE CHD standards 2017, MODEL.md) => ~375-500 a centre; cost and share assumptions; named in 001"),
+    ("major_trauma", "Major trauma centres", "delegable", 1, 0.022, 12000, 0.50, 400, 0.02, 60, True, True,
+     "27 major trauma centres (nhs.uk, facts §3); cost per patient and share assumptions; named in 001"),
+    ("neurosurgery", "Neurosurgery (adult and paediatric)", "delegable", 2, 0.032, 10000, 0.50, 1000, 0.02, 70, True, True,
+     "25 adult units serving 1.0-3.5m each (NHSE spec D03, facts §3); cost, share and min volume assumptions"),
+    ("neonatal_critical_care", "Neonatal critical care (intensive, high dependency, special care)", "delegable", 1, 0.030, 9000, 0.55, 200, 0.0, 40, True, True,
+     A + "GBP 9,000 per admission gives ~76,000 admissions; staffed cots make the fixed share high"),
+    ("paediatric_intensive_care", "Paediatric intensive care incl. transport", "delegable", 1, 0.012, 18000, 0.60, 300, 0.01, 100, True, True,
+     "~24 English PICUs and ~18,500 UK+ROI admissions in 2023 (PICANet/HQIP, facts §3); GBP 18,000 per admission gives ~15,000 English admissions; cost an assumption"),
+    ("adult_critical_care", "Specialised adult critical care", "delegable", 1, 0.040, 12000, 0.60, 300, 0.02, 30, True, True,
+     A + "GBP 12,000 per admission; bed-based, so high fixed share"),
+    ("vascular_surgery", "Specialised vascular surgery (arterial centres)", "delegable", 1, 0.014, 9000, 0.40, 250, 0.02, 50, True, True,
+     A + "hub-and-spoke arterial centres; GBP 9,000 per case"),
+    ("specialised_orthopaedics", "Specialised orthopaedics (adult and paediatric)", "delegable", 2, 0.015, 11000, 0.35, 150, 0.02, 80, True, True,
+     A + "complex revision, spinal and paediatric orthopaedics; GBP 11,000 per case"),
+    ("og_cancer_surgery", "Oesophago-gastric cancer surgery", "delegable", 1, 0.004, 15000, 0.45, 55, 0.01, 70, True, True,
+     "centres serve 1-2m people; 2003-14 centralisation 113 -> 43 trusts, median 21 -> 55 a year (IOG 2001; Eur J Surg Oncol 2018, MODEL.md); cost an assumption"),
+    ("complex_cancer_surgery", "Other specialised cancer surgery (HPB, urology, gynae-oncology, head and neck, sarcoma)", "delegable", 7, 0.025, 12000, 0.40, 150, 0.02, 60, True, True,
+     A + "GBP 12,000 per resection; stands for 7 specialised cancer surgery lines"),
+    ("specialised_paediatrics", "Specialised paediatric medicine and surgery (incl. paediatric oncology)", "delegable", 12, 0.035, 6000, 0.40, 300, 0.01, 80, True, True,
+     A + "stands for 12 paediatric lines; GBP 6,000 per spell"),
+    ("specialised_internal_medicine", "Specialised medicine (neurology, immunology, hepatology, haematology incl. BMT, respiratory, endocrine, infection)", "delegable", 16, 0.055, 4500, 0.30, 300, 0.03, 50, True, True,
+     A + "stands for 16 medicine and neurosciences lines; GBP 4,500 per patient"),
+    # delegable, not in the 59, delegated with the 70 in 2025-26 (6 lines)
+    ("complex_obesity_surgery", "Severe and complex obesity (bariatric) services", "delegable", 1, 0.003, 7000, 0.30, 100, 0.03, 50, False, True,
+     A + "GBP 7,000 per operation; not in the 59, assumed among the 11 added in 2025-26 (which 11 lines is not in our sources)"),
+    ("spinal_cord_injury", "Spinal cord injury centres", "delegable", 1, 0.005, 60000, 0.55, 100, 0.01, 150, False, True,
+     A + "8 SCI centres in England; GBP 60,000 per episode; assumed among the 11 added in 2025-26"),
+    ("other_delegable_2025", "Other lines delegated in 2025-26 (specialised ophthalmology, burns, pain)", "delegable", 4, 0.010, 4000, 0.35, 200, 0.02, 80, False, True,
+     A + "stands for 4 lines; assumed among the 11 added in 2025-26"),
+    # retained (9 lines): 5 delegated in 2025-26, 4 never
+    ("hiv_services", "HIV adult and paediatric services (care; antiretrovirals in high_cost_drugs_devices)", "retained", 2, 0.008, 1800, 0.20, 200, 0.02, 25, False, True,
+     A + "~100,000 patient-years at GBP 1,800 excluding drugs; Shelford saw ED HIV screening as suitable for ICBs (HSJ 2022, facts §2); assumed among the 11 of 2025-26"),
+    ("cystic_fibrosis", "Cystic fibrosis (adult and paediatric centres)", "retained", 2, 0.005, 12000, 0.30, 50, 0.02, 100, False, True,
+     A + "~9,500 patients at GBP 12,000 excluding modulator drugs; assumed among the 11 of 2025-26"),
+    ("haemophilia", "Haemophilia and other bleeding disorders (care; clotting factors in high_cost_drugs_devices)", "retained", 1, 0.002, 5000, 0.25, 40, 0.01, 100, False, True,
+     A + "comprehensive care centres; assumed among the 11 of 2025-26"),
+    ("specialised_mental_health", "Specialised mental health (adult secure, CAMHS tier 4, eating disorders)", "retained", 3, 0.070, 180000, 0.70, 40, 0.01, 100, False, False,
+     "specialised MH ~GBP 1.6bn in 2017 (derived from HSJ, facts §1b), grown to ~GBP 1.6bn/22.7bn = 0.07; GBP 180,000 per occupied bed-year an assumption; commissioned via provider collaboratives, not delegated (assumption); Policy Exchange named MH as a first-wave candidate (002)"),
+    ("high_cost_drugs_devices", "High-cost drugs and devices paid at cost (all specialised lines)", "retained", 1, None, 20000, 0.02, 0, 0.06, 30, False, False,
+     "about 1/4 of spend was high-cost drugs and devices in 2015-16 (PAC HC387, facts §1c) and ~20% medicines in 2022 (PharmaTimes); the delegated GBP 5.3bn excludes them (PQ May 2024); share is the balance (~0.29); GBP 20,000 per patient-year an assumption"),
+    # highly specialised (80 lines), national in every scenario (003)
+    ("liver_transplant", "Liver transplantation (adult and paediatric)", "highly_specialised", 3, 0.004, 90000, 0.50, 50, 0.01, 300, False, False,
+     A + "~1,000 transplants and assessments at 6 centres; named as highly specialised in 003"),
+    ("heart_lung_transplant", "Heart and lung transplantation incl. ventricular assist devices", "highly_specialised", 4, 0.003, 80000, 0.50, 50, 0.01, 300, False, False,
+     A + "~850 transplants and VADs at 6 centres"),
+    ("proton_beam_therapy", "Proton beam therapy", "highly_specialised", 1, 0.0035, 45000, 0.75, 300, 0.05, 400, False, False,
+     "2 NHS centres (Christie 2018, UCLH), ~1,500 patients a year planned; NHS target ~GBP 40k a patient vs 75k abroad (CRUK; Brain Tumour Charity, facts §1b, §3); named in 003"),
+    ("lsd_enzyme_replacement", "Lysosomal storage disorders incl. enzyme replacement therapy", "highly_specialised", 1, 0.006, 100000, 0.15, 50, 0.03, 300, False, False,
+     A + "~1,400 patients at GBP 100,000 a patient-year (mostly drug); named in 003"),
+    ("ecmo", "Extracorporeal membrane oxygenation (respiratory ECMO, adult and paediatric)", "highly_specialised", 2, 0.0015, 60000, 0.65, 50, 0.02, 300, False, False,
+     A + "~570 runs a year at 5 centres"),
+    ("hss_adult_other", "Other adult highly specialised services", "highly_specialised", 35, 0.024, 30000, 0.45, 100, 0.03, 300, False, False,
+     A + "stands for 35 rare adult lines; ~80 of ~150 services are highly specialised, usually <=3 centres and <=500 patients a year (NHSE HSS page, MODEL.md)"),
+    ("hss_paediatric_other", "Other paediatric highly specialised services", "highly_specialised", 34, 0.018, 35000, 0.45, 100, 0.03, 300, False, False,
+     A + "stands for 34 rare paediatric lines (NHSE HSS page, MODEL.md)"),
+]
+SVC_COLS = ["service_id", "name", "tier", "lines_represented", "spend_share", "cost_per_case_gbp", "fixed_cost_share",
+            "min_viable_volume", "demand_growth", "reach_km", "in_59_2023", "in_70_2025", "source"]
+
+
+def build_services() -> pd.DataFrame:
+    s = pd.DataFrame(SERVICES, columns=SVC_COLS)
+    bal = s["spend_share"].isna()
+    s.loc[bal, "spend_share"] = round(1.0 - s.loc[~bal, "spend_share"].sum(), 6)
+    s["spend_share"] = s["spend_share"].astype(float).round(6)
+    s["in_59_2023"] = s["in_59_2023"].map({True: "true", False: "false"})
+    s["in_70_2025"] = s["in_70_2025"].map({True: "true", False: "false"})
+    write_csv(s, SEEDS / "services.csv")
+    return s
+
+
+# --------------------------------------------------------------------------- providers
+# code, name, short, icb, kind, turnover_m (2022-23), lat, lon, turnover source
+E = "estimate (not a published figure we checked)"
+PROVIDERS = [
+    # Shelford Group (shelfordgroup.org, MODEL.md)
+    ("RGT", "Cambridge University Hospitals NHS Foundation Trust", "Cambridge UH", "QUE", "shelford", 1250, 52.175, 0.140, E),
+    ("RJ1", "Guy's and St Thomas' NHS Foundation Trust", "Guy's and St Thomas'", "QKK", "shelford", 2950, 51.498, -0.118, "GBP 3.2bn in 2024/25 (GSTT facts and figures, facts §4) scaled back to 2022-23; estimate"),
+    ("RYJ", "Imperial College Healthcare NHS Trust", "Imperial", "QRV", "shelford", 1550, 51.517, -0.174, E),
+    ("RJZ", "King's College Hospital NHS Foundation Trust", "King's", "QKK", "shelford", 1550, 51.468, -0.094, E + "; GBP 629m in 2011/12 (FT accounts, facts §4)"),
+    ("R0A", "Manchester University NHS Foundation Trust", "Manchester UFT", "QOP", "shelford", 2850, 53.462, -2.226, "GBP 1.6bn in 2018/19 before the North Manchester transfer (MFT annual report via Wikipedia, facts §4); 2022-23 estimate"),
+    ("RTD", "The Newcastle upon Tyne Hospitals NHS Foundation Trust", "Newcastle", "QHM", "shelford", 1300, 54.980, -1.620, E),
+    ("RTH", "Oxford University Hospitals NHS Foundation Trust", "Oxford UH", "QU9", "shelford", 1500, 51.764, -1.219, E),
+    ("RHQ", "Sheffield Teaching Hospitals NHS Foundation Trust", "Sheffield Teaching", "QF7", "shelford", 1350, 53.409, -1.458, E),
+    ("RRV", "University College London Hospitals NHS Foundation Trust", "UCLH", "QMJ", "shelford", 1550, 51.525, -0.136, "GBP 940m in 2015-16 (HSJ 2016, facts §4); 2022-23 estimate"),
+    ("RRK", "University Hospitals Birmingham NHS Foundation Trust", "UH Birmingham", "QHL", "shelford", 2550, 52.452, -1.942, E + "; GBP 587m in 2011/12 before the Heart of England merger (facts §4)"),
+    # specialist and children's trusts
+    ("RP4", "Great Ormond Street Hospital for Children NHS Foundation Trust", "Great Ormond Street", "QMJ", "childrens", 700, 51.522, -0.120, E + "; GBP 293m in 2011/12 (facts §4); host ICB by location (trust not in the lookup)"),
+    ("RBS", "Alder Hey Children's NHS Foundation Trust", "Alder Hey", "QYG", "childrens", 420, 53.420, -2.897, E),
+    ("RQ3", "Birmingham Women's and Children's NHS Foundation Trust", "Birmingham Women's and Children's", "QHL", "childrens", 480, 52.485, -1.894, E),
+    ("RCU", "Sheffield Children's NHS Foundation Trust", "Sheffield Children's", "QF7", "childrens", 280, 53.380, -1.488, E),
+    ("RGM", "Royal Papworth Hospital NHS Foundation Trust", "Royal Papworth", "QUE", "specialist", 330, 52.176, 0.137, E + "; host ICB by location (trust not in the lookup)"),
+    ("RBQ", "Liverpool Heart and Chest Hospital NHS Foundation Trust", "Liverpool Heart and Chest", "QYG", "specialist", 200, 53.414, -2.926, E),
+    ("RET", "The Walton Centre NHS Foundation Trust", "Walton Centre", "QYG", "specialist", 170, 53.467, -2.935, E),
+    ("RBV", "The Christie NHS Foundation Trust", "The Christie", "QOP", "specialist", 420, 53.430, -2.232, E + "; GBP 185m in 2011/12 (facts §4)"),
+    ("REN", "The Clatterbridge Cancer Centre NHS Foundation Trust", "Clatterbridge Cancer Centre", "QYG", "specialist", 240, 53.410, -2.964, E + "; host ICB by location (trust not in the lookup)"),
+    ("RPY", "The Royal Marsden NHS Foundation Trust", "Royal Marsden", "QRV", "specialist", 650, 51.489, -0.171, E + "; GBP 312m in 2011/12 (facts §4); host ICB by Chelsea site (trust not in the lookup)"),
+    ("RP6", "Moorfields Eye Hospital NHS Foundation Trust", "Moorfields", "QMJ", "specialist", 300, 51.527, -0.090, E + "; GBP 126m in 2011/12 (facts §4)"),
+    ("RAN", "Royal National Orthopaedic Hospital NHS Trust", "RNOH", "QMJ", "specialist", 160, 51.628, -0.320, E),
+    ("RL1", "The Robert Jones and Agnes Hunt Orthopaedic Hospital NHS Foundation Trust", "RJAH Oswestry", "QOC", "specialist", 170, 52.889, -3.033, E),
+    ("RPC", "Queen Victoria Hospital NHS Foundation Trust", "Queen Victoria East Grinstead", "QNX", "specialist", 90, 51.131, -0.005, E),
+    ("REP", "Liverpool Women's NHS Foundation Trust", "Liverpool Women's", "QYG", "specialist", 150, 53.398, -2.962, E),
+    # mental health trusts with secure / tier 4 services (kind 'specialist')
+    ("RW4", "Mersey Care NHS Foundation Trust", "Mersey Care", "QYG", "specialist", 700, 53.518, -2.920, E),
+    ("RKL", "West London NHS Trust", "West London", "QRV", "specialist", 400, 51.507, -0.376, E + "; host ICB by headquarters (trust not in the lookup)"),
+    ("RHA", "Nottinghamshire Healthcare NHS Foundation Trust", "Nottinghamshire Healthcare", "QT1", "specialist", 600, 52.960, -1.180, E + "; host ICB by headquarters (trust not in the lookup)"),
+    ("RV5", "South London and Maudsley NHS Foundation Trust", "South London and Maudsley", "QKK", "specialist", 600, 51.469, -0.093, E + "; host ICB by location (trust not in the lookup)"),
+    ("RX4", "Cumbria, Northumberland, Tyne and Wear NHS Foundation Trust", "CNTW", "QHM", "specialist", 620, 55.000, -1.650, E + "; host ICB by location (trust not in the lookup)"),
+    ("RXG", "South West Yorkshire Partnership NHS Foundation Trust", "South West Yorkshire Partnership", "QWO", "specialist", 300, 53.680, -1.500, E),
+    ("RW1", "Southern Health NHS Foundation Trust", "Southern Health", "QRL", "specialist", 420, 50.910, -1.400, E),
+    ("RXT", "Birmingham and Solihull Mental Health NHS Foundation Trust", "Birmingham and Solihull MH", "QHL", "specialist", 330, 52.450, -1.930, E + "; host ICB by location (trust not in the lookup)"),
+    ("RNU", "Oxford Health NHS Foundation Trust", "Oxford Health", "QU9", "specialist", 550, 51.750, -1.220, E),
+    # large non-Shelford teaching trusts
+    ("RR8", "Leeds Teaching Hospitals NHS Trust", "Leeds Teaching", "QWO", "teaching", 1600, 53.802, -1.552, E),
+    ("R1H", "Barts Health NHS Trust", "Barts Health", "QMF", "teaching", 2100, 51.518, -0.059, "GBP 1.34bn in 2015-16 (HSJ 2016, facts §4); 2022-23 estimate"),
+    ("RHM", "University Hospital Southampton NHS Foundation Trust", "Southampton", "QRL", "teaching", 1200, 50.933, -1.434, E),
+    ("RX1", "Nottingham University Hospitals NHS Trust", "Nottingham UH", "QT1", "teaching", 1450, 52.944, -1.185, E),
+    ("RA7", "University Hospitals Bristol and Weston NHS Foundation Trust", "UH Bristol and Weston", "QUY", "teaching", 1000, 51.459, -2.597, E),
+    ("RVJ", "North Bristol NHS Trust", "North Bristol", "QUY", "teaching", 780, 51.502, -2.594, E),
+    ("RWE", "University Hospitals of Leicester NHS Trust", "Leicester", "QK1", "teaching", 1350, 52.627, -1.136, E),
+    ("REM", "Liverpool University Hospitals NHS Foundation Trust", "Liverpool UH", "QYG", "teaching", 1250, 53.410, -2.966, E),
+    ("RJ7", "St George's University Hospitals NHS Foundation Trust", "St George's", "QWE", "teaching", 1000, 51.427, -0.175, E),
+    ("RAL", "Royal Free London NHS Foundation Trust", "Royal Free", "QMJ", "teaching", 1300, 51.553, -0.165, E),
+    ("RWA", "Hull University Teaching Hospitals NHS Trust", "Hull", "QOQ", "teaching", 800, 53.744, -0.357, E),
+    ("RJE", "University Hospitals of North Midlands NHS Trust", "UH North Midlands", "QNC", "teaching", 1100, 53.003, -2.212, E),
+    ("RKB", "University Hospitals Coventry and Warwickshire NHS Trust", "UH Coventry", "QWU", "teaching", 900, 52.421, -1.438, E),
+    ("RK9", "University Hospitals Plymouth NHS Trust", "Plymouth", "QJK", "teaching", 750, 50.416, -4.113, E),
+    ("RTR", "South Tees Hospitals NHS Foundation Trust", "South Tees", "QHM", "teaching", 800, 54.551, -1.213, E),
+    ("RM1", "Norfolk and Norwich University Hospitals NHS Foundation Trust", "Norfolk and Norwich", "QMM", "teaching", 850, 52.618, 1.219, E),
+    ("RTG", "University Hospitals of Derby and Burton NHS Foundation Trust", "Derby and Burton", "QJ2", "teaching", 1100, 52.911, -1.515, E),
+    ("RM3", "Northern Care Alliance NHS Foundation Trust", "Northern Care Alliance", "QOP", "teaching", 1500, 53.487, -2.322, E),
+    ("RH8", "Royal Devon University Healthcare NHS Foundation Trust", "Royal Devon", "QJK", "teaching", 1000, 50.717, -3.506, E),
+    ("RYR", "University Hospitals Sussex NHS Foundation Trust", "UH Sussex", "QNX", "teaching", 1200, 50.819, -0.118, E),
+    ("RHU", "Portsmouth Hospitals University NHS Trust", "Portsmouth", "QRL", "teaching", 750, 50.850, -1.069, E),
+    ("RL4", "The Royal Wolverhampton NHS Trust", "Royal Wolverhampton", "QUA", "teaching", 800, 52.601, -2.152, E),
+    ("RXN", "Lancashire Teaching Hospitals NHS Foundation Trust", "Lancashire Teaching", "QE1", "teaching", 700, 53.791, -2.708, E),
+    ("RAE", "Bradford Teaching Hospitals NHS Foundation Trust", "Bradford", "QWO", "teaching", 550, 53.803, -1.790, E),
+    # local providers of high-volume specialised services (main acute trusts)
+    ("RTE", "Gloucestershire Hospitals NHS Foundation Trust", "Gloucestershire Hospitals", "QR1", "local", 750, 51.892, -2.072, E),
+    ("RA2", "Royal Surrey County Hospital NHS Foundation Trust", "Royal Surrey", "QXU", "local", 450, 51.241, -0.608, E),
+    ("RTK", "Ashford and St Peter's Hospitals NHS Foundation Trust", "Ashford and St Peter's", "QXU", "local", 450, 51.378, -0.527, E),
+    ("RWF", "Maidstone and Tunbridge Wells NHS Trust", "Maidstone and Tunbridge Wells", "QKS", "local", 700, 51.204, 0.399, E),
+    ("RVV", "East Kent Hospitals University NHS Foundation Trust", "East Kent", "QKS", "local", 850, 51.268, 1.089, E),
+    ("RPA", "Medway NHS Foundation Trust", "Medway", "QKS", "local", 450, 51.378, 0.538, E),
+    ("RDE", "East Suffolk and North Essex NHS Foundation Trust", "East Suffolk and North Essex", "QJG", "local", 900, 51.905, 0.894, E),
+    ("RGR", "West Suffolk NHS Foundation Trust", "West Suffolk", "QJG", "local", 380, 52.232, 0.698, E),
+    ("RAJ", "Mid and South Essex NHS Foundation Trust", "Mid and South Essex", "QH8", "local", 1400, 51.557, 0.449, E),
+    ("RWH", "East and North Hertfordshire NHS Trust", "East and North Herts", "QM7", "local", 550, 51.910, -0.225, E),
+    ("RWG", "West Hertfordshire Teaching Hospitals NHS Trust", "West Herts", "QM7", "local", 500, 51.649, -0.408, E),
+    ("RC9", "Bedfordshire Hospitals NHS Foundation Trust", "Bedfordshire Hospitals", "QHG", "local", 650, 51.892, -0.474, E),
+    ("RGN", "North West Anglia NHS Foundation Trust", "North West Anglia", "QUE", "local", 550, 52.564, -0.256, E),
+    ("R1K", "London North West University Healthcare NHS Trust", "London North West", "QRV", "local", 850, 51.575, -0.321, E),
+    ("RF4", "Barking, Havering and Redbridge University Hospitals NHS Trust", "BHRUT", "QMF", "local", 750, 51.568, 0.180, E),
+    ("RJ2", "Lewisham and Greenwich NHS Trust", "Lewisham and Greenwich", "QKK", "local", 700, 51.453, -0.017, E),
+    ("RVR", "Epsom and St Helier University Hospitals NHS Trust", "Epsom and St Helier", "QWE", "local", 600, 51.380, -0.180, E),
+    ("RWP", "Worcestershire Acute Hospitals NHS Trust", "Worcestershire Acute", "QGH", "local", 650, 52.193, -2.191, E),
+    ("RXW", "The Shrewsbury and Telford Hospital NHS Trust", "Shrewsbury and Telford", "QOC", "local", 550, 52.706, -2.792, E),
+    ("RWD", "United Lincolnshire Hospitals NHS Trust", "United Lincolnshire", "QJM", "local", 750, 53.234, -0.521, E),
+    ("RNS", "Northampton General Hospital NHS Trust", "Northampton General", "QPM", "local", 450, 52.235, -0.883, E),
+    ("RNQ", "Kettering General Hospital NHS Foundation Trust", "Kettering General", "QPM", "local", 350, 52.401, -0.729, E),
+    ("RCB", "York and Scarborough Teaching Hospitals NHS Foundation Trust", "York and Scarborough", "QOQ", "local", 750, 53.969, -1.084, E),
+    ("RP5", "Doncaster and Bassetlaw Teaching Hospitals NHS Foundation Trust", "Doncaster and Bassetlaw", "QF7", "local", 600, 53.531, -1.110, E),
+    ("RFR", "The Rotherham NHS Foundation Trust", "Rotherham", "QF7", "local", 350, 53.419, -1.345, E),
+    ("RXL", "Blackpool Teaching Hospitals NHS Foundation Trust", "Blackpool", "QE1", "local", 600, 53.821, -3.013, E),
+    ("RXR", "East Lancashire Hospitals NHS Trust", "East Lancashire", "QE1", "local", 650, 53.735, -2.459, E),
+    ("RTX", "University Hospitals of Morecambe Bay NHS Foundation Trust", "Morecambe Bay", "QE1", "local", 500, 54.041, -2.799, E),
+    ("RD1", "Royal United Hospitals Bath NHS Foundation Trust", "RUH Bath", "QOX", "local", 450, 51.392, -2.391, E),
+    ("RN3", "Great Western Hospitals NHS Foundation Trust", "Great Western Swindon", "QOX", "local", 450, 51.539, -1.734, E),
+    ("RNZ", "Salisbury NHS Foundation Trust", "Salisbury", "QOX", "local", 300, 51.046, -1.790, E),
+    ("RH5", "Somerset NHS Foundation Trust", "Somerset FT", "QSL", "local", 800, 51.012, -3.121, E),
+    ("REF", "Royal Cornwall Hospitals NHS Trust", "Royal Cornwall", "QT6", "local", 600, 50.266, -5.091, E),
+    ("R0D", "University Hospitals Dorset NHS Foundation Trust", "UH Dorset", "QVV", "local", 750, 50.747, -1.836, E),
+    ("RDU", "Frimley Health NHS Foundation Trust", "Frimley Health", "QNQ", "local", 850, 51.319, -0.741, E),
+    ("RN5", "Hampshire Hospitals NHS Foundation Trust", "Hampshire Hospitals", "QRL", "local", 500, 51.268, -1.117, E),
+    ("RHW", "Royal Berkshire NHS Foundation Trust", "Royal Berkshire", "QU9", "local", 550, 51.450, -0.958, E),
+    ("RXQ", "Buckinghamshire Healthcare NHS Trust", "Buckinghamshire Healthcare", "QU9", "local", 550, 51.799, -0.807, E),
+    ("RXC", "East Sussex Healthcare NHS Trust", "East Sussex Healthcare", "QNX", "local", 550, 50.783, 0.270, E),
+    ("RXK", "Sandwell and West Birmingham Hospitals NHS Trust", "Sandwell and West Birmingham", "QUA", "local", 650, 52.497, -1.965, E),
+    ("RXF", "Mid Yorkshire Teaching NHS Trust", "Mid Yorkshire", "QWO", "local", 700, 53.690, -1.515, E),
+    ("RWY", "Calderdale and Huddersfield NHS Foundation Trust", "Calderdale and Huddersfield", "QWO", "local", 500, 53.653, -1.812, E),
+    ("RBL", "Wirral University Teaching Hospital NHS Foundation Trust", "Wirral", "QYG", "local", 500, 53.369, -3.095, E),
+    ("RVY", "Southport and Ormskirk Hospital NHS Trust", "Southport and Ormskirk", "QYG", "local", 300, 53.626, -2.983, E),
+    ("RK5", "Sherwood Forest Hospitals NHS Foundation Trust", "Sherwood Forest", "QT1", "local", 500, 53.131, -1.236, E),
+    ("RFS", "Chesterfield Royal Hospital NHS Foundation Trust", "Chesterfield Royal", "QJ2", "local", 350, 53.248, -1.401, E),
+    ("RTF", "Northumbria Healthcare NHS Foundation Trust", "Northumbria", "QHM", "local", 750, 55.055, -1.555, E),
+    ("RXP", "County Durham and Darlington NHS Foundation Trust", "County Durham and Darlington", "QHM", "local", 700, 54.530, -1.560, E),
+    ("R0B", "South Tyneside and Sunderland NHS Foundation Trust", "South Tyneside and Sunderland", "QHM", "local", 650, 54.900, -1.405, E),
+    ("RNN", "North Cumbria Integrated Care NHS Foundation Trust", "North Cumbria", "QHM", "local", 450, 54.896, -2.957, E),
+    ("RVW", "North Tees and Hartlepool NHS Foundation Trust", "North Tees and Hartlepool", "QHM", "local", 400, 54.587, -1.340, E),
+]
+MH = {"RW4", "RKL", "RHA", "RV5", "RX4", "RXG", "RW1", "RXT", "RNU"}
+
+# specialised income targets for 2022-23, GBP m, from facts §4 scaled by national spend growth
+FACT_INCOME = {
+    "RR8": (423.8 * F_1516, "Leeds GBP 423.8m 2015-16 (HSJ 2016, facts §4) x 1.555 (22.7/14.6)"),
+    "RJ1": (403.1 * F_1516 + 300, "GSTT GBP 403.1m 2015-16 (HSJ 2016, facts §4) x 1.555 + GBP 300m estimate for Royal Brompton and Harefield (merged 2021; assumption)"),
+    "R1H": (371.6 * F_1516, "Barts GBP 371.6m 2015-16 (HSJ 2016, facts §4) x 1.555"),
+    "RTH": (356.0 * F_1415, "Oxford GBP 356.0m 2014-15 (NHSE FOI via HSJ 2015, facts §4) x 1.645 (22.7/13.8)"),
+    "RRV": ((349.4 - 32.8) * F_1516, "UCLH GBP 316.6m 2015-16 (349.4 in 2014-15 less 32.8; HSJ, facts §4) x 1.555"),
+    "RTD": (None, "Newcastle about two thirds of income from specialised commissioning (004); GBP 342.6m 2014-15 x 1.645 = GBP 564m (facts §4) is lower"),
+    "R0A": (334.7 * F_1415 + 200, "Central Manchester GBP 334.7m 2014-15 (facts §4) x 1.645 + GBP 200m estimate for Wythenshawe (merged 2017; assumption)"),
+    "RRK": (327.7 * F_1415 + 100, "UHB GBP 327.7m 2014-15 (facts §4) x 1.645 + GBP 100m estimate for Heart of England (merged 2018; assumption)"),
+    "RJZ": (308.8 * F_1415, "King's GBP 308.8m 2014-15 (facts §4) x 1.645"),
+    "RHQ": (295.9 * F_1415, "Sheffield Teaching GBP 295.9m 2014-15 (facts §4) x 1.645"),
+    "RYJ": (288.0 * F_1415, "Imperial GBP 288.0m 2014-15 (facts §4) x 1.645"),
+    "RHM": (262.2 * F_1415, "Southampton GBP 262.2m 2014-15 (facts §4) x 1.645"),
+    "RP4": (261.4 * F_1415, "GOSH GBP 261.4m 2014-15 (facts §4) x 1.645"),
+    "RX1": (254.5 * F_1415, "Nottingham GBP 254.5m 2014-15 (facts §4) x 1.645"),
+    "RGT": (245.0 * F_1415, "Cambridge 15th in 2014-15 (value not seen, facts §4); GBP 245m assumed (below Nottingham) x 1.645"),
+}
+NEWCASTLE_SHARE = 2 / 3
+# assumption: specialised share of turnover for providers without a public figure
+KIND_SHARE = {"shelford": 0.35, "teaching": 0.28, "childrens": 0.55, "specialist": 0.60, "local": 0.13}
+SPECIFIC_SHARE = {"REN": 0.95, "RBV": 0.80, "RGM": 0.75, "RBQ": 0.80, "RET": 0.80, "RPY": 0.55, "RP6": 0.25,
+                  "RAN": 0.45, "RL1": 0.35, "RPC": 0.30, "REP": 0.25}
+RESERVE_SHARE = {"shelford": 0.06, "teaching": 0.05, "childrens": 0.07, "specialist": 0.08, "local": 0.04}
+LOW_RESERVE_ICBS = {"QOP", "QHL", "QOC", "QE1", "QHM"}  # named cash-strapped systems (facts §5)
+
+
+def build_providers():
+    p = pd.DataFrame(PROVIDERS, columns=["provider_code", "name", "short_name", "icb_code", "kind", "turnover_gbp_m",
+                                          "lat", "lon", "turnover_source"])
+    rs = []
+    for code, kind, icb in zip(p.provider_code, p.kind, p.icb_code):
+        r = RESERVE_SHARE[kind] * (0.6 if icb in LOW_RESERVE_ICBS and code != "RTD" else 1.0)
+        rs.append(r)
+    p["reserve_share"] = rs
+    p["reserves_gbp_m"] = (p["turnover_gbp_m"] * p["reserve_share"]).round(1)
+    return p
+
+
+# --------------------------------------------------------------------------- provider x service
+def lists():
+    """Which providers offer which service (explicit lists; sources in README)."""
+    P = {c for c, *_ in PROVIDERS}
+    kind = {c: k for c, _, _, _, k, *_ in PROVIDERS}
+    acute = {c for c in P if kind[c] in ("shelford", "teaching", "local")}
+    big = {c for c in P if kind[c] in ("shelford", "teaching")}
+    kids = {"RP4", "RBS", "RQ3", "RCU"}
+    L = {}
+    L["renal_dialysis"] = acute - {"RA2", "RNZ", "RVY", "RGR", "RWG", "RNQ", "RFR", "RVW", "RN5", "RXC", "RPA"} | {"RBS", "RP4", "RQ3"}
+    L["kidney_transplant"] = {"RRK", "RVJ", "RGT", "RKB", "RR8", "RWE", "REM", "R0A", "RTD", "RX1", "RTH", "RK9", "RHU",
+                              "RJ1", "RAL", "R1H", "RJ7", "RYJ", "RHQ"}
+    L["chemotherapy"] = acute | {"RBV", "REN", "RPY"} | kids
+    L["radiotherapy"] = ({"RGT", "RJ1", "RYJ", "RJZ", "R0A", "RTD", "RTH", "RHQ", "RRV", "RRK", "RBV", "REN", "RPY",
+                          "RR8", "R1H", "RHM", "RX1", "RA7", "RWE", "RJE", "RKB", "RK9", "RTR", "RM1", "RTG", "RH8",
+                          "RYR", "RHU", "RL4", "RXN", "RWA", "RAL", "RTE", "RA2", "RWF", "RVV", "RDE", "RAJ", "RWH",
+                          "RF4", "RWP", "RXW", "RWD", "RNS", "RCB", "RD1", "RH5", "REF", "R0D", "RN3", "RHW", "RGN"}
+                         - {"RGT"}) | {"RGT"}
+    L["adult_cardiac_surgery"] = {"RJ1", "RYJ", "RJZ", "R0A", "RTD", "RTH", "RHQ", "RRK", "RGM", "RBQ", "RR8", "R1H",
+                                  "RHM", "RX1", "RA7", "RWE", "RJ7", "RWA", "RJE", "RKB", "RK9", "RTR", "RYR", "RL4",
+                                  "RXL", "RAJ"}
+    L["specialist_cardiology"] = acute | {"RGM", "RBQ"}
+    L["congenital_heart_disease"] = {"RTD", "RR8", "RBS", "RQ3", "RA7", "RHM", "RP4", "RJ1", "R1H", "RWE", "RRK"}
+    L["major_trauma"] = {"RJZ", "R1H", "RJ7", "RYJ", "RTH", "RHM", "RYR", "RK9", "RVJ", "RA7", "RRK", "RQ3", "RJE", "RKB",
+                         "RX1", "RGT", "RR8", "RHQ", "RCU", "RWA", "RTD", "RTR", "REM", "RBS", "RM3", "R0A", "RXN"}
+    L["neurosurgery"] = {"RJZ", "RJ7", "RYJ", "R1H", "RRV", "RTH", "RHM", "RYR", "RK9", "RVJ", "RRK", "RJE", "RKB", "RX1",
+                         "RGT", "RR8", "RHQ", "RWA", "RTD", "RTR", "RET", "RM3", "RXN", "RF4", "RP4"}
+    L["neonatal_critical_care"] = (acute - {"RRK"} - {"RA2"}) | {"RQ3", "REP", "RP4"} | {"RRK"}
+    L["paediatric_intensive_care"] = {"RP4", "RJ1", "RJZ", "RJ7", "RYJ", "RTH", "RHM", "RA7", "RK9", "RQ3", "RCU", "RR8",
+                                      "RTD", "RTR", "RBS", "R0A", "RX1", "RWE", "RGT", "RJE", "R1H", "RYR"}
+    L["adult_critical_care"] = acute | {"RGM", "RBQ", "RET"}
+    L["vascular_surgery"] = (big - {"RRV", "RAE"}) | {"RAJ", "RVV", "RDE", "RWH", "RTE", "RWP", "RXW", "RWD", "RCB", "RP5",
+                                                      "RXL", "RD1", "RH5", "REF", "R0D", "RDU", "R0B", "RNN", "RTK", "RXF",
+                                                      "RXR", "RGN", "RNS", "RXK"}
+    L["specialised_orthopaedics"] = {"RAN", "RL1", "RR8", "R1H", "RHM", "RX1", "RVJ", "RWE", "REM", "RJ7", "RTG", "RH8",
+                                     "RYR", "RTD", "RTH", "RRK", "RHQ", "R0A", "RJ1", "RRV", "RP4", "RBS", "RQ3", "RCU",
+                                     "RKB", "RJE"}
+    L["og_cancer_surgery"] = {"RJ1", "RYJ", "R0A", "RTD", "RTH", "RHQ", "RRV", "RRK", "RGT", "RR8", "RHM", "RX1", "RA7",
+                              "RWE", "REM", "RJ7", "RWA", "RJE", "RKB", "RK9", "RTR", "RM1", "RTG", "RM3", "RH8", "RYR",
+                              "RHU", "RXN", "RAJ", "RVV", "RDE", "RWH", "RTE", "RWP", "RWD", "R0D", "RA2", "RPY", "RL4",
+                              "RJZ", "R1H", "RCB", "RAL"}
+    L["complex_cancer_surgery"] = big | {"RPY", "RBV", "RAJ", "RVV", "RDE", "RWH", "RTE", "RWP", "RWD", "R0D", "RA2",
+                                         "RCB", "RWF", "RH5", "REF", "RP5", "RXW", "RDU"}
+    L["specialised_paediatrics"] = kids | {"R0A", "RJ1", "RJZ", "RTD", "RR8", "RA7", "RHM", "RX1", "RWE", "RTH", "RGT",
+                                           "RJ7", "RYJ", "R1H", "RAL", "RRV", "RK9", "RTR", "RJE", "RWA", "RKB", "RM1",
+                                           "RTG", "RH8", "RYR", "RHU"}
+    L["specialised_internal_medicine"] = big | {"RET", "RGM", "RBQ", "RBV", "REN", "RPY"} | kids
+    L["complex_obesity_surgery"] = {"RJ1", "RRV", "RYJ", "R0A", "RM3", "RRK", "RHQ", "RR8", "RX1", "RWE", "REM", "RA7",
+                                    "RVJ", "RHM", "RHU", "RYR", "RTD", "RTR", "RK9", "RM1", "RKB", "RJ7", "R1H", "RXL",
+                                    "RWA", "RJZ", "RF4", "RAJ"}
+    L["spinal_cord_injury"] = {"RL1", "RAN", "RHQ", "RXQ", "RXF", "RTR", "RNZ", "RVY"}
+    L["other_delegable_2025"] = big | {"RP6", "RPC", "R0B"}
+    L["hiv_services"] = big | {"R1K", "RF4", "RJ2", "RVR", "RAJ", "RDU", "RXK", "RC9", "RWH"}
+    L["cystic_fibrosis"] = {"RGM", "RBQ", "RJ1", "RYJ", "RJZ", "R0A", "RTD", "RTH", "RHQ", "RRK", "RR8", "RHM", "RX1",
+                            "RA7", "RVJ", "RWE", "REM", "RK9", "RM1", "RP4", "RBS", "RQ3", "RCU", "RKB", "RJE", "RYR",
+                            "RWA"}
+    L["haemophilia"] = {"RJ1", "RRV", "RAL", "RJZ", "R0A", "RTD", "RTH", "RHQ", "RRK", "RR8", "RHM", "RX1", "RA7", "RWE",
+                        "REM", "RGT", "RP4", "RBS", "RQ3", "RCU", "RK9", "RYR", "RKB", "RJE", "R1H"}
+    L["specialised_mental_health"] = set(MH)
+    L["high_cost_drugs_devices"] = P - MH
+    L["liver_transplant"] = {"RRK", "RR8", "RTD", "RGT", "RJZ", "RAL"}
+    L["heart_lung_transplant"] = {"RGM", "RJ1", "RTD", "R0A", "RRK", "RP4"}
+    L["proton_beam_therapy"] = {"RBV", "RRV"}
+    L["lsd_enzyme_replacement"] = {"RAL", "RGT", "RM3", "RRK", "RP4", "R0A"}
+    L["ecmo"] = {"RJ1", "RGM", "R0A", "RWE", "RP4"}
+    L["hss_adult_other"] = {"RRV", "RJ1", "RRK", "R0A", "RTD", "RTH"}
+    L["hss_paediatric_other"] = {"RP4", "RQ3", "RBS", "R0A", "RTD", "RJ1"}
+    return L
+
+
+# relative preference of providers within a service before calibration (assumption)
+PREF = {
+    "chemotherapy": {"RBV": 6, "REN": 5, "RPY": 5},
+    "radiotherapy": {"RBV": 4, "REN": 3, "RPY": 3},
+    "specialised_paediatrics": {"RP4": 6, "RBS": 4, "RQ3": 4, "RCU": 3},
+    "neurosurgery": {"RET": 2, "RP4": 0.6, "RF4": 1.5},
+    "major_trauma": {"RQ3": 0.5, "RCU": 0.4, "RBS": 0.5, "R0A": 0.5, "RA7": 0.6},
+    "specialised_orthopaedics": {"RAN": 5, "RL1": 5},
+    "adult_cardiac_surgery": {"RGM": 2.5, "RBQ": 2.5},
+    "specialist_cardiology": {"RGM": 4, "RBQ": 4},
+    "congenital_heart_disease": {"RP4": 2, "RBS": 1.5, "RQ3": 1.5},
+    "paediatric_intensive_care": {"RP4": 2.5, "RBS": 2, "RQ3": 2, "RCU": 1.5},
+    "neonatal_critical_care": {"REP": 3, "RQ3": 3},
+    "specialised_internal_medicine": {"RET": 3, "RGM": 2, "RBQ": 1, "RBV": 2, "REN": 1.5},
+    "other_delegable_2025": {"RP6": 8, "RPC": 4},
+    "hiv_services": {"RJ1": 3, "RRV": 3, "RYJ": 3, "RAL": 2, "R1H": 2, "RJZ": 2},
+}
+
+
+# assumption: local trusts' share within regional services (non-local trusts weigh more by size)
+LOCAL_BOOST = {"radiotherapy": 3.0, "og_cancer_surgery": 1.8, "vascular_surgery": 1.8, "adult_critical_care": 1.5,
+               "neonatal_critical_care": 1.3}
+SMALL_SITES = {"RNZ", "RVY"}  # in the model for their spinal cord injury centres only
+
+
+def build_provider_services(services: pd.DataFrame, providers: pd.DataFrame, icbs: pd.DataFrame):
+    L = lists()
+    codes = list(providers.provider_code)
+    pi = {c: i for i, c in enumerate(codes)}
+    sids = list(services.service_id)
+    nP, nS = len(codes), len(sids)
+    cost = services.cost_per_case_gbp.to_numpy(float)
+    national = services.spend_share.to_numpy(float) * TOTAL_SPEND_M * 1e6 / cost  # cases
+    kind = providers.kind.to_numpy()
+    turnover = providers.turnover_gbp_m.to_numpy(float)
+    icb_pop = icbs.set_index("icb_code")["population"]
+    # providers per ICB for local services, to share the host population
+    n_in_icb = providers.groupby("icb_code").size()
+
+    mask = np.zeros((nP, nS), bool)
+    W = np.zeros((nP, nS))
+    size = {"shelford": 3.0, "teaching": 2.0, "childrens": 1.0, "specialist": 1.0, "local": 1.0}
+    for j, s in enumerate(sids):
+        for c in L[s]:
+            if c in SMALL_SITES and s not in ("spinal_cord_injury", "high_cost_drugs_devices"):
+                continue
+            i = pi[c]
+            mask[i, j] = True
+            w = size[kind[i]] * PREF.get(s, {}).get(c, 1.0)
+            if s in ("renal_dialysis", "chemotherapy", "adult_critical_care", "neonatal_critical_care",
+                     "specialist_cardiology", "hiv_services"):
+                w *= icb_pop[providers.icb_code[i]] / 1e6 / n_in_icb[providers.icb_code[i]] ** 0.5
+            if kind[i] == "local" and s in LOCAL_BOOST:
+                w *= LOCAL_BOOST[s]
+            if kind[i] == "teaching" and s == "radiotherapy":
+                w *= 1.6  # assumption: teaching-trust cancer centres larger than their size weight suggests
+            if s == "specialised_mental_health":
+                w *= turnover[i] / 500.0  # secure capacity roughly in proportion to trust size (assumption)
+            W[i, j] = w
+    # targets of specialised income (GBP m)
+    tgt = np.full(nP, np.nan)
+    src = [""] * nP
+    fixed = np.zeros(nP, bool)
+    for i, c in enumerate(codes):
+        if c in MH:
+            continue
+        if c == "RTD":
+            tgt[i] = NEWCASTLE_SHARE * turnover[i]; fixed[i] = True; src[i] = FACT_INCOME[c][1]
+        elif c in FACT_INCOME:
+            tgt[i] = FACT_INCOME[c][0]; fixed[i] = True; src[i] = FACT_INCOME[c][1]
+        else:
+            sh = SPECIFIC_SHARE.get(c, KIND_SHARE[kind[i]])
+            tgt[i] = sh * turnover[i]
+            src[i] = f"assumption: specialised share {sh:.0%} of turnover before scaling"
+    mh_total = sum(national[j] * cost[j] for j, s in enumerate(sids) if s == "specialised_mental_health") / 1e6
+    for i, c in enumerate(codes):
+        if c in SPECIFIC_SHARE:
+            fixed[i] = True  # specialist trusts: share of turnover kept as set, not scaled
+    free = ~fixed & ~np.isnan(tgt)
+    need = TOTAL_SPEND_M - mh_total - tgt[fixed].sum()
+    scale = need / tgt[free].sum()
+    tgt[free] *= scale
+    # iterative proportional fitting: service totals (exact) x provider incomes (targets)
+    X = W.copy()
+    for _ in range(400):
+        X *= (national / X.sum(axis=0))[None, :]
+        inc = (X * cost[None, :]).sum(axis=1) / 1e6
+        f = np.where(np.isnan(tgt), 1.0, tgt / np.maximum(inc, 1e-9))
+        X *= f[:, None]
+    X *= (national / X.sum(axis=0))[None, :]
+    X[~mask] = 0.0
+    rows = []
+    for i in range(nP):
+        for j in range(nS):
+            if mask[i, j]:
+                b = round(float(X[i, j]), 2)
+                rows.append({"provider_code": codes[i], "service_id": sids[j], "base_cases": b,
+                             "capacity_cases": round(b * (1 + HEADROOM), 2),
+                             "source": "derived: gravity-free allocation of national cases (spend_share x GBP 22.7bn / cost) "
+                                       "by iterative proportional fitting to provider income targets; centre list per README; "
+                                       "capacity = base x 1.10 (assumption)"})
+    ps = pd.DataFrame(rows)
+    # fix rounding so each service sums exactly to the national figure (adjust the largest row)
+    for j, s in enumerate(sids):
+        sel = ps.service_id == s
+        diff = round(national[j] - ps.loc[sel, "base_cases"].sum(), 2)
+        k = ps.loc[sel, "base_cases"].idxmax()
+        ps.loc[k, "base_cases"] = round(ps.loc[k, "base_cases"] + diff, 2)
+        ps.loc[k, "capacity_cases"] = round(ps.loc[k, "base_cases"] * (1 + HEADROOM), 2)
+    return ps, tgt, src, scale
+
+
+def main():
+    icbs = build_icbs()
+    services = build_services()
+    providers = build_providers()
+    ps, tgt, src, scale = build_provider_services(services, providers, icbs)
+    cost = services.set_index("service_id").cost_per_case_gbp
+    inc = (ps.base_cases * ps.service_id.map(cost)).groupby(ps.provider_code).sum() / 1e6
+    providers["source"] = [
+        f"turnover: {ts}; specialised income target: "
+        + (s if s else "specialised mental health only (assumption)")
+        + ("" if s == "" or not s.startswith("assumption") else f", scaled x{scale:.3f} so all providers sum to GBP 22.7bn")
+        + f"; reserves: assumption {rsh:.1%} of turnover"
+        + (" (x0.6: host ICB a named cash-strapped system, facts §5)" if rsh < RESERVE_SHARE[k] else "")
+        for ts, s, rsh, k in zip(providers.turnover_source, src, providers.reserve_share, providers.kind)]
+    out = providers[["provider_code", "name", "short_name", "icb_code", "kind", "turnover_gbp_m", "reserves_gbp_m",
+                     "lat", "lon", "source"]]
+    write_csv(out, SEEDS / "providers.csv")
+    write_csv(ps, SEEDS / "provider_services.csv")
+    build_calibration()
+    build_envelope()
+    print(f"services {len(services)}, providers {len(providers)}, provider-service rows {len(ps)}, "
+          f"national base spend GBP {inc.sum():,.1f}m")
+
+
+def build_calibration():
+    rows = [
+        ("n_icbs", 42, "count", 0, "002; ONS/ODS ICB codes (SOURCES.md)"),
+        ("n_regions", 7, "count", 0, "002; NHS England regions"),
+        ("population_england_mid2022", 57106398, "persons", 0, "ONS mid-2022 via The-Strategy-Unit/paediatric_fracture_management (SOURCES.md)"),
+        ("total_spend_2022_23", 22.7, "GBP bn", 0.02, "written PQ answer May 2024 (facts §1a); ~GBP 23bn in 2022 (001, 000)"),
+        ("total_spend_2023_24", 25.0, "GBP bn", 0.04, "written PQ answer May 2024 (facts §1a); GBP 25bn forecast by 2025 (002, 003)"),
+        ("total_spend_2020_21", 19.3, "GBP bn", 0.02, "003"),
+        ("specialised_share_of_nhs_budget_2020_21", 0.17, "share", 0.02, "003"),
+        ("n_service_lines", 154, "count", 0, "001"),
+        ("n_prescribed_services", 149, "count", 0, "002"),
+        ("n_delegable_lines", 65, "count", 0, "001"),
+        ("n_highly_specialised_lines", 80, "count", 5, "NHS England HSS page: ~80 of ~150 (MODEL.md)"),
+        ("n_jointly_commissioned_2023_24", 59, "count", 0, "HSJ; NHSE board 2 Feb 2023 (facts §2)"),
+        ("value_59_services_2023_24", 13.0, "GBP bn", 0.10, "HSJ 'Nine regions to take over GBP 13bn' (facts §2)"),
+        ("n_delegated_2025_26", 70, "count", 0, "NHSE board Dec 2024; NHS Confed Feb 2025 (facts §2)"),
+        ("value_70_services_2025_26", 14.0, "GBP bn", 0.10, "NHSE board Dec 2024 (facts §2)"),
+        ("newcastle_specialised_share_of_income", 0.667, "share", 0.05, "004"),
+        ("top10_providers_share_of_spend_2015_16", 0.271, "share", 0.05, "HSJ Daily Insight 2016 (facts §4); modelled base year includes later mergers"),
+        ("n_major_trauma_centres", 27, "count", 0, "nhs.uk (facts §3)"),
+        ("n_adult_neurosurgical_units", 25, "count", 1, "NHSE spec D03 (facts §3); modelled 24 adult + GOSH"),
+        ("n_picus", 24, "count", 3, "PICANet (facts §3)"),
+        ("n_proton_beam_centres", 2, "count", 0, "UCLH; CRUK (facts §3)"),
+        ("dialysis_cost_per_patient_year", 24804, "GBP", 0, "PQ answer 9 Nov 2021 (facts §1a)"),
+        ("dialysis_patients_england", 23000, "patients", 0.10, "HSJ (facts §3)"),
+        ("hss_max_patients_per_line", 500, "patients a year", 0, "003; NHSE HSS page"),
+        ("icbs_in_deficit_2024_25_plans", 31, "count", 2, "NHSE board July 2024 via Healthcare Leader (facts §5)"),
+        ("icb_deficit_total_2024_25_plans", 2.2, "GBP bn", 0.25, "NHSE board July 2024 (facts §5)"),
+        ("n_joint_committees_2023_24", 9, "count", 0, "NHSE board paper 7 Dec 2023 (facts §2)"),
+    ]
+    write_csv(pd.DataFrame(rows, columns=["fact", "value", "unit", "tolerance", "source"]), SEEDS / "calibration.csv")
+
+
+def build_envelope():
+    rows = [
+        (2013, "2013-14", 13.0, "outturn", "PAC HC387 (2016) (MODEL.md; facts §1a)"),
+        (2015, "2015-16", 14.6, "outturn", "PAC HC387; 14.4% of NHS budget (facts §1a)"),
+        (2017, "2017-18", 16.4, "outturn", "Commons Library CBP-7970 (facts §1a)"),
+        (2019, "2019-20", 20.0, "outturn", "Nuffield Trust 2020, approximate (facts §1a)"),
+        (2020, "2020-21", 19.3, "outturn", "003 (allocation, 17% of NHS budget)"),
+        (2022, "2022-23", 22.7, "outturn", "written PQ answer May 2024 (facts §1a); ~GBP 23bn (001)"),
+        (2023, "2023-24", 25.0, "outturn", "written PQ answer May 2024 (facts §1a); GBP 25bn by 2025 forecast (002, 003)"),
+        (2024, "2024-25", 26.0, "forecast", "assumption: +4% a year after 2023-24"),
+        (2025, "2025-26", 27.0, "forecast", "assumption: +4% a year; 70 delegated services ~GBP 14bn (facts §2)"),
+        (2026, "2026-27", 28.1, "forecast", "assumption: +4% a year"),
+        (2027, "2027-28", 29.2, "forecast", "assumption: +4% a year"),
+    ]
+    write_csv(pd.DataFrame(rows, columns=["year", "financial_year", "spend_gbp_bn", "kind", "source"]), SEEDS / "envelope.csv")
+
+
+if __name__ == "__main__":
+    main()
