@@ -480,6 +480,36 @@ LOCAL_BOOST = {"radiotherapy": 3.0, "og_cancer_surgery": 1.8, "vascular_surgery"
 SMALL_SITES = {"RNZ", "RVY"}  # in the model for their spinal cord injury centres only
 
 
+# Assumption: high-volume services delivered close to home. The income-target fitting above
+# would otherwise pull their volumes towards large trusts far from the patients. For these
+# lines, LOCAL_FRACTION of each ICB's need-weighted cases is placed at providers inside the
+# ICB (split as the fitting split them); the rest keeps the fitted distribution. 0.85 is a
+# judgement: dialysis satellites and chemotherapy day units serve their own towns, while some
+# patients use a regional centre (no public figure for the cross-border share, MODEL.md).
+LOCAL_SERVICES = ("renal_dialysis", "chemotherapy", "adult_critical_care", "neonatal_critical_care",
+                  "specialist_cardiology", "hiv_services")
+LOCAL_FRACTION = 0.85
+
+
+def localise(X, national, mask, sids, providers, icbs):
+    X = X.copy()
+    host = providers.icb_code.to_numpy()
+    weight = (icbs.population * icbs.need_index).to_numpy(float)
+    weight = weight / weight.sum()
+    for j, s in enumerate(sids):
+        if s not in LOCAL_SERVICES:
+            continue
+        fitted = X[:, j].copy()
+        local = np.zeros_like(fitted)
+        for c, w in zip(icbs.icb_code, weight):
+            idx = np.nonzero((host == c) & mask[:, j])[0]
+            if len(idx) and fitted[idx].sum() > 0:
+                local[idx] += LOCAL_FRACTION * national[j] * w * fitted[idx] / fitted[idx].sum()
+        rest = national[j] - local.sum()
+        X[:, j] = local + rest * fitted / fitted.sum()
+    return X
+
+
 def build_provider_services(services: pd.DataFrame, providers: pd.DataFrame, icbs: pd.DataFrame):
     L = lists()
     codes = list(providers.provider_code)
@@ -546,6 +576,7 @@ def build_provider_services(services: pd.DataFrame, providers: pd.DataFrame, icb
         X *= f[:, None]
     X *= (national / X.sum(axis=0))[None, :]
     X[~mask] = 0.0
+    X = localise(X, national, mask, sids, providers, icbs)
     rows = []
     for i in range(nP):
         for j in range(nS):
