@@ -63,5 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+if __name__ == "__main__":  # pragma: no cover - `python -m experiments.cli`
+    from experiments.cli import main as _main  # the package module, so UserError is the same class
+
+    sys.exit(_main())

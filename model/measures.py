@@ -17,6 +17,10 @@ Definitions (money in £; shares are fractions):
 - ``access_cv`` / ``access_gini``: spread across the 42 ICBs (unweighted, as in
   the NHS Atlas of Variation) of the need-adjusted access rate: delivered value
   per unit of population need, relative to England.
+- ``out_of_area_income_change``: providers' income from other ICBs' residents
+  against its fair-share path (base-year value grown by prices and demand).
+- ``specialist_income_change``: income-weighted mean income change of the Shelford
+  Group, specialist and children's trusts.
 - ``income_change_p10``: 10th percentile across providers of specialised income
   change against the provider's fair-share path (base income grown by prices and
   by the demand growth of its service mix).
@@ -69,6 +73,9 @@ def update(model: CommissioningModel) -> None:
     st.icb_spend_out_area = per_icb_out
     st.icb_spend_in_area = per_icb - per_icb_out
     m["out_of_area_share"] = float(per_icb_out.sum()) / total_paid if total_paid > 0 else 0.0
+    # Out-of-area income against its fair-share path (base-year value grown by prices and demand).
+    fair_out = float((st.base_out_value_k * st.vol_index[lines.s]).sum() * st.price_index)
+    m["out_of_area_income_change"] = float(per_icb_out.sum()) / fair_out - 1.0 if fair_out > 0 else 0.0
 
     # Providers.
     expected_vol = np.divide((st.base_income_ps * st.vol_index[None, :]).sum(axis=1), st.base_income,
@@ -86,6 +93,8 @@ def update(model: CommissioningModel) -> None:
     m["services_withdrawn"] = float(st.withdrawn.sum())
     m["income_change_p10"] = float(np.quantile(st.income_change, 0.1, method="linear"))
     m["income_change_mean"] = float(np.average(st.income_change, weights=st.base_income))
+    spec = st.specialist_provider
+    m["specialist_income_change"] = float(np.average(st.income_change[spec], weights=st.base_income[spec]))
 
     # Access.
     delivered_cell = lines.by_service(st.delivered)  # (I, S)
@@ -137,6 +146,8 @@ def access_cv(model): return model.measures["access_cv"]
 def access_gini(model): return model.measures["access_gini"]
 def income_change_p10(model): return model.measures["income_change_p10"]
 def income_change_mean(model): return model.measures["income_change_mean"]
+def out_of_area_income_change(model): return model.measures["out_of_area_income_change"]
+def specialist_income_change(model): return model.measures["specialist_income_change"]
 def extra_travel_km(model): return model.measures["extra_travel_km"]
 def below_min_volume_activity(model): return model.measures["below_min_volume_activity"]
 def diverted_to_core(model): return model.measures["diverted_to_core"]
@@ -152,7 +163,8 @@ MODEL_REPORTERS = {
     f.__name__: f
     for f in (
         total_spend, out_of_area_share, providers_in_distress, providers_destabilised, services_withdrawn,
-        unmet_need_share, access_cv, access_gini, income_change_p10, income_change_mean, extra_travel_km,
+        unmet_need_share, access_cv, access_gini, income_change_p10, income_change_mean,
+        out_of_area_income_change, specialist_income_change, extra_travel_km,
         below_min_volume_activity, diverted_to_core, spend_national, spend_region, spend_icb,
         spend_joint_committee, spend_pan_icb, stabilisation_paid,
     )

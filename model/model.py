@@ -291,6 +291,8 @@ class CommissioningModel(mesa.Model):
         st.budget_total = float((st.demand0 * st.price[None, :]).sum())
         st.spend_total = st.budget_total
         st.payments = st.flow0 * st.price[lines.s][None, :]
+        st.base_out_value_k = (st.payments * st.out_icb).sum(axis=0)  # (K,) base-year out-of-area £m
+        st.specialist_provider = np.isin(d.provider_kind, ("shelford", "specialist", "childrens"))
         st.share = st.weights.copy()
         st.expected_value = st.payments.copy()
         st.contracted_value = st.payments.copy()

@@ -166,7 +166,7 @@ PARAMS: tuple[Param, ...] = (
     _p("local_volume_preference", 0.5, "float", 0.0, 1.0, group="contracting",
        doc="How much more an ICB cuts rarer (low-volume) service lines than high-volume local ones.",
        source="assumption: 003 (ICBs focus on high-volume services for their population)"),
-    _p("repatriation_rate", 0.05, "float", 0.0, 0.5, group="contracting",
+    _p("repatriation_rate", 0.02, "float", 0.0, 0.5, group="contracting",
        doc="Share of a cash-strapped ICB's remaining out-of-area delegated activity it moves each year "
            "to in-area providers of the line (even below minimum viable volume).",
        source="assumption: 003 (support for services inside the ICB footprint rather than at the optimal level)"),

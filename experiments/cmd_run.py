@@ -1,0 +1,120 @@
+"""``commissim run``: one scenario, one seed, N years; writes a table and a figure.
+
+    commissim run --scenario full_delegation --years 10 --seed 1 --set home_bias=0.8
+
+Writes ``results/run-<scenario>-seed<seed>/``: ``series.csv`` (one row per
+financial year, every model reporter), ``providers.csv`` (end-of-run provider
+state), ``summary.json``, ``run.png`` and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+
+def parse_sets(items: list[str] | None) -> dict:
+    """``["home_bias=0.8", ...]`` -> validated parameter dict (errors name the item)."""
+    from experiments.cli import UserError
+    from model.params import PARAM_BY_NAME, validate_parameters
+
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise UserError(f"--set {item!r}: expected NAME=VALUE, e.g. --set home_bias=0.8")
+        name, raw = (x.strip() for x in item.split("=", 1))
+        spec = PARAM_BY_NAME.get(name)
+        value: object = raw
+        if spec is not None and spec.kind in ("float", "int"):
+            try:
+                value = float(raw) if spec.kind == "float" else (int(raw) if raw.lstrip("-").isdigit() else float(raw))
+            except ValueError:
+                raise UserError(f"--set {item!r}: value {raw!r} is not a number; parameter '{name}' "
+                                f"takes a {spec.kind} from {spec.low} to {spec.high}") from None
+        out[name] = value
+    return validate_parameters(out, where="--set")
+
+
+def provider_table(model):
+    """End-of-run state of every provider, most at risk first."""
+    import pandas as pd
+
+    d, st = model.data, model.state
+    df = pd.DataFrame({
+        "provider_code": d.provider_code, "provider": d.provider_short, "host_icb": d.icb_short[d.provider_icb],
+        "kind": d.provider_kind, "specialised_income_gbp_m": st.prov_income.round(2),
+        "income_change": st.income_change.round(4), "surplus_gbp_m": st.prov_surplus.round(2),
+        "reserves_gbp_m": st.reserves.round(2), "turnover_gbp_m": st.turnover.round(1),
+        "destabilised": st.destabilised, "in_distress": st.in_distress,
+        "lines_open": st.active.sum(axis=1), "lines_withdrawn": st.withdrawn.sum(axis=1),
+    })
+    return df.sort_values(["in_distress", "destabilised", "income_change"], ascending=[False, False, True])
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scenario", default="nhse_direct", help="scenario name or TOML path (default nhse_direct)")
+    parser.add_argument("--years", type=int, default=10, help="funding rounds to run (default 10)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a model parameter")
+    parser.add_argument("--out", default=None, help="output folder (default results/run-<scenario>-seed<seed>)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from experiments.cli import UserError
+    from experiments.engine import atomic_write_text, git_commit, package_versions
+    from model import CommissioningModel
+    from model.scenarios import fy_label
+
+    if args.years < 0 or args.years > 100:
+        raise UserError(f"--years {args.years}: allowed 0 to 100")
+    params = parse_sets(args.set)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    model = CommissioningModel(scenario=args.scenario, rng=args.seed, **params)
+    model.run(args.years)
+    out = Path(args.out or f"results/run-{model.policy_name}-seed{args.seed}")
+    out.mkdir(parents=True, exist_ok=True)
+
+    series = model.datacollector.get_model_vars_dataframe()
+    series.insert(0, "financial_year", [fy_label(2022 + int(t)) for t in series.index])
+    series.index.name = "round"
+    atomic_write_text(out / "series.csv", series.to_csv())
+    atomic_write_text(out / "providers.csv", provider_table(model).to_csv(index=False))
+    summary = model.summary()
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    panels = [("providers_destabilised", "providers destabilised (count)"),
+              ("out_of_area_share", "out-of-area share of spend"),
+              ("access_gini", "access inequality between ICBs (Gini)"),
+              ("unmet_need_share", "unmet need (share of demand)")]
+    for ax, (col, label) in zip(axes.ravel(), panels):
+        ax.plot(series["financial_year"], series[col], marker="o", color="#005EB8")
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.tick_params(axis="x", rotation=45, labelsize=8)
+    fig.suptitle(f"commissim: {model.policy_name}, seed {args.seed}, {fy_label(2022)} to {model.financial_year}")
+    fig.tight_layout()
+    tmp = out / ".run.png.tmp"
+    fig.savefig(tmp, dpi=110, format="png")
+    plt.close(fig)
+    tmp.replace(out / "run.png")
+
+    manifest = {
+        "command": "commissim run", "scenario": model.policy_name, "scenario_source": model.policy.path,
+        "parameters": model.p, "user_parameters": params, "seed": args.seed, "years": args.years,
+        "versions": package_versions(), "git_commit": git_commit(), "started": started,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    print(f"{model.policy_name}, seed {args.seed}, {args.years} years -> {out}/")
+    for k in ("total_spend", "providers_destabilised", "services_withdrawn", "out_of_area_share", "access_gini",
+              "unmet_need_share"):
+        print(f"  {k:24s} {summary[k]:.4g}")
+    return 0

@@ -1,0 +1,405 @@
+"""The SolaraViz page: watch a commissioning run in the browser.
+
+Serve it with ``commissim viz`` (or ``solara run model.app`` from the project
+root). Like Mesa's bundled examples, this module exposes ``page``; unlike them it
+builds the model *inside* the page component (``solara.use_memo``), so each
+browser session gets its own model and two users never step each other's run.
+
+The page uses the matplotlib backend and plain components only (no Markdown or
+Altair): the browser files they need are not all in ``solara-assets``, and the
+page must work with no internet.
+
+Panels (main area, one grid item each):
+
+* map: ICB centroids, specialist providers sized by specialised income and
+  coloured by financial state, the largest out-of-area flows as lines;
+* time series: providers destabilised, out-of-area share of spend, access
+  inequality (Gini and CV of need-adjusted access), unmet need;
+* providers most at risk: a table;
+* this run: scenario, financial year, headline measures and the parameters in force.
+
+Controls (sidebar): the policy scenario, the key behaviour parameters (sliders
+over the ranges documented in ``model.params``) and an integer seed. Mesa's
+Reset builds a new model from them.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+if not __package__:  # run as a script (`solara run model/app.py`): `model/` must not shadow the package
+    _here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
+    if str(_here.parent) not in sys.path:
+        sys.path.insert(0, str(_here.parent))
+
+import numpy as np
+import solara
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from mesa.visualization import SolaraViz
+
+from model.errors import ModelInputError
+from model.model import CommissioningModel
+from model.params import DEFAULTS, PARAM_BY_NAME
+from model.scenarios import list_scenarios
+
+TITLE = "commissim: NHS England specialised commissioning"
+DEFAULT_POLICY = "nhse_direct"
+DEFAULT_SEED = 1
+N_FLOWS = 15  # out-of-area flows drawn on the map
+N_AT_RISK = 10  # rows of the at-risk table
+
+# The key behaviour parameters shown as sliders (ranges come from the registry).
+SLIDER_PARAMS: dict[str, str] = {
+    "home_bias": "Home bias (cut out-of-area first)",
+    "cash_strapped_share": "Share of ICBs cash-strapped",
+    "diversion_rate": "Diversion of deficit to specialised budget",
+    "repatriation_rate": "Repatriation rate (per year)",
+    "needs_weight_target": "Needs-based allocation target",
+    "region_weight": "NHSE weight in joint committees",
+    "funding_gap": "Funding gap (per year)",
+    "pool_share": "Regional stabilisation pool share",
+}
+
+# Provider state colours (map and table).
+STABLE, DESTABILISED, DISTRESS = "#2e7d32", "#f0a202", "#c62828"
+FLOW_COLOUR = "#1f5fa8"
+
+
+# --------------------------------------------------------------------------- model
+def parse_seed(value: Any) -> tuple[int, str]:
+    """An integer seed from the seed box; (seed, note) where note explains a fallback."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value), ""
+    text = "" if value is None else str(value).strip()
+    try:
+        seed = int(text)
+    except ValueError:
+        try:
+            f = float(text)
+        except ValueError:
+            f = math.nan
+        if f.is_integer():
+            return int(f), ""
+        return DEFAULT_SEED, f"seed {text!r} is not an integer; seed {DEFAULT_SEED} used"
+    if seed < 0:
+        return DEFAULT_SEED, f"seed {seed} is negative; seed {DEFAULT_SEED} used"
+    return seed, ""
+
+
+class VizModel(CommissioningModel):
+    """``CommissioningModel`` as the page builds it.
+
+    * The policy scenario is the ``policy`` keyword: Mesa's Reset passes its own
+      ``Scenario`` object as ``scenario=``, which is ignored here (the policy lives
+      in ``model.policy``; Mesa's ``model.scenario`` is left alone).
+    * ``rng`` may be the text of the seed box (an integer; anything else falls
+      back to the default seed, with a note in ``seed_note``).
+    * A slider left at the registry default keeps the scenario's own value (only
+      ``needs_based`` sets one of the slider parameters); any other value wins.
+    * Agent-level data collection is off: the panels read the model's arrays.
+    """
+
+    def __init__(self, policy: str = DEFAULT_POLICY, rng: Any = DEFAULT_SEED, scenario: Any = None,
+                 **parameters: Any):
+        if isinstance(scenario, str):
+            policy = scenario
+        seed, note = parse_seed(rng)
+        user = {}
+        for name, value in parameters.items():
+            spec = PARAM_BY_NAME.get(name)
+            if spec is not None and spec.kind == "float" and isinstance(value, (int, float)):
+                value = min(max(round(float(value), 9), spec.low), spec.high)  # slider float noise
+            if name in SLIDER_PARAMS and value == DEFAULTS[name]:
+                continue
+            user[name] = value
+        super().__init__(scenario=policy, rng=seed, collect_agent_data=False, **user)
+        self.seed = seed
+        self.seed_note = note
+
+
+def slider_step(low: float, high: float) -> float:
+    """A round slider step giving about 100 positions."""
+    raw = (high - low) / 100
+    exp = math.floor(math.log10(raw))
+    for m in (1, 2, 5, 10):
+        if m * 10**exp >= raw - 1e-15:
+            return round(m * 10**exp, 12)
+    return raw  # pragma: no cover
+
+
+def model_params() -> dict[str, Any]:
+    """The sidebar inputs, in Mesa's ``model_params`` format."""
+    scen = [s.name for s in list_scenarios()]
+    params: dict[str, Any] = {
+        "policy": {"type": "Select", "value": DEFAULT_POLICY, "values": scen, "label": "Scenario"},
+    }
+    for name, label in SLIDER_PARAMS.items():
+        spec = PARAM_BY_NAME[name]
+        params[name] = {
+            "type": "SliderFloat" if spec.kind == "float" else "SliderInt",
+            "value": spec.default,
+            "min": spec.low,
+            "max": spec.high,
+            "step": slider_step(spec.low, spec.high) if spec.kind == "float" else 1,
+            "label": label,
+        }
+    params["rng"] = {"type": "InputText", "value": str(DEFAULT_SEED), "label": "Seed (integer)"}
+    return params
+
+
+# ------------------------------------------------------------------- model readers
+def provider_state(model: CommissioningModel) -> np.ndarray:
+    """Per provider: 0 stable, 1 destabilised, 2 in distress."""
+    st = model.state
+    return np.where(st.in_distress, 2, np.where(st.destabilised, 1, 0))
+
+
+def out_of_area_flows(model: CommissioningModel, n: int = N_FLOWS) -> list[tuple[int, int, float]]:
+    """The ``n`` largest ICB -> provider payments (£m, summed over services) to
+    providers hosted outside the paying ICB, largest first."""
+    st, d = model.state, model.data
+    flows = np.zeros((d.n_providers, d.n_icbs))
+    np.add.at(flows, model.lines.p, st.payments.T)  # (P, I)
+    flows = flows.T  # (I, P)
+    flows[d.provider_icb[None, :] == np.arange(d.n_icbs)[:, None]] = 0.0
+    top = np.argsort(flows, axis=None)[::-1][:n]
+    out = []
+    for flat in top:
+        i, p = np.unravel_index(flat, flows.shape)
+        if flows[i, p] > 0:
+            out.append((int(i), int(p), float(flows[i, p])))
+    return out
+
+
+def at_risk(model: CommissioningModel, n: int = N_AT_RISK) -> list[dict[str, Any]]:
+    """Providers most at risk: in distress first, then destabilised, then by
+    specialised income change (largest fall first), then by reserves cover."""
+    st, d = model.state, model.data
+    state = provider_state(model)
+    cover = st.reserves / np.maximum(st.turnover, 1e-9)
+    order = np.lexsort((cover, st.income_change, -state))[:n]
+    labels = ("stable", "destabilised", "in distress")
+    return [
+        {
+            "provider": str(d.provider_short[p]),
+            "host_icb": str(d.icb_short[d.provider_icb[p]]),
+            "income_change_pct": 100.0 * float(st.income_change[p]),
+            "reserves": float(st.reserves[p]),
+            "lines_withdrawn": int(st.withdrawn[p].sum()),
+            "state": labels[state[p]],
+        }
+        for p in order
+    ]
+
+
+def series(model: CommissioningModel) -> dict[str, list[float]]:
+    return model.datacollector.model_vars
+
+
+def title_text(model: CommissioningModel) -> str:
+    return f"{model.policy_name} · {model.financial_year} (step {model.steps})"
+
+
+# ------------------------------------------------------------------------- panels
+def map_figure(model: CommissioningModel) -> Figure:
+    d, st = model.data, model.state
+    fig = Figure(figsize=(5.4, 5.6), dpi=90, layout="constrained")
+    ax = fig.add_subplot()
+    ax.scatter(d.icb_lon, d.icb_lat, s=10, marker="s", c="#9e9e9e", alpha=0.7, lw=0, zorder=1)
+
+    flows = out_of_area_flows(model)
+    if flows:
+        vmax = flows[0][2]
+        for i, p, v in reversed(flows):
+            ax.plot([d.icb_lon[i], d.prov_lon[p]], [d.icb_lat[i], d.prov_lat[p]], color=FLOW_COLOUR,
+                    lw=0.6 + 3.4 * v / vmax, alpha=0.55, solid_capstyle="round", zorder=2)
+
+    income = np.maximum(st.prov_income, 0.0)
+    scale = 900.0 / max(float(st.base_income.max()), 1e-9)  # marker area per £m (fixed per run)
+    state = provider_state(model)
+    colours = np.array([STABLE, DESTABILISED, DISTRESS])[state]
+    order = np.argsort(-income)  # large first, small on top
+    ax.scatter(d.prov_lon[order], d.prov_lat[order], s=np.maximum(income[order] * scale, 6.0),
+               c=colours[order], edgecolors="black", linewidths=0.4, alpha=0.85, zorder=3)
+    for p in [int(p) for p in np.flatnonzero(state > 0)][:8]:
+        ax.annotate(str(d.provider_short[p]), (d.prov_lon[p], d.prov_lat[p]), xytext=(4, 4),
+                    textcoords="offset points", fontsize=6.5, zorder=4)
+
+    ax.set_aspect(1 / math.cos(math.radians(53.0)))
+    ax.set_xlim(-6.2, 2.0)
+    ax.set_ylim(49.8, 56.0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_color("#cccccc")
+    ax.set_title(f"{title_text(model)}\nproviders and largest out-of-area flows", fontsize=9.5)
+
+    ref = [v for v in (100, 400, 800) if v <= st.base_income.max() * 1.2] or [100]
+    handles = [
+        Line2D([], [], ls="", marker="o", mfc=STABLE, mec="black", mew=0.4, ms=7, label="stable"),
+        Line2D([], [], ls="", marker="o", mfc=DESTABILISED, mec="black", mew=0.4, ms=7, label="destabilised"),
+        Line2D([], [], ls="", marker="o", mfc=DISTRESS, mec="black", mew=0.4, ms=7, label="in distress"),
+    ] + [
+        Line2D([], [], ls="", marker="o", mfc="white", mec="black", mew=0.4, ms=math.sqrt(v * scale),
+               label=f"£{v}m income")
+        for v in ref
+    ] + [
+        Line2D([], [], color=FLOW_COLOUR, lw=2.5, alpha=0.6, label=f"top {N_FLOWS} out-of-area flows"),
+        Line2D([], [], ls="", marker="s", mfc="#9e9e9e", mec="none", ms=4, label="ICB centre"),
+    ]
+    ax.legend(handles=handles, loc="upper left", fontsize=6.5, frameon=False, labelspacing=1.0,
+              borderpad=0.2, handletextpad=0.6)
+    if flows:
+        i, p, v = flows[0]
+        ax.text(0.99, 0.01, f"largest: {d.icb_short[i]} → {d.provider_short[p]} £{v:,.0f}m",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=6.5, color=FLOW_COLOUR)
+    return fig
+
+
+def series_figure(model: CommissioningModel) -> Figure:
+    data = series(model)
+    n = len(data["providers_destabilised"])
+    years = np.arange(n) + model.year - model.steps
+    fig = Figure(figsize=(5.6, 4.4), dpi=90, layout="constrained")
+    axes = fig.subplots(2, 2, sharex=True)
+    panels = [
+        (axes[0, 0], "Providers destabilised", [("providers_destabilised", "destabilised", 1.0, "-"),
+                                                 ("providers_in_distress", "in distress", 1.0, "--")], ""),
+        (axes[0, 1], "Out-of-area share of spend", [("out_of_area_share", None, 100.0, "-")], "%"),
+        (axes[1, 0], "Access inequality", [("access_gini", "Gini", 1.0, "-"), ("access_cv", "CV", 1.0, "--")], ""),
+        (axes[1, 1], "Unmet need", [("unmet_need_share", None, 100.0, "-")], "% of demand"),
+    ]
+    for ax, title, lines, unit in panels:
+        for key, label, mult, ls in lines:
+            ax.plot(years, np.asarray(data[key], dtype=float) * mult, ls, marker="o", ms=2.5, lw=1.4,
+                    label=label)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_ylabel(unit, fontsize=7)
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+        if any(label for _, label, _, _ in lines):
+            ax.legend(fontsize=6.5, frameon=False)
+    axes[0, 0].set_ylim(bottom=0)
+    axes[0, 0].yaxis.set_major_locator(MaxNLocator(integer=True))
+    for ax in axes[1]:
+        ax.set_xlabel("financial year starting", fontsize=7)
+    fig.suptitle(f"{title_text(model)}", fontsize=9.5)
+    return fig
+
+
+def MapPanel(model: CommissioningModel):
+    return solara.FigureMatplotlib(map_figure(model), format="png")
+
+
+def SeriesPanel(model: CommissioningModel):
+    return solara.FigureMatplotlib(series_figure(model), format="png")
+
+
+_TABLE_CSS = (
+    "font-size:12px;border-collapse:collapse;width:100%;"
+)
+
+
+def _cell(text: str, *, head: bool = False, right: bool = False, style: str = "") -> str:
+    tag = "th" if head else "td"
+    align = "right" if right else "left"
+    return (f'<{tag} style="text-align:{align};padding:2px 6px;border-bottom:1px solid #ddd;{style}">'
+            f"{html.escape(text)}</{tag}>")
+
+
+def at_risk_html(model: CommissioningModel) -> str:
+    colour = {"stable": STABLE, "destabilised": DESTABILISED, "in distress": DISTRESS}
+    head = "".join(_cell(h, head=True, right=r) for h, r in (
+        ("Provider", False), ("Host ICB", False), ("Income change", True), ("Reserves £m", True),
+        ("Lines withdrawn", True), ("State", False)))
+    rows = []
+    for r in at_risk(model):
+        rows.append("<tr>" + "".join([
+            _cell(r["provider"]),
+            _cell(r["host_icb"]),
+            _cell(f"{r['income_change_pct']:+.1f}%", right=True),
+            _cell(f"{r['reserves']:,.0f}", right=True),
+            _cell(str(r["lines_withdrawn"]), right=True),
+            _cell(r["state"], style=f"color:{colour[r['state']]};font-weight:bold"),
+        ]) + "</tr>")
+    return (
+        f'<div class="commissim-at-risk" style="padding:4px 8px">'
+        f'<div style="font-weight:bold;font-size:14px;margin-bottom:4px">Providers most at risk — '
+        f"{html.escape(model.financial_year)}</div>"
+        f'<table style="{_TABLE_CSS}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f'<div style="font-size:11px;color:#666;margin-top:4px">Income change: specialised income against '
+        f"its fair-share path (base-year income grown with prices and demand). Ranked by state, then "
+        f"income change.</div></div>"
+    )
+
+
+def AtRiskPanel(model: CommissioningModel):
+    return solara.HTML(tag="div", unsafe_innerHTML=at_risk_html(model))
+
+
+def summary_html(model: CommissioningModel) -> str:
+    m = model.measures
+    p = model.p
+    rows = [
+        ("Providers destabilised", f"{m['providers_destabilised']:.0f} of {model.n_providers}"),
+        ("Providers in distress", f"{m['providers_in_distress']:.0f}"),
+        ("Service lines withdrawn", f"{m['services_withdrawn']:.0f}"),
+        ("Out-of-area share of spend", f"{100 * m['out_of_area_share']:.1f}%"),
+        ("Unmet need", f"{100 * m['unmet_need_share']:.2f}% of demand"),
+        ("Access Gini / CV", f"{m['access_gini']:.3f} / {m['access_cv']:.3f}"),
+        ("Total spend", f"£{m['total_spend']:.1f}bn"),
+        ("Diverted to ICB core deficits", f"£{m['diverted_to_core']:.0f}m"),
+    ]
+    params = [(label, f"{p[name]:g}") for name, label in SLIDER_PARAMS.items()]
+    params.append(("Seed", str(model.seed)))
+
+    def table(items):
+        return ('<table style="font-size:12px;border-collapse:collapse;width:100%">' + "".join(
+            f'<tr>{_cell(k)}{_cell(v, right=True)}</tr>' for k, v in items) + "</table>")
+
+    note = (f'<div style="color:{DISTRESS};font-size:12px">{html.escape(model.seed_note)}</div>'
+            if getattr(model, "seed_note", "") else "")
+    return (
+        f'<div class="commissim-summary" style="padding:4px 8px">'
+        f'<div style="font-weight:bold;font-size:14px">{html.escape(title_text(model))}</div>'
+        f'<div style="font-size:12px;color:#444;margin:2px 0 6px">{html.escape(model.policy.description)} '
+        f"(arrangement this year: {html.escape(str(p['arrangement']))})</div>"
+        f"{note}{table(rows)}"
+        f'<div style="font-weight:bold;font-size:12px;margin-top:8px">Parameters in force</div>'
+        f"{table(params)}"
+        f'<div style="font-size:11px;color:#666;margin-top:4px">Change a control, then press Reset to '
+        f"start a new run with it. A slider left at its default keeps the scenario's own value.</div></div>"
+    )
+
+
+def SummaryPanel(model: CommissioningModel):
+    return solara.HTML(tag="div", unsafe_innerHTML=summary_html(model))
+
+
+COMPONENTS = [(MapPanel, 0), (SeriesPanel, 0), (AtRiskPanel, 0), (SummaryPanel, 0)]
+
+
+# --------------------------------------------------------------------------- page
+def new_model(**kwargs: Any) -> VizModel:
+    try:
+        return VizModel(**kwargs)
+    except ModelInputError:
+        raise
+
+
+@solara.component
+def Page():
+    """One model per browser session: created here, not at module level."""
+    model = solara.use_memo(lambda: VizModel(), [])
+    return SolaraViz(model, components=COMPONENTS, model_params=model_params(), name=TITLE, play_interval=300)
+
+
+page = Page

@@ -1,0 +1,139 @@
+"""Scenario files, their validation, the CLI, and behaviour across scenarios."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from experiments.cli import main as cli
+from model import CommissioningModel
+from model.errors import ScenarioError
+from model.scenarios import list_scenarios, load_scenario, parse_scenario
+from model.simulate import simulate
+
+BRIEF = {"nhse_direct", "full_delegation", "joint_committees", "trailblazer", "pan_icb", "needs_based",
+         "as_happened", "icb_consolidation", "national_clawback"}
+
+
+def test_every_scenario_of_the_brief_is_listed_with_description_and_source():
+    found = {s.name: s for s in list_scenarios()}
+    assert BRIEF <= set(found)
+    for s in found.values():
+        assert s.description and s.source
+
+
+@pytest.mark.parametrize("name", sorted(BRIEF))
+def test_every_scenario_runs_from_python_and_keeps_hss_national(name, toy_seeds):
+    m = CommissioningModel(name, rng=2, seeds_path=toy_seeds).run(6)
+    hss = m.data.tier == 0
+    assert (m.state.comm[:, hss] == 0).all()  # highly specialised lines stay with the national commissioner
+    assert m.measures["spend_national"] > 0
+    assert np.isfinite(list(m.summary().values())).all()
+
+
+@pytest.mark.parametrize("name", ["nhse_direct", "as_happened"])
+def test_every_scenario_runs_from_the_cli(name, tmp_path, capsys):
+    assert cli(["run", "--scenario", name, "--years", "2", "--seed", "3", "--out", str(tmp_path / name)]) == 0
+    for f in ("series.csv", "providers.csv", "summary.json", "run.png", "manifest.json"):
+        assert (tmp_path / name / f).stat().st_size > 0
+
+
+def test_cli_lists_scenarios(capsys):
+    assert cli(["scenarios"]) == 0
+    out = capsys.readouterr().out
+    for name in BRIEF:
+        assert name in out
+
+
+def _toml(**over):
+    base = {"name": '"mine"', "description": '"my scenario"', "source": '"assumption"'}
+    base.update(over)
+    return "\n".join(f"{k} = {v}" for k, v in base.items())
+
+
+@pytest.mark.parametrize(
+    "text, pattern",
+    [
+        (_toml() + "\ncolour = 'red'", r"unknown key\(s\) 'colour'"),
+        (_toml() + "\n[parameters]\nhome_bias = 'high'", r"home_bias.*'high' is not allowed"),
+        (_toml() + "\n[parameters]\nhome_bias = 1.5", r"home_bias.*out of range; allowed 0.0 to 0.99"),
+        (_toml() + "\n[parameters]\nhome_bais = 0.5", r"unknown parameter 'home_bais'.*did you mean home_bias"),
+        (_toml() + "\n[parameters]\narrangement = 'anarchy'", r"arrangement.*expected one of nhse_direct"),
+        (_toml() + "\n[[changes]]\nyear = 2019\nhome_bias = 0.5", r"'year' value 2019 is out of range"),
+        (_toml() + "\n[[changes]]\nyear = '2025-27'\nhome_bias = 0.5", r"not a financial year"),
+        (_toml() + "\n[[changes]]\nhome_bias = 0.5", r"missing key 'year'"),
+        (_toml(name='"Bad Name"'), r"lower_snake_case"),
+        ("name = ", r"not valid TOML"),
+    ],
+)
+def test_scenario_validation_names_key_value_and_what_is_allowed(text, pattern):
+    with pytest.raises(ScenarioError, match=pattern):
+        parse_scenario(text, origin="mine.toml")
+
+
+def test_unknown_scenario_name_lists_the_valid_ones():
+    with pytest.raises(ScenarioError) as err:
+        load_scenario("fully_delegated")
+    for name in BRIEF:
+        assert name in str(err.value)
+
+
+def test_a_copied_and_edited_scenario_file_runs_with_its_timeline(tmp_path, toy_seeds):
+    f = tmp_path / "my_delegation.toml"
+    f.write_text(_toml(name='"my_delegation"') + """
+[parameters]
+arrangement = "delegated"
+home_bias = 0.2
+
+[[changes]]
+year = "2025-26"
+home_bias = 0.95
+""")
+    m = CommissioningModel(str(f), rng=1, seeds_path=toy_seeds)
+    m.run(2)
+    assert m.p["home_bias"] == 0.2
+    m.run(1)
+    assert m.year == 2025 and m.p["home_bias"] == 0.95
+    # A keyword given by the user wins over the scenario's timeline.
+    u = CommissioningModel(str(f), rng=1, seeds_path=toy_seeds, home_bias=0.5).run(4)
+    assert u.p["home_bias"] == 0.5
+
+
+def test_cli_reports_bad_scenario_file_without_traceback(tmp_path, capsys):
+    f = tmp_path / "broken.toml"
+    f.write_text(_toml() + "\n[parameters]\nhome_bias = 7")
+    assert cli(["run", "--scenario", str(f), "--years", "1", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "home_bias" in err and "out of range" in err and "Traceback" not in err
+
+
+# --- the causal chain, end to end on the England data, over many seeds -------------------
+@pytest.mark.slow
+def test_delegation_with_cash_strapped_icbs_and_home_bias_cuts_out_of_area_income():
+    """With cash-strapped ICBs and strong home bias, out-of-area specialist income falls
+    under full delegation and much less under NHS England direct commissioning; joint
+    committees (NHSE's weight) sit in between."""
+    pressure = dict(home_bias=0.9, cash_strapped_share=0.6, diversion_rate=0.4)
+    res = {sc: np.array([simulate(sc, 10, seed, **pressure)["out_of_area_income_change"] for seed in range(20)])
+           for sc in ("nhse_direct", "full_delegation", "joint_committees")}
+    assert res["full_delegation"].mean() < -0.05
+    assert abs(res["nhse_direct"].mean()) < 0.02
+    assert (res["full_delegation"] < res["nhse_direct"] - 0.03).all()  # paired by seed
+    assert res["full_delegation"].mean() < res["joint_committees"].mean() < res["nhse_direct"].mean()
+
+
+@pytest.mark.slow
+def test_home_bias_is_what_hurts_out_of_area_providers():
+    base = dict(cash_strapped_share=0.6, diversion_rate=0.4, max_diversion=0.1, repatriation_rate=0.0)
+    low = np.mean([simulate("full_delegation", 8, s, home_bias=0.0, **base)["out_of_area_income_change"]
+                   for s in range(10)])
+    high = np.mean([simulate("full_delegation", 8, s, home_bias=0.9, **base)["out_of_area_income_change"]
+                    for s in range(10)])
+    assert high < low - 0.01
+
+
+@pytest.mark.slow
+def test_needs_based_allocation_narrows_access_inequality():
+    g = {sc: np.mean([simulate(sc, 10, s)["access_gini"] for s in range(8)]) for sc in ("full_delegation",
+                                                                                           "needs_based")}
+    assert g["needs_based"] < 0.6 * g["full_delegation"]
