@@ -44,7 +44,6 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from mesa.visualization import SolaraViz
 
-from model.errors import ModelInputError
 from model.model import CommissioningModel
 from model.params import DEFAULTS, PARAM_BY_NAME
 from model.scenarios import list_scenarios
@@ -210,7 +209,8 @@ def title_text(model: CommissioningModel) -> str:
 # ------------------------------------------------------------------------- panels
 def map_figure(model: CommissioningModel) -> Figure:
     d, st = model.data, model.state
-    fig = Figure(figsize=(5.4, 5.6), dpi=90, layout="constrained")
+    fig = Figure(figsize=(5.4, 5.6), dpi=90)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.91)
     ax = fig.add_subplot()
     ax.scatter(d.icb_lon, d.icb_lat, s=10, marker="s", c="#9e9e9e", alpha=0.7, lw=0, zorder=1)
 
@@ -267,7 +267,9 @@ def series_figure(model: CommissioningModel) -> Figure:
     data = series(model)
     n = len(data["providers_destabilised"])
     years = np.arange(n) + model.year - model.steps
-    fig = Figure(figsize=(5.6, 4.4), dpi=90, layout="constrained")
+    # A fixed layout: constrained/tight layout would double the drawing time.
+    fig = Figure(figsize=(5.6, 4.4), dpi=90)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.11, top=0.86, wspace=0.25, hspace=0.3)
     axes = fig.subplots(2, 2, sharex=True)
     panels = [
         (axes[0, 0], "Providers destabilised", [("providers_destabilised", "destabilised", 1.0, "-"),
@@ -388,13 +390,6 @@ COMPONENTS = [(MapPanel, 0), (SeriesPanel, 0), (AtRiskPanel, 0), (SummaryPanel, 
 
 
 # --------------------------------------------------------------------------- page
-def new_model(**kwargs: Any) -> VizModel:
-    try:
-        return VizModel(**kwargs)
-    except ModelInputError:
-        raise
-
-
 @solara.component
 def Page():
     """One model per browser session: created here, not at module level."""

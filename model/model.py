@@ -55,6 +55,9 @@ HSS, DELEGABLE, RETAINED = (TIERS.index(t) for t in TIERS)
 # keep this headroom over the activity they are asked for, by at most MAX_EXPANSION a year.
 HEADROOM = 0.10
 MAX_EXPANSION = 0.08
+# Assumption: yearly share of transplanted patients whose graft still works (UK kidney graft
+# survival is around 90% at 5 years for living donors, lower for deceased donors).
+GRAFT_SURVIVAL = 0.95
 
 
 @functools.lru_cache(maxsize=32)
@@ -433,9 +436,33 @@ class CommissioningModel(mesa.Model):
         st.need = st.need * growth[None, :]
         st.budget_deflator *= 1 - p["funding_gap"]
         st.core_deficit = st.core_deficit0 * st.price_index
+        self._invest_upstream()
         st.turnover = (st.turnover0 - st.base_income) * st.price_index + st.prov_income
         st.subsidy[:] = 0.0
         st.region_paid[:] = 0.0
+
+    def _invest_upstream(self) -> None:
+        """Joint transplant + dialysis commissioning (extra scenario): fund extra kidney
+        transplants from the dialysis budget; transplanted patients leave dialysis."""
+        st, d = self.state, self.data
+        share = self.p["upstream_investment"]
+        if not hasattr(st, "tx_patients"):
+            st.tx_patients = np.zeros(self.n_icbs)  # living patients with a graft funded this way
+        ids = list(d.service_id)
+        if "renal_dialysis" not in ids or "kidney_transplant" not in ids:
+            return
+        dia, tx = ids.index("renal_dialysis"), ids.index("kidney_transplant")
+        failed = st.tx_patients * (1 - GRAFT_SURVIVAL)  # grafts that fail return to dialysis
+        extra = share * st.demand[:, dia] * st.price[dia] / st.price[tx]  # transplants funded this year
+        st.tx_patients = st.tx_patients - failed + extra
+        # Extra transplants are this year's only: take out last year's (grown with demand).
+        prev = getattr(st, "tx_extra", np.zeros(self.n_icbs)) * (1 + d.demand_growth[tx])
+        st.tx_extra = extra
+        st.demand[:, tx] = np.maximum(st.demand[:, tx] + extra - prev, 0.0)
+        st.need[:, tx] = np.maximum(st.need[:, tx] + extra - prev, 0.0)
+        st.demand[:, dia] = np.maximum(st.demand[:, dia] + failed - extra, 0.0)
+        st.need[:, dia] = np.maximum(st.need[:, dia] + failed - extra, 0.0)
+        st.transplants_funded = float(st.tx_patients.sum())
 
     def _set_budgets(self) -> None:
         st, p = self.state, self.p

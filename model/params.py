@@ -120,6 +120,11 @@ PARAMS: tuple[Param, ...] = (
        doc="Share of the delegable lines (the rarest first) that a national office claws back "
            "from ICBs to national commissioning.",
        source="004 (a DHSC office may take back some delegated services); share is an assumption"),
+    _p("upstream_investment", 0.0, "float", 0.0, 0.1, group="arrangement",
+       doc="Joint transplant + dialysis commissioning: share of the dialysis budget moved each year "
+           "into extra kidney transplants; each transplanted patient leaves dialysis.",
+       source="003 (Nuffield Trust: commissioning transplantation and dialysis together aligns "
+              "incentives to do more transplants); share and graft survival are assumptions"),
     _p("trailblazer_threshold", 0.7, "float", 0.0, 1.0, group="arrangement",
        doc="Maturity score an ICB needs before it takes delegated budgets under the trailblazer arrangement.",
        source="assumption: 002 says only organisationally mature ICSs should go first; the cut-off "

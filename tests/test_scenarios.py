@@ -12,7 +12,7 @@ from model.scenarios import list_scenarios, load_scenario, parse_scenario
 from model.simulate import simulate
 
 BRIEF = {"nhse_direct", "full_delegation", "joint_committees", "trailblazer", "pan_icb", "needs_based",
-         "as_happened", "icb_consolidation", "national_clawback"}
+         "as_happened", "icb_consolidation", "national_clawback", "transplant_dialysis"}
 
 
 def test_every_scenario_of_the_brief_is_listed_with_description_and_source():
@@ -137,3 +137,15 @@ def test_needs_based_allocation_narrows_access_inequality():
     g = {sc: np.mean([simulate(sc, 10, s)["access_gini"] for s in range(8)]) for sc in ("full_delegation",
                                                                                            "needs_based")}
     assert g["needs_based"] < 0.6 * g["full_delegation"]
+
+
+def test_joint_transplant_dialysis_commissioning_invests_upstream():
+    a = CommissioningModel("full_delegation", rng=4).run(8)
+    b = CommissioningModel("transplant_dialysis", rng=4).run(8)
+    ids = list(a.data.service_id)
+    dia, tx = ids.index("renal_dialysis"), ids.index("kidney_transplant")
+    assert b.state.demand[:, tx].sum() > 1.05 * a.state.demand[:, tx].sum()  # more transplants a year
+    assert b.state.demand[:, dia].sum() < 0.95 * a.state.demand[:, dia].sum()  # fewer on dialysis
+    assert b.state.transplants_funded > 0
+    # Money still balances: every pound paid is a provider's income.
+    np.testing.assert_allclose(b.state.payments.sum(), b.state.prov_income.sum(), rtol=1e-12)
