@@ -29,8 +29,9 @@ class ICB(Agent):
     * a cash-strapped ICB repatriates a share (``repatriation_rate``) of its
       out-of-area delegated activity to providers in its own area;
     * its maturity grows (trailblazer waves).
-    Cut rules (home bias, preference for high-volume local lines) act in the
-    contracting arrays, with this ICB's weights.
+    Cut rules (home bias, preference for widely provided local lines) act in the
+    contracting arrays on this ICB's residents' contracts when it is cash-strapped
+    (or always, with ``home_bias_scope = "all_icbs"``).
     """
 
     def __init__(self, model: CommissioningModel, idx: int):
@@ -162,12 +163,15 @@ class Region(Agent):
     """An NHS England region: commissions what is not delegated, oversees ICBs.
 
     Decision rules (each round):
-    * sense-check and specification enforcement: caps any single delegated
-      contract cut at ``(1 - spec_enforcement) x 50%`` a year (applied in contracting);
+    * sense-check and specification enforcement: ICB-led commissioners cut no
+      single contract by more than ``(1 - spec_enforcement) x 50%`` a year while other
+      contracts can take the cut (applied in contracting; the budget still binds);
     * stabilisation: tops up a finite pool from delegated budgets (``pool_share``)
       and, if ``protect_last_provider``, pays the loss of a line that is the last
       open provider of its service in the region and is about to be withdrawn,
       while the pool lasts.
+    Under ``pan_icb`` the region's most mature ICB is recorded as the lead ICB that
+    hosts the pooled budget (``lead_icb``).
     """
 
     def __init__(self, model: CommissioningModel, idx: int):
@@ -177,6 +181,9 @@ class Region(Agent):
         self.code = str(d.region_code[idx])
         self.name = str(d.region_name[idx])
         self.short_name = str(d.region_short[idx])
+        members = np.nonzero(d.icb_region == idx)[0]
+        lead = members[np.argmax(d.maturity[members])] if len(members) else -1
+        self.lead_icb = str(d.icb_short[lead]) if lead >= 0 else ""
 
     def intervene(self) -> None:
         m = self.model

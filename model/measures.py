@@ -28,7 +28,12 @@ Definitions (money in £; shares are fractions):
   have travelled with base-year patient flows.
 - ``below_min_volume_activity``: cases delivered by lines below their service's
   minimum viable volume (a quality-risk measure).
+- ``income_change_mean``: income-weighted mean of provider income change.
 - ``diverted_to_core`` (£m): specialised budget diverted to ICB core deficits.
+- ``stabilisation_paid`` (£m): regions' payments from their pools to keep last providers open.
+- ``access_max_min_ratio``: highest over lowest ICB access rate (Atlas of Variation style).
+- ``budget_total`` (£bn): all commissioners' budgets; ``unplaced_cases``: cases with no
+  provider that had room.
 - ``spend_<commissioner type>`` (£bn): spend by NHS England nationally, its
   regions, ICBs (own or merged footprint), joint committees and pan-ICB pools.
 """

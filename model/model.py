@@ -12,9 +12,11 @@ The round (MODEL.md, "A funding round"):
    bias and a preference for high-volume lines for ICB-led commissioners, capped
    by regional specification enforcement); a surplus buys activity for unmet need;
 4. providers deliver within capacity (overflow re-routed to providers with room),
-   are paid at tariff, bear fixed and variable costs; regions protect last
-   providers from their pool; providers withdraw failing lines and react to
-   distress; patients of withdrawn lines re-route next round;
+   are paid at tariff, bear fixed and variable costs; each line's run of bad
+   years is updated; regions pay from their pool to keep open a line that is the
+   last of its service in the region and would otherwise be withdrawn now;
+   providers withdraw failing lines and react to distress; patients of
+   withdrawn lines re-route next round;
 5. the DataCollector records model, ICB and provider measures.
 
 All flows, budgets and incomes are numpy arrays in ``self.state``; agents hold
@@ -151,7 +153,7 @@ class CommissioningModel(mesa.Model):
         self.year = BASE_YEAR
         self._build_world()
         self._create_agents()
-        self._set_arrangement()
+        self._set_arrangement(base_year=True)
         st = self.state
         st.group_spend = np.bincount(st.comm.ravel(), weights=self.lines.by_service(st.payments).ravel(),
                                      minlength=st.n_groups)
@@ -268,9 +270,13 @@ class CommissioningModel(mesa.Model):
         st.out_region = d.icb_region[host][None, :] != d.icb_region[:, None]
         st.out_jc = d.jc_footprint[host][None, :] != d.jc_footprint[:, None]
         st.out_merged = d.merger_group[host][None, :] != d.merger_group[:, None]
-        # Rarity of a line: 0 for the highest-volume line, 1 for the rarest.
-        order = np.argsort(np.argsort(-national))
-        st.rarity = order / max(S - 1, 1)
+        # Rarity of a service: 0 for the most widely provided (e.g. chemotherapy, dialysis),
+        # 1 for the one with fewest centres; ties broken by national case volume.
+        centres = offered.sum(axis=0)
+        order = np.lexsort((-national, -centres))  # most centres first
+        rank = np.empty(S, dtype=float)
+        rank[order] = np.arange(S)
+        st.rarity = rank / max(S - 1, 1)
 
         # Commissioner group ids.
         F, M = len(d.jc_names), len(d.merger_names)
@@ -323,9 +329,14 @@ class CommissioningModel(mesa.Model):
             mask = d.tier == DELEGABLE
         return mask & (d.tier != HSS)
 
-    def _set_arrangement(self) -> None:
-        """Assign every (ICB, service) cell to its commissioner for this year."""
-        d, st, p = self.data, self.state, self.p
+    def _set_arrangement(self, base_year: bool = False) -> None:
+        """Assign every (ICB, service) cell to its commissioner for this year.
+
+        The base year (2022-23) is recorded as it was, NHS England commissioning
+        directly; a scenario's arrangement takes effect from the first round (2023-24).
+        """
+        d, st = self.data, self.state
+        p = {**self.p, "arrangement": "nhse_direct"} if base_year else self.p
         I, S = d.n_icbs, d.n_services
         off = self.group_offsets
         region_gid = off[REGION] + d.icb_region  # (I,)
@@ -360,9 +371,12 @@ class CommissioningModel(mesa.Model):
         # Optional national claw-back of the rarest delegable lines (extra scenario).
         claw = p.get("clawback_share", 0.0)
         if claw > 0:
+            # The rarest delegable rows until they stand for the share of delegable lines.
             idx = np.nonzero(deleg)[0]
-            n_back = int(round(claw * len(idx)))
-            rarest = idx[np.argsort(-st.rarity[idx], kind="stable")][:n_back]
+            idx = idx[np.argsort(-st.rarity[idx], kind="stable")]
+            lines_cum = np.cumsum(d.lines[idx])
+            n_back = int(np.searchsorted(lines_cum, claw * lines_cum[-1] - 1e-9) + 1)
+            rarest = idx[:n_back]
             deleg = deleg.copy()
             deleg[rarest] = False
             comm[:, rarest] = off[NATIONAL]
@@ -384,8 +398,8 @@ class CommissioningModel(mesa.Model):
         self.icbs.shuffle_do("decide")
         self._fund_pools()
         self._contract_and_deliver()
-        self.regions.shuffle_do("intervene")
         self._line_streaks()
+        self.regions.shuffle_do("intervene")  # before providers decide: protect lines about to go
         self.providers.shuffle_do("review")
         measures.update(self)
         self.datacollector.collect(self)
@@ -481,13 +495,18 @@ class CommissioningModel(mesa.Model):
         st.delegated_budget = np.where(st.delegated_cells, st.cell_budget, 0.0).sum(axis=1)
 
     def _fund_pools(self) -> None:
+        """Regions keep a stabilisation reserve of ``pool_share`` of their ICBs' delegated
+        budgets, topped up from those budgets only as far as it was spent (a finite pool)."""
         st, p = self.state, self.p
-        share = p["pool_share"]
-        topslice_icb = share * st.delegated_budget
+        R = self.n_regions
+        reg = self.data.icb_region
+        deleg_r = np.bincount(reg, weights=st.delegated_budget, minlength=R)
+        need_r = np.maximum(p["pool_share"] * deleg_r - st.pool, 0.0)
+        frac = np.divide(need_r, deleg_r, out=np.zeros(R), where=deleg_r > 0)
+        topslice_icb = st.delegated_budget * frac[reg]
         st.pool_topslice_icb = topslice_icb
         st.pool_topslice = float(topslice_icb.sum())
-        if st.pool_topslice > 0:
-            st.pool += np.bincount(self.data.icb_region, weights=topslice_icb, minlength=self.n_regions)
+        st.pool = st.pool + np.bincount(reg, weights=topslice_icb, minlength=R)
 
     def _contract_and_deliver(self) -> None:
         d, st, p = self.data, self.state, self.p
@@ -573,7 +592,7 @@ class CommissioningModel(mesa.Model):
         """Per-contract (I, K) commissioner, cut weight and cut cap for this year's
         arrangement and parameters; recomputed only when either changes."""
         st, p = self.state, self.p
-        keys = ("home_bias", "local_volume_preference", "region_weight", "spec_enforcement")
+        keys = ("home_bias", "local_volume_preference", "region_weight", "spec_enforcement", "home_bias_scope")
         key = (st.comm.tobytes(), tuple(p[k] for k in keys))
         cached = getattr(self, "_rules_cache", None)
         if cached is not None and cached[0] == key:
@@ -587,9 +606,15 @@ class CommissioningModel(mesa.Model):
             default=False,
         )
         icb_led = t >= ICB_T
+        # Home bias and the preference for high-volume lines are behaviours of cash-strapped
+        # ICBs (MODEL.md), or of every ICB if ``home_bias_scope`` says so; in a joint
+        # committee or pan-ICB pool they act through the member ICB whose residents' contract
+        # it is, damped by NHS England's weight.
+        biased = st.cash_strapped if p["home_bias_scope"] == "cash_strapped" else np.ones(self.n_icbs, bool)
+        behaves = icb_led & biased[:, None]
         damp = np.where((t == JC) | (t == PAN), 1 - p["region_weight"], 1.0)
-        h = np.where(icb_led, p["home_bias"], 0.0) * damp
-        lvp = np.where(icb_led, p["local_volume_preference"], 0.0) * damp
+        h = np.where(behaves, p["home_bias"], 0.0) * damp
+        lvp = np.where(behaves, p["local_volume_preference"], 0.0) * damp
         rules = SimpleNamespace(
             group=g,
             weight=home_bias_weight(out, h) * (1.0 + lvp * st.rarity[ks][None, :]),

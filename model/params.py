@@ -117,18 +117,20 @@ PARAMS: tuple[Param, ...] = (
            "(merger groups in seeds/icbs.csv; illustrative where the full list is not public).",
        source="ministerial statement HCWS915 (Sep 2025), as listed in MODEL.md"),
     _p("clawback_share", 0.0, "float", 0.0, 1.0, group="arrangement",
-       doc="Share of the delegable lines (the rarest first) that a national office claws back "
-           "from ICBs to national commissioning.",
+       doc="Share of the delegable lines (counted as lines represented; the service rows with fewest "
+           "centres first) that a national office claws back from ICBs to national commissioning.",
        source="004 (a DHSC office may take back some delegated services); share is an assumption"),
     _p("upstream_investment", 0.0, "float", 0.0, 0.1, group="arrangement",
        doc="Joint transplant + dialysis commissioning: share of the dialysis budget moved each year "
            "into extra kidney transplants; each transplanted patient leaves dialysis.",
        source="003 (Nuffield Trust: commissioning transplantation and dialysis together aligns "
               "incentives to do more transplants); share and graft survival are assumptions"),
-    _p("trailblazer_threshold", 0.7, "float", 0.0, 1.0, group="arrangement",
+    _p("trailblazer_threshold", 0.8, "float", 0.0, 1.0, group="arrangement",
        doc="Maturity score an ICB needs before it takes delegated budgets under the trailblazer arrangement.",
-       source="assumption: 002 says only organisationally mature ICSs should go first; the cut-off "
-              "puts ~1 in 5 ICBs in the first wave with the seed maturity scores"),
+       source="assumption: 002 says only organisationally mature ICSs should go first; with the seed "
+              "maturity scores the first wave is South East and South West London, the two ICSs that "
+              "said they were ready in early 2023 (HSJ, specialised_facts.md §2); with maturity_growth "
+              "0.05 the ICBs of the three 2024-25 delegation regions follow two years later"),
     _p("maturity_growth", 0.05, "float", 0.0, 0.3, group="arrangement",
        doc="Yearly rise in every ICB's maturity score (later trailblazer waves join as they mature).",
        source="assumption: reaches most ICBs within ~6 years, in line with the 2023-2025 roll-out"),
@@ -165,11 +167,17 @@ PARAMS: tuple[Param, ...] = (
        doc="Cap on diversion, as a share of the ICB's delegated specialised budget.",
        source="assumption: regional sense-checking limits visible raids on ring-fenced budgets (004)"),
     _p("home_bias", 0.6, "float", 0.0, 0.99, group="contracting",
-       doc="How strongly an ICB cuts out-of-area contracts before in-area ones (0 = even cuts; "
-           "out-of-area cut weight is 1/(1-home_bias)).",
+       doc="How strongly a (cash-strapped, see home_bias_scope) ICB cuts out-of-area contracts before "
+           "in-area ones (0 = even cuts; out-of-area cut weight is 1/(1-home_bias)).",
        source="assumption: the behaviour the Shelford Group warned of (003)"),
+    _p("home_bias_scope", "cash_strapped", "choice", choices=("cash_strapped", "all_icbs"), group="contracting",
+       sweepable=False,
+       doc="Which ICBs show home bias and prefer high-volume lines when they cut: cash-strapped ones "
+           "(as the brief describes) or every ICB.",
+       source="MODEL.md funding round step 3; 003 for the behaviour"),
     _p("local_volume_preference", 0.5, "float", 0.0, 1.0, group="contracting",
-       doc="How much more an ICB cuts rarer (low-volume) service lines than high-volume local ones.",
+       doc="How much more an ICB cuts rarer service lines (fewest centres) than widely provided, "
+           "high-volume local ones: cut weight x (1 + preference x rarity), rarity 0..1.",
        source="assumption: 003 (ICBs focus on high-volume services for their population)"),
     _p("repatriation_rate", 0.02, "float", 0.0, 0.5, group="contracting",
        doc="Share of a cash-strapped ICB's remaining out-of-area delegated activity it moves each year "
@@ -193,24 +201,29 @@ PARAMS: tuple[Param, ...] = (
        source="assumption: no public figure for the cross-border share (MODEL.md); swept instead"),
     # --- regions -----------------------------------------------------------------
     _p("spec_enforcement", 0.5, "float", 0.0, 1.0, group="region",
-       doc="Region's service-specification enforcement: no contract may be cut by more than "
-           "(1 - spec_enforcement) x 50% in a year.",
+       doc="Region's service-specification enforcement: an ICB-led commissioner cuts no contract by "
+           "more than (1 - spec_enforcement) x 50% in a year while others can take the cut; if every "
+           "contract is at that cap the budget still binds and the rest is cut evenly.",
        source="assumption: regions sense-check ICB decisions and enforce specifications (004)"),
     _p("protect_last_provider", True, "bool", group="region",
        doc="Regions pay from their pool to keep the last provider of a service line in the region open.",
        source="assumption based on 004 (regions hold the risk of service sustainability)"),
     _p("pool_share", 0.005, "float", 0.0, 0.05, group="region",
-       doc="Stabilisation pool each region top-slices from delegated budgets, as a share of them.",
+       doc="Size of each region's stabilisation reserve as a share of its ICBs' delegated budgets; "
+           "topped up each year from those budgets as far as it was spent.",
        source="assumption: a limited risk pool (004)"),
     # --- providers ---------------------------------------------------------------
     _p("withdrawal_rounds", 3, "int", 1, 10, group="provider",
        doc="Consecutive rounds below minimum viable volume or at a loss before a provider withdraws a service line.",
        source="assumption: a trust board tolerates two bad years before a service review concludes"),
     _p("loss_tolerance", 0.05, "float", 0.0, 0.5, group="provider",
-       doc="A line counts as loss-making when its margin is below -loss_tolerance x its income.",
-       source="assumption"),
+       doc="A line counts as loss-making when its margin (share of its income) falls below its "
+           "base-year margin (or 0 if that was positive) minus loss_tolerance.",
+       source="assumption: trusts tolerate lines that always ran at a small loss (cross-subsidy); "
+              "a further 5% of income is a visible deterioration"),
     _p("min_volume_factor", 1.0, "float", 0.5, 1.5, group="provider",
-       doc="Multiplier on every service's minimum viable annual volume (seeds/services.csv).",
+       doc="Multiplier on every service's minimum viable annual volume (seeds/services.csv). A line "
+           "that was already below it in the base year is judged against 80% of its base volume.",
        source="assumption; seed volumes from NHS England standards (see seeds)"),
     _p("distress_threshold", 0.0, "float", -0.05, 0.05, group="provider",
        doc="Reserves as a share of turnover below which a provider is in distress.",

@@ -212,3 +212,17 @@ def test_clawback_returns_lines_to_national(toy_model):
     before = m.measures["spend_national"]
     m.run(2)  # 2026-27 on
     assert m.year == 2027 and m.measures["spend_national"] > before * 1.5
+
+
+def test_regions_protect_last_providers_in_a_full_run(toy_model):
+    """Integration: under extreme pressure the South's only cardiac centre is kept open
+    from the pool; without protection it goes."""
+    stress = dict(pool_share=0.05, cash_strapped_share=0.7, home_bias=0.95, max_diversion=0.2,
+                  diversion_rate=1.0, spec_enforcement=0.0, loss_tolerance=0.0, withdrawal_rounds=1)
+    kept = toy_model("full_delegation", protect_last_provider=True, **stress).run(6)
+    lost = toy_model("full_delegation", protect_last_provider=False, **stress).run(6)
+    p, s = _idx(kept, "prov", "BIG2"), _idx(kept, "svc", "cardiac")
+    assert kept.state.active[p, s] and not lost.state.active[p, s]
+    assert sum(kept.datacollector.model_vars["stabilisation_paid"]) > 0
+    assert sum(lost.datacollector.model_vars["stabilisation_paid"]) == 0
+    assert kept.measures["services_withdrawn"] < lost.measures["services_withdrawn"]
