@@ -15,28 +15,6 @@ import time
 from pathlib import Path
 
 
-def parse_sets(items: list[str] | None) -> dict:
-    """``["home_bias=0.8", ...]`` -> validated parameter dict (errors name the item)."""
-    from experiments.cli import UserError
-    from model.params import PARAM_BY_NAME, validate_parameters
-
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise UserError(f"--set {item!r}: expected NAME=VALUE, e.g. --set home_bias=0.8")
-        name, raw = (x.strip() for x in item.split("=", 1))
-        spec = PARAM_BY_NAME.get(name)
-        value: object = raw
-        if spec is not None and spec.kind in ("float", "int"):
-            try:
-                value = float(raw) if spec.kind == "float" else (int(raw) if raw.lstrip("-").isdigit() else float(raw))
-            except ValueError:
-                raise UserError(f"--set {item!r}: value {raw!r} is not a number; parameter '{name}' "
-                                f"takes a {spec.kind} from {spec.low} to {spec.high}") from None
-        out[name] = value
-    return validate_parameters(out, where="--set")
-
-
 def provider_table(model):
     """End-of-run state of every provider, most at risk first."""
     import pandas as pd
@@ -74,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.years < 0 or args.years > 100:
         raise UserError(f"--years {args.years}: allowed 0 to 100")
-    params = parse_sets(args.set)
+    from experiments.compare import parse_set
+
+    params = parse_set(args.set)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     model = CommissioningModel(scenario=args.scenario, rng=args.seed, **params)
     model.run(args.years)

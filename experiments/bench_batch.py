@@ -1,0 +1,232 @@
+"""Benchmark: the batch engine (``commissim compare``) against ``mesa.batch_run``.
+
+Run it from the project folder (after ``make install``, or with ``PYTHONPATH=.``)::
+
+    python experiments/bench_batch.py                 # 200 runs x 3 repeats, then memory
+    python experiments/bench_batch.py --runs 100 --repeats 1 --memory-runs 200 50
+    python experiments/bench_batch.py --seeds-path /tmp/toy  # a small seed folder (quick check)
+
+Throughput: the same runs - every named scenario x enough seeds for ``--runs`` runs,
+``--years`` funding rounds each - on 2 processes through
+
+- ``mesa.batch_run(CommissioningModel, parameters={"scenario": [...]}, rng=[...],
+  number_processes=2, data_collection_period=-1, max_steps=years, display_progress=False)``
+  as a Mesa user would call it (the model's defaults: model *and* agent reporters), and
+  again with ``collect_agent_data=False`` (model reporters only);
+- the engine with 2 processes: ``series=False`` (the end-of-run summary measures: the
+  same model measures batch_run returns, plus a few run totals), and ``series=True``
+  (what ``commissim compare`` stores: summaries, every year's series and every
+  provider's income change, written to Parquet and CSV).
+
+Each side runs in its own fresh Python process (``batch_run`` forces the ``spawn``
+start method on its whole process). Timing covers the call only (pool start-up,
+runs, collection and, for the engine, writing and consolidating the results folder),
+not interpreter start-up; the median of ``--repeats`` is reported. Seeds differ
+between the two sides (batch_run gives every scenario the same seed list; the engine
+derives a seed per run), which changes the numbers but not the work.
+
+Memory: the engine (series=True, as ``compare``) for ``--memory-runs`` runs (default
+1,000 and 250); peak resident memory of the engine's process plus all its worker
+processes, sampled every 50 ms with psutil (or the kernel's peak RSS of the engine
+process alone when psutil is not installed). Flat memory means the peak does not grow
+with the number of runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _scenarios() -> list[str]:
+    from model.scenarios import list_scenarios
+
+    return [s.name for s in list_scenarios()]
+
+
+def _plan(runs: int, scenarios: list[str]) -> tuple[list[str], int]:
+    """Scenarios and seeds per scenario for about ``runs`` runs."""
+    reps = max(1, math.ceil(runs / len(scenarios)))
+    return scenarios, reps
+
+
+# --------------------------------------------------------------------------- children
+def child_batch_run(args) -> dict:
+    import numpy as np
+    from mesa import batch_run
+
+    from model import CommissioningModel
+
+    scenarios, reps = _plan(args.runs, _scenarios())
+    params: dict = {"scenario": scenarios}
+    if args.variant == "model_reporters":
+        params["collect_agent_data"] = False
+    if args.seeds_path:
+        params["seeds_path"] = args.seeds_path
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(args.root_seed).spawn(reps)]
+    t0 = time.perf_counter()
+    rows = batch_run(CommissioningModel, parameters=params, rng=seeds, number_processes=2,
+                     data_collection_period=-1, max_steps=args.years, display_progress=False)
+    return {"seconds": time.perf_counter() - t0, "runs": len(scenarios) * reps, "rows": len(rows)}
+
+
+def child_engine(args) -> dict:
+    from experiments.engine import run_batch
+    from model.simulate import simulate  # imported before timing, as batch_run's side imports the model
+
+
+    scenarios, reps = _plan(args.runs, _scenarios())
+    peak = _PeakMemory()
+    with tempfile.TemporaryDirectory() as tmp, peak:
+        t0 = time.perf_counter()
+        res = run_batch([{"scenario": s} for s in scenarios], out=Path(tmp) / "bench", replicates=reps,
+                        years=args.years, root_seed=args.root_seed, executor="processes", workers=2,
+                        series=args.variant == "series", progress=False, label="bench", func=simulate,
+                        func_kwargs={"seeds_path": args.seeds_path} if args.seeds_path else None)
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "runs": res.n_runs, "failed": res.n_failed, "peak_mb": peak.peak_mb,
+            "parent_mb": peak.parent_mb, "worker_mb": peak.worker_mb, "peak_how": peak.how}
+
+
+class _PeakMemory:
+    """Peak RSS of this process and its descendants (psutil sampling), or of this process alone."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval = interval
+        self.peak_mb = 0.0
+        self.parent_mb = 0.0
+        self.worker_mb = 0.0
+        self.how = ""
+        self._stop = threading.Event()
+
+    def _sample(self):
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.is_set():
+            total = 0
+            for p in [me, *me.children(recursive=True)]:
+                try:
+                    rss = p.memory_info().rss
+                except psutil.Error:
+                    continue
+                total += rss
+                if p.pid == me.pid:
+                    self.parent_mb = max(self.parent_mb, rss / 2**20)
+                else:
+                    self.worker_mb = max(self.worker_mb, rss / 2**20)
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        try:
+            import psutil  # noqa: F401
+
+            self.how = "engine process + workers (psutil, sampled every 50 ms)"
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        except ImportError:
+            self._thread = None
+            self.how = "engine process only (resource.getrusage ru_maxrss; install psutil to include workers)"
+        return self
+
+    def __exit__(self, *exc):
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+        else:
+            import resource
+
+            self.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return False
+
+
+# --------------------------------------------------------------------------- parent
+def _child(kind: str, variant: str, runs: int, args) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--variant", variant,
+           "--runs", str(runs), "--years", str(args.years), "--root-seed", str(args.root_seed)]
+    if args.seeds_path:
+        cmd += ["--seeds-path", args.seeds_path]
+    env_path = str(ROOT)
+    import os
+
+    env = dict(os.environ, PYTHONPATH=env_path + (os.pathsep + os.environ["PYTHONPATH"]
+                                                   if os.environ.get("PYTHONPATH") else ""))
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench child {kind}/{variant} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _check_model(args) -> None:
+    from model.simulate import simulate
+
+    kw = {"seeds_path": args.seeds_path} if args.seeds_path else {}
+    try:
+        simulate("nhse_direct", years=1, rng=1, **kw)
+    except Exception as exc:  # noqa: BLE001
+        raise SystemExit(f"the model does not run, so there is nothing to benchmark: {type(exc).__name__}: {exc}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--runs", type=int, default=200, help="runs per throughput measurement (default 200)")
+    p.add_argument("--repeats", type=int, default=3, help="repeats of each measurement; the median is shown")
+    p.add_argument("--years", type=int, default=10, help="funding rounds per run (default 10)")
+    p.add_argument("--root-seed", type=int, default=20230401)
+    p.add_argument("--memory-runs", type=int, nargs="*", default=[1000, 250],
+                   help="run counts for the memory measurement (default 1000 250; none to skip)")
+    p.add_argument("--seeds-path", default=None, help="seed-table folder passed to the model (default: seeds/)")
+    p.add_argument("--child", choices=("batch_run", "engine"), help=argparse.SUPPRESS)
+    p.add_argument("--variant", default="", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+
+    if args.child:
+        out = child_batch_run(args) if args.child == "batch_run" else child_engine(args)
+        print(json.dumps(out))
+        return 0
+
+    _check_model(args)
+    scenarios, reps = _plan(args.runs, _scenarios())
+    n = len(scenarios) * reps
+    print(f"throughput: {len(scenarios)} scenarios x {reps} seeds = {n} runs of {args.years} years, 2 processes, "
+          f"median of {args.repeats}")
+    sides = [
+        ("batch_run", "defaults", "mesa.batch_run, model defaults (model + agent reporters)"),
+        ("batch_run", "model_reporters", "mesa.batch_run, collect_agent_data=False (model reporters)"),
+        ("engine", "summaries", "engine, summaries only (series=False)"),
+        ("engine", "series", "engine as compare (summaries + series + providers, Parquet + CSV)"),
+    ]
+    rates: dict[tuple[str, str], float] = {}
+    for kind, variant, label in sides:
+        secs = [_child(kind, variant, args.runs, args)["seconds"] for _ in range(args.repeats)]
+        med = statistics.median(secs)
+        rates[(kind, variant)] = n / med
+        print(f"  {label:<75} {med:8.2f} s  {n / med:8.1f} runs/s")
+    r_headline = rates[("engine", "series")] / rates[("batch_run", "defaults")]
+    r_same = rates[("engine", "summaries")] / rates[("batch_run", "model_reporters")]
+    print(f"ratio, compare's engine vs batch_run as a Mesa user calls it:      {r_headline:5.2f}x  (target >= 3x)")
+    print(f"ratio, engine summaries vs batch_run model reporters (same measures): {r_same:5.2f}x")
+
+    if args.memory_runs:
+        print("peak memory, engine as compare (series=True), 2 processes:")
+        for runs in args.memory_runs:
+            res = _child("engine", "series", runs, args)
+            print(f"  {res['runs']:6d} runs: {res['peak_mb']:7.1f} MB in all (engine process {res['parent_mb']:.1f} MB, "
+                  f"largest worker {res['worker_mb']:.1f} MB; {res['seconds']:.1f} s)")
+        print(f"  ({res['peak_how']}; a worker's memory first grows for some runs as the model warms its caches)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

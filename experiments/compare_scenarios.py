@@ -1,0 +1,30 @@
+"""Compare the named scenarios from Python - the same as ``commissim compare``.
+
+Run it from the project folder (after ``make install`` or ``pip install -e .``; or with
+``PYTHONPATH=.`` in front)::
+
+    python experiments/compare_scenarios.py
+
+It runs every named scenario for 30 seeds over 10 years on all CPUs and writes
+``results/compare_script/`` (Parquet and CSV tables, manifest, figures, report.md).
+Interrupt it whenever you like: running it again resumes where it stopped.
+Copy this file and change the settings below to make your own comparison.
+"""
+
+from experiments.compare import compare
+from experiments.engine import load_results
+from experiments.report import headline_text
+
+# --- settings: edit these ------------------------------------------------------------
+SCENARIOS = None  # None = every named scenario; or e.g. ["nhse_direct", "full_delegation", "pan_icb"]
+SEEDS = 30  # seeds (replicates) per scenario
+YEARS = 10  # funding rounds after the 2022-23 base year
+PARAMETERS = {}  # overrides for every scenario, e.g. {"funding_gap": 0.01, "home_bias": 0.8}
+OUT = "results/compare_script"
+
+
+if __name__ == "__main__":  # the guard is needed: worker processes import this file
+    folder = compare(scenarios=SCENARIOS, seeds=SEEDS, years=YEARS, parameters=PARAMETERS, out=OUT)
+    results = load_results(folder, series=False, providers=False)
+    print(headline_text(results.summaries, results.manifest, markdown=False))
+    print(f"report: {folder / 'report.md'}")

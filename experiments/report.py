@@ -1,0 +1,257 @@
+"""The Markdown report of a results folder, and the headline table printed by ``compare``.
+
+Every sentence is computed from the numbers in ``summaries.parquet``: a headline
+measure's mean over seeds with the 5-95% range of runs, and each scenario's
+difference from the reference scenario (``nhse_direct`` when present) with a 90%
+confidence interval of the difference in means (normal approximation with the two
+groups' standard errors, as seeds are independent between scenarios). A difference
+whose interval includes zero is reported as no clear difference.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+__all__ = ["HEADLINE_MEASURES", "summary_table", "headline_text", "write_report", "difference"]
+
+# measure -> (label, scale, format, unit); shown when the results hold the measure.
+HEADLINE_MEASURES: dict[str, tuple[str, float, str, str]] = {
+    "providers_destabilised": ("Providers destabilised", 1.0, "{:.1f}", "providers"),
+    "providers_in_distress": ("Providers in distress", 1.0, "{:.1f}", "providers"),
+    "services_withdrawn": ("Service lines withdrawn", 1.0, "{:.1f}", "lines"),
+    "income_change_p10": ("Income change, 10th percentile provider", 100.0, "{:+.1f}", "%"),
+    "income_change_mean": ("Income change, mean provider", 100.0, "{:+.1f}", "%"),
+    "unmet_need_share": ("Unmet need", 100.0, "{:.2f}", "% of demand"),
+    "access_gini": ("Access inequality (Gini across ICBs)", 1.0, "{:.3f}", ""),
+    "access_cv": ("Access inequality (CV across ICBs)", 1.0, "{:.3f}", ""),
+    "out_of_area_share": ("Out-of-area share of spend", 100.0, "{:.1f}", "%"),
+    "extra_travel_km": ("Extra travel per case", 1.0, "{:.2f}", "km"),
+    "total_spend": ("Total specialised spend", 1.0, "{:.2f}", "£bn"),
+    "diverted_to_core": ("Diverted to ICB core deficits (final year)", 1.0, "{:.0f}", "£m"),
+}
+SHORT_LABELS = {
+    "providers_destabilised": "providers destabilised",
+    "services_withdrawn": "lines withdrawn",
+    "income_change_p10": "income change p10 (%)",
+    "access_gini": "access Gini",
+    "out_of_area_share": "out-of-area (%)",
+    "unmet_need_share": "unmet need (%)",
+}
+Z90 = 1.6448536269514722  # two-sided 90% normal quantile
+
+
+def _order(manifest: dict, present) -> list[str]:
+    seen = []
+    for d in manifest.get("design", []):
+        if d["scenario"] in set(present) and d["scenario"] not in seen:
+            seen.append(d["scenario"])
+    return seen + sorted(set(present) - set(seen))
+
+
+def _measures(summaries) -> list[str]:
+    found = [m for m in HEADLINE_MEASURES if m in summaries.columns]
+    return found
+
+
+def summary_table(summaries, manifest: dict):
+    """Per scenario and headline measure: n, mean, sd, 5% and 95% of runs (a tidy DataFrame)."""
+    import pandas as pd
+
+    rows = []
+    for scen in _order(manifest, summaries["scenario"].unique()):
+        d = summaries[summaries["scenario"] == scen]
+        for m in _measures(summaries):
+            v = d[m].dropna()
+            if v.empty:
+                continue
+            rows.append({"scenario": scen, "measure": m, "n": len(v), "mean": v.mean(), "sd": v.std(ddof=1),
+                         "p5": v.quantile(0.05), "p95": v.quantile(0.95)})
+    return pd.DataFrame(rows)
+
+
+def _fmt(m: str, x: float) -> str:
+    _label, scale, fmt, _unit = HEADLINE_MEASURES[m]
+    return fmt.format(x * scale)
+
+
+def difference(a, b) -> tuple[float, float, float] | None:
+    """Difference in means ``mean(a) - mean(b)`` with its 90% confidence interval (None if n < 2)."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    d = float(a.mean() - b.mean())
+    se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+    return d, d - Z90 * se, d + Z90 * se
+
+
+def headline_text(summaries, manifest: dict, *, markdown: bool = True) -> str:
+    """The headline comparison table as text (Markdown table, or plain for the console)."""
+    table = summary_table(summaries, manifest)
+    if table.empty:
+        return "(no finished runs)"
+    measures = [m for m in HEADLINE_MEASURES if m in set(table["measure"])]
+    scenarios = list(dict.fromkeys(table["scenario"]))
+    if markdown:
+        head = "| measure | unit | " + " | ".join(scenarios) + " |"
+        lines = [head, "|" + "---|" * (len(scenarios) + 2)]
+        for m in measures:
+            cells = []
+            for s in scenarios:
+                r = table[(table["scenario"] == s) & (table["measure"] == m)]
+                cells.append("" if r.empty else
+                             f"{_fmt(m, r['mean'].iloc[0])} ({_fmt(m, r['p5'].iloc[0])} to {_fmt(m, r['p95'].iloc[0])})")
+            lines.append(f"| {HEADLINE_MEASURES[m][0]} | {HEADLINE_MEASURES[m][3]} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+    # Plain text for the terminal: one row per scenario, a few key measures, mean [5%, 95%].
+    key = [m for m in ("providers_destabilised", "services_withdrawn", "income_change_p10", "access_gini",
+                       "out_of_area_share", "unmet_need_share") if m in measures][:5] or measures[:5]
+    width = max(len(s) for s in scenarios) + 2
+    header = "scenario".ljust(width) + "".join(f"{SHORT_LABELS.get(m, m):>30}" for m in key)
+    lines = [header]
+    for s in scenarios:
+        cells = []
+        for m in key:
+            r = table[(table["scenario"] == s) & (table["measure"] == m)]
+            cells.append(f"{'' if r.empty else f'{_fmt(m, r['mean'].iloc[0])} [{_fmt(m, r['p5'].iloc[0])}, {_fmt(m, r['p95'].iloc[0])}]':>30}")
+        lines.append(s.ljust(width) + "".join(cells))
+    lines.append("mean over seeds [5% and 95% of runs], final year")
+    return "\n".join(lines)
+
+
+def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
+    """Findings computed from the numbers: ranking and differences from the reference scenario."""
+    out: list[str] = []
+    scenarios = _order(manifest, summaries["scenario"].unique())
+    if not scenarios:
+        return out
+    ref = "nhse_direct" if "nhse_direct" in scenarios else scenarios[0]
+    base = summaries[summaries["scenario"] == ref]
+    for m, what, more, fewer in (
+        ("providers_destabilised", "providers destabilised", "more", "fewer"),
+        ("services_withdrawn", "service lines withdrawn", "more", "fewer"),
+        ("access_gini", "inequality of access between ICBs (Gini)", "higher", "lower"),
+        ("out_of_area_share", "out-of-area share of spend", "higher", "lower"),
+    ):
+        if m not in summaries.columns:
+            continue
+        label, _scale, _fmt_s, unit = HEADLINE_MEASURES[m]
+        u = unit if unit.startswith("%") else (f" {unit}" if unit else "")
+        u_pts = " percentage points" if unit.startswith("%") else u
+        means = summaries.groupby("scenario")[m].mean().reindex(scenarios).dropna()
+        if means.empty:
+            continue
+        top, low = means.idxmax(), means.idxmin()
+        b = base[m].dropna()
+        if _fmt(m, means[top]) == _fmt(m, means[low]):
+            out.append(f"**{label}** in {final_year}: {_fmt(m, means[top])}{u} on average under every scenario "
+                       "(at the precision shown).")
+            continue
+        sent = (f"**{label}** in {final_year}: highest under `{top}` (mean {_fmt(m, means[top])}{u}), "
+                f"lowest under `{low}` (mean {_fmt(m, means[low])}{u})")
+        if len(scenarios) > 1 and not b.empty:
+            sent += f"; `{ref}` (reference) {_fmt(m, b.mean())}{u}."
+        else:
+            sent += "."
+        bullets = []
+        for s in scenarios:
+            if s == ref or b.empty:
+                continue
+            a = summaries.loc[summaries["scenario"] == s, m].dropna()
+            diff = difference(a, b)
+            if diff is None:
+                continue
+            d, lo, hi = diff
+            if lo > 0:
+                verdict = f"{more} than `{ref}`"
+            elif hi < 0:
+                verdict = f"{fewer} than `{ref}`"
+            else:
+                verdict = f"no clear difference from `{ref}` (the interval includes zero)"
+            _l, scale, fmt, _u = HEADLINE_MEASURES[m]
+            f = fmt if "+" in fmt else fmt.replace("{:", "{:+")
+            bullets.append(f"  - `{s}`: {f.format(d * scale)}{u_pts} (90% CI {f.format(lo * scale)} to "
+                           f"{f.format(hi * scale)}): {verdict}")
+        out.append(sent + ("\n" + "\n".join(bullets) if bullets else ""))
+    return out
+
+
+def write_report(folder: str | Path) -> Path:
+    """Write ``report.md`` for a results folder (atomically) and return its path."""
+    import pandas as pd
+
+    from experiments.engine import atomic_write_text, year_label
+
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    cfg = manifest.get("config", {})
+    years = cfg.get("years", 0)
+    final_year = year_label(years)
+    summ_file = folder / "summaries.parquet"
+    summaries = pd.read_parquet(summ_file) if summ_file.is_file() else pd.DataFrame(columns=["scenario"])
+    counts = manifest.get("counts", {})
+    scenarios = [d["scenario"] for d in manifest.get("design", [])]
+    versions = manifest.get("versions", {})
+
+    lines = [
+        f"# Scenario comparison: {', '.join(scenarios)}",
+        "",
+        "## Configuration",
+        "",
+        f"- Scenarios: {', '.join(f'`{s}`' for s in scenarios)}",
+        f"- Seeds per scenario: {cfg.get('replicates')}; root seed {cfg.get('root_seed')} "
+        "(per-run seeds in `manifest.json` and `summaries.parquet`)",
+        f"- Years: {years} funding rounds, {year_label(0)} (base year) to {final_year}",
+        f"- Runs: {counts.get('done', 0)} finished, {counts.get('failed', 0)} failed, of {counts.get('runs', 0)}",
+        "- Parameter overrides (every scenario): "
+        + (", ".join(f"`{k}={v}`" for k, v in (manifest.get("overrides") or {}).items()) or "none (scenario defaults)"),
+        f"- commissim {versions.get('commissim', '?')}, Mesa {versions.get('mesa', '?')}, "
+        f"Python {versions.get('python', '?')}; git commit {manifest.get('git_commit') or 'unknown'}",
+        f"- Started {manifest.get('started')}, finished {manifest.get('finished')}",
+        "",
+    ]
+    if counts.get("failed"):
+        lines += [f"**{counts['failed']} runs failed** (see `failures.csv`); the numbers below use the "
+                  "finished runs only. Run the same command again to retry them.", ""]
+    if summaries.empty:
+        lines += ["No run finished, so there is nothing to compare.", ""]
+    else:
+        lines += [
+            "## Headline comparison",
+            "",
+            *[s + "\n" for s in _sentences(summaries, manifest, final_year)],
+            f"Values are for {final_year} (the end of the run). Intervals describe the spread between seeds "
+            "(the model's random variation) only, not uncertainty in its assumptions; the sensitivity sweeps "
+            "address those.",
+            "",
+            f"## Headline measures in {final_year}",
+            "",
+            "Mean over seeds (5% to 95% of runs).",
+            "",
+            headline_text(summaries, manifest, markdown=True),
+            "",
+        ]
+    figs = [
+        ("providers_destabilised.png", "Providers destabilised over time"),
+        ("income_change_distribution.png", "Distribution of provider income change"),
+        ("access_inequality.png", "Inequality of access between ICBs"),
+        ("out_of_area_share.png", "Out-of-area share of spend"),
+    ]
+    present = [(f, t) for f, t in figs if (folder / "figures" / f).is_file()]
+    if present:
+        lines += ["## Figures", ""]
+        for f, t in present:
+            lines += [f"### {t}", "", f"![{t}](figures/{f})", ""]
+    lines += [
+        "## Files",
+        "",
+        "- `summaries.parquet` / `summaries.csv`: one row per run (end-of-run measures, seed, parameters)",
+        "- `series.parquet` / `series.csv`: one row per run and financial year",
+        "- `providers.parquet` / `providers.csv`: end-of-run income change per provider and run",
+        "- `manifest.json`: configuration, per-run seeds, versions, git commit, times",
+        "- load them with `experiments/load_results.py` or `experiments.engine.load_results`",
+        "",
+    ]
+    path = folder / "report.md"
+    atomic_write_text(path, "\n".join(lines))
+    return path

@@ -1,0 +1,47 @@
+"""Module-level (picklable) stand-ins for ``model.simulate.simulate`` used by the engine tests.
+
+They have ``simulate``'s signature and return shape, and are deterministic in the seed,
+so tests compare runs with each other and never depend on the real model's numbers.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+MEASURES = ("providers_destabilised", "out_of_area_share", "access_gini", "access_cv", "total_spend")
+
+
+def fake_simulate(scenario="nhse_direct", years=10, rng=None, *, series=False, **parameters):
+    """Deterministic fake: numbers depend on the seed, scenario and parameters only."""
+    gen = np.random.default_rng([int(rng or 0), sum(map(ord, scenario))])
+    shift = float(parameters.get("home_bias", 0.6)) + float(parameters.get("funding_gap", 0.0)) * 10
+    paths = {m: np.cumsum(gen.random(years + 1)) * (1 + shift) for m in MEASURES}
+    out = {m: float(v[-1]) for m, v in paths.items()}
+    out["scenario"] = scenario
+    out["years"] = int(years)
+    if series:
+        out["series"] = {m: [float(x) for x in v] for m, v in paths.items()}
+        out["provider_income_change"] = [float(x) for x in gen.normal(-0.01 * shift, 0.02, size=5)]
+    return out
+
+
+def fail_odd_seeds(scenario="nhse_direct", years=10, rng=None, *, series=False, flag_file=None, **parameters):
+    """Like ``fake_simulate``, but raises for odd seeds while ``flag_file`` exists (or always if None)."""
+    if years > 0 and rng is not None and rng % 2 == 1 and (flag_file is None or os.path.exists(flag_file)):
+        raise ValueError(f"boom for seed {rng}")
+    return fake_simulate(scenario, years, rng, series=series, **parameters)
+
+
+def interrupt_after(scenario="nhse_direct", years=10, rng=None, *, series=False, counter_file=None, limit=3,
+                    **parameters):
+    """Raises KeyboardInterrupt once ``limit`` runs were done while ``counter_file`` exists (serial only)."""
+    if years > 0 and counter_file and os.path.exists(counter_file):
+        with open(counter_file, "a+") as fh:
+            fh.seek(0)
+            n = len(fh.read())
+            if n >= limit:
+                raise KeyboardInterrupt
+            fh.write("x")
+    return fake_simulate(scenario, years, rng, series=series, **parameters)

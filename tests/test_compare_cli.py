@@ -1,0 +1,128 @@
+"""``commissim compare`` and ``experiments.compare.compare``.
+
+The run function is replaced by the deterministic stand-in ``_engine_helpers.fake_simulate``
+(the engine resolves ``model.simulate.simulate`` when a batch starts), so these tests
+check the command's behaviour, files and messages, not the model's numbers.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import _engine_helpers as h
+from experiments.cli import main
+from experiments.compare import compare
+
+FIGURES = {"providers_destabilised.png", "income_change_distribution.png", "access_inequality.png",
+           "out_of_area_share.png"}
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    import model.simulate
+
+    monkeypatch.setattr(model.simulate, "simulate", h.fake_simulate)
+    return h.fake_simulate
+
+
+def test_compare_writes_the_results_folder(tmp_path, fake_model, capsys):
+    out = tmp_path / "tmp"
+    rc = main(["compare", "--scenarios", "nhse_direct", "--seeds", "2", "--years", "2", "--out", str(out)])
+    assert rc == 0
+    for name in ("manifest.json", "summaries.parquet", "summaries.csv", "series.parquet", "series.csv",
+                 "providers.parquet", "report.md"):
+        assert (out / name).is_file(), name
+    assert {p.name for p in (out / "figures").glob("*.png")} == FIGURES
+    stdout = capsys.readouterr().out
+    assert str(out) in stdout and "nhse_direct" in stdout
+    s = pd.read_csv(out / "summaries.csv")
+    assert len(s) == 2 and set(s["scenario"]) == {"nhse_direct"}
+    series = pd.read_parquet(out / "series.parquet")
+    assert list(series.drop_duplicates("round")["year"]) == ["2022-23", "2023-24", "2024-25"]
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["kind"] == "compare" and m["scenarios"] == ["nhse_direct"]
+    assert m["command"].startswith("commissim compare --scenarios nhse_direct --seeds 2")
+    report = (out / "report.md").read_text()
+    assert "nhse_direct" in report and "figures/providers_destabilised.png" in report
+
+
+def test_compare_several_scenarios_on_processes(tmp_path, fake_model):
+    out = compare(scenarios="nhse_direct,full_delegation", seeds=3, years=2, out=tmp_path / "c", workers=2,
+                  parameters={"home_bias": 0.3}, progress=False, log=lambda m: None)
+    s = pd.read_parquet(out / "summaries.parquet")
+    assert len(s) == 6 and s["run_id"].is_unique and (s["home_bias"] == 0.3).all()
+    report = (out / "report.md").read_text()
+    assert "`full_delegation`" in report and "90% CI" in report and "home_bias=0.3" in report
+
+
+def test_a_subset_reproduces_the_runs_of_the_full_comparison(tmp_path, fake_model):
+    kw = dict(seeds=2, years=2, executor="serial", progress=False, figures=False, log=lambda m: None)
+    both = pd.read_parquet(compare(["nhse_direct", "pan_icb"], out=tmp_path / "both", **kw) / "summaries.parquet")
+    one = pd.read_parquet(compare(["pan_icb"], out=tmp_path / "one", **kw) / "summaries.parquet")
+    cols = ["run_id", "seed", "providers_destabilised", "access_gini"]
+    pd.testing.assert_frame_equal(both[both["scenario"] == "pan_icb"][cols].reset_index(drop=True),
+                                  one[cols].reset_index(drop=True))
+
+
+def test_same_command_resumes_and_changed_command_refuses(tmp_path, fake_model, capsys):
+    args = ["compare", "--scenarios", "nhse_direct", "--seeds", "2", "--years", "2", "--out", str(tmp_path / "r"),
+            "--executor", "serial"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "2 of 2 runs already finished" in capsys.readouterr().err
+    assert len(pd.read_parquet(tmp_path / "r" / "summaries.parquet")) == 2
+    rc = main([*args[:-4], "--years", "3", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "different batch" in err and "--overwrite" in err and "Traceback" not in err
+    assert main([*args, "--overwrite", "--seeds", "3"]) == 0
+
+
+@pytest.mark.parametrize(
+    "extra, needle",
+    [
+        (["--scenarios", "nhse_direkt"], "nhse_direkt"),
+        (["--scenarios", "nhse_direct,nhse_direct"], "more than once"),
+        (["--set", "home_bais=0.3"], "home_bais"),
+        (["--set", "home_bias=lots"], "lots"),
+        (["--set", "home_bias=5"], "home_bias"),
+        (["--set", "home_bias"], "NAME=VALUE"),
+        (["--seeds", "0"], "--seeds"),
+        (["--executor", "threads"], "threads"),
+    ],
+)
+def test_user_mistakes_exit_2_with_a_message(tmp_path, fake_model, capsys, extra, needle):
+    args = ["compare", "--seeds", "1", "--years", "1", "--out", str(tmp_path / "x"), "--executor", "serial"]
+    with pytest.raises(SystemExit) if extra[0] in ("--seeds", "--executor") else _nothing() as exc:
+        rc = main([*args, *extra])
+    if exc is not None and hasattr(exc, "value"):
+        rc = exc.value.code
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert needle in err and "Traceback" not in err
+    assert not (tmp_path / "x" / "parts").exists()  # nothing ran
+
+
+def test_failed_runs_are_reported_and_exit_1(tmp_path, monkeypatch, capsys):
+    import model.simulate
+
+    monkeypatch.setattr(model.simulate, "simulate", h.fail_odd_seeds)
+    rc = main(["compare", "--scenarios", "nhse_direct,pan_icb", "--seeds", "4", "--years", "1", "--out",
+               str(tmp_path / "f"), "--executor", "serial"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "runs failed" in err and "ValueError" in err
+    assert (tmp_path / "f" / "failures.csv").is_file()
+    assert "failed" in (tmp_path / "f" / "report.md").read_text()
+
+
+class _nothing:
+    """A no-op context manager (for parametrised cases that do not raise SystemExit)."""
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
