@@ -400,7 +400,11 @@ class CommissioningModel(mesa.Model):
         self._contract_and_deliver()
         self._line_streaks()
         self.regions.shuffle_do("intervene")  # before providers decide: protect lines about to go
-        self.providers.shuffle_do("review")
+        # Only providers with something to decide are asked (a failing line, distress,
+        # capacity to rebuild); the others' review would return at once.
+        flag = self.state.review_flag
+        if flag.any():
+            self.providers.select(lambda a: flag[a.idx]).shuffle_do("review")
         measures.update(self)
         self.datacollector.collect(self)
 

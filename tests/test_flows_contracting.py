@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -117,3 +118,11 @@ def test_cap_pushes_remaining_cut_to_other_contracts():
 def test_uplift_fraction():
     np.testing.assert_allclose(uplift_fraction(np.array([0.0, 5.0, 50.0]), np.array([10.0, 10.0, 10.0])),
                                [0.0, 0.5, 1.0])
+
+
+def test_quantile_matches_numpy():
+    from model.measures import quantile
+
+    x = np.random.default_rng(5).normal(size=109)
+    for q in (0.0, 0.1, 0.5, 0.9, 1.0):
+        assert quantile(x, q) == pytest.approx(float(np.quantile(x, q)), abs=1e-12)
