@@ -41,8 +41,10 @@ import numpy as np
 import solara
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 from mesa.visualization import SolaraViz
+from mesa.visualization.utils import update_counter
 
 from model.model import CommissioningModel
 from model.params import DEFAULTS, PARAM_BY_NAME
@@ -56,14 +58,14 @@ N_AT_RISK = 10  # rows of the at-risk table
 
 # The key behaviour parameters shown as sliders (ranges come from the registry).
 SLIDER_PARAMS: dict[str, str] = {
-    "home_bias": "Home bias (cut out-of-area first)",
-    "cash_strapped_share": "Share of ICBs cash-strapped",
-    "diversion_rate": "Diversion of deficit to specialised budget",
-    "repatriation_rate": "Repatriation rate (per year)",
-    "needs_weight_target": "Needs-based allocation target",
-    "region_weight": "NHSE weight in joint committees",
-    "funding_gap": "Funding gap (per year)",
-    "pool_share": "Regional stabilisation pool share",
+    "home_bias": "Home bias",
+    "cash_strapped_share": "Cash-strapped ICBs",
+    "diversion_rate": "Diversion rate",
+    "repatriation_rate": "Repatriation rate",
+    "needs_weight_target": "Needs-weight target",
+    "region_weight": "NHSE weight, joint cttee",
+    "funding_gap": "Funding gap a year",
+    "pool_share": "Stabilisation pool",
 }
 
 # Provider state colours (map and table).
@@ -147,7 +149,7 @@ def model_params() -> dict[str, Any]:
             "min": spec.low,
             "max": spec.high,
             "step": slider_step(spec.low, spec.high) if spec.kind == "float" else 1,
-            "label": label,
+            "label": f"{label} [{spec.low:g}–{spec.high:g}]",
         }
     params["rng"] = {"type": "InputText", "value": str(DEFAULT_SEED), "label": "Seed (integer)"}
     return params
@@ -207,41 +209,67 @@ def title_text(model: CommissioningModel) -> str:
 
 
 # ------------------------------------------------------------------------- panels
-def map_figure(model: CommissioningModel) -> Figure:
-    d, st = model.data, model.state
-    fig = Figure(figsize=(5.4, 5.6), dpi=90)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.91)
-    ax = fig.add_subplot()
-    ax.scatter(d.icb_lon, d.icb_lat, s=10, marker="s", c="#9e9e9e", alpha=0.7, lw=0, zorder=1)
+LONDON = (-0.44, 0.2, 51.37, 51.65)  # lon, lon, lat, lat of the London inset
+_ASPECT = 1 / math.cos(math.radians(52.5))  # degrees of latitude per degree of longitude on screen
 
-    flows = out_of_area_flows(model)
+
+def _draw_layer(ax, model: CommissioningModel, flows, scale: float, *, flow_width: float, icb_size: float = 12
+                ) -> None:
+    """ICB centres, out-of-area flows and providers on one map axes."""
+    d, st = model.data, model.state
+    ax.scatter(d.icb_lon, d.icb_lat, s=icb_size, marker="s", c="#8a8a8a", alpha=0.8, lw=0, zorder=1)
     if flows:
         vmax = flows[0][2]
         for i, p, v in reversed(flows):
             ax.plot([d.icb_lon[i], d.prov_lon[p]], [d.icb_lat[i], d.prov_lat[p]], color=FLOW_COLOUR,
-                    lw=0.6 + 3.4 * v / vmax, alpha=0.55, solid_capstyle="round", zorder=2)
-
+                    lw=0.5 + flow_width * v / vmax, alpha=0.6, solid_capstyle="round", zorder=4)
     income = np.maximum(st.prov_income, 0.0)
-    scale = 900.0 / max(float(st.base_income.max()), 1e-9)  # marker area per £m (fixed per run)
-    state = provider_state(model)
-    colours = np.array([STABLE, DESTABILISED, DISTRESS])[state]
+    colours = np.array([STABLE, DESTABILISED, DISTRESS])[provider_state(model)]
     order = np.argsort(-income)  # large first, small on top
-    ax.scatter(d.prov_lon[order], d.prov_lat[order], s=np.maximum(income[order] * scale, 6.0),
-               c=colours[order], edgecolors="black", linewidths=0.4, alpha=0.85, zorder=3)
-    for p in [int(p) for p in np.flatnonzero(state > 0)][:8]:
-        ax.annotate(str(d.provider_short[p]), (d.prov_lon[p], d.prov_lat[p]), xytext=(4, 4),
-                    textcoords="offset points", fontsize=6.5, zorder=4)
-
-    ax.set_aspect(1 / math.cos(math.radians(53.0)))
-    ax.set_xlim(-6.2, 2.0)
-    ax.set_ylim(49.8, 56.0)
+    ax.scatter(d.prov_lon[order], d.prov_lat[order], s=np.maximum(income[order] * scale, 5.0),
+               c=colours[order], edgecolors="black", linewidths=0.4, alpha=0.8, zorder=3)
+    ax.set_aspect(_ASPECT)
     ax.set_xticks([])
     ax.set_yticks([])
     for side in ax.spines.values():
-        side.set_color("#cccccc")
-    ax.set_title(f"{title_text(model)}\nproviders and largest out-of-area flows", fontsize=9.5)
+        side.set_color("#bbbbbb")
 
-    ref = [v for v in (100, 400, 800) if v <= st.base_income.max() * 1.2] or [100]
+
+def map_figure(model: CommissioningModel) -> Figure:
+    """England (left), London enlarged (top right) and the legend (bottom right)."""
+    d, st = model.data, model.state
+    fig = Figure(figsize=(5.3, 5.0), dpi=90)
+    fig.suptitle(f"{title_text(model)}\nspecialist providers and the largest out-of-area flows",
+                 fontsize=9.5, y=0.985)
+    flows = out_of_area_flows(model)
+    scale = 320.0 / max(float(st.base_income.max()), 1e-9)  # marker area (pt²) per £m, fixed per run
+    state = provider_state(model)
+
+    ax = fig.add_axes((0.0, 0.0, 0.63, 0.88))
+    _draw_layer(ax, model, flows, scale, flow_width=3.0)
+    ax.set_xlim(-5.8, 1.85)
+    ax.set_ylim(49.85, 55.9)
+    lo0, lo1, la0, la1 = LONDON
+    ax.add_patch(Rectangle((lo0, la0), lo1 - lo0, la1 - la0, fill=False, ec="#555555", lw=0.7, zorder=5))
+    at_risk_idx = [int(p) for p in np.argsort(st.income_change) if state[p] > 0][:4]
+    for p in at_risk_idx:
+        ax.annotate(str(d.provider_short[p]), (d.prov_lon[p], d.prov_lat[p]), xytext=(5, 3),
+                    textcoords="offset points", fontsize=6.5, zorder=6,
+                    color=DISTRESS if state[p] == 2 else "#8a5a00")
+
+    lon = fig.add_axes((0.635, 0.5, 0.36, 0.36))
+    _draw_layer(lon, model, flows, 0.5 * scale, flow_width=2.5, icb_size=20)
+    lon.set_xlim(lo0, lo1)
+    lon.set_ylim(la0, la1)
+    lon.set_title("London (enlarged; smaller circles)", fontsize=7.5, pad=2)
+    in_box = (d.icb_lon > lo0) & (d.icb_lon < lo1) & (d.icb_lat > la0) & (d.icb_lat < la1)
+    for i in np.flatnonzero(in_box):
+        lon.annotate(str(d.icb_short[i]), (d.icb_lon[i], d.icb_lat[i]), xytext=(0, -7), ha="center",
+                     textcoords="offset points", fontsize=5.5, color="#555555", zorder=6)
+
+    leg = fig.add_axes((0.645, 0.0, 0.35, 0.46))
+    leg.axis("off")
+    ref = [v for v in (100, 300, 600) if v <= st.base_income.max() * 1.2] or [100]
     handles = [
         Line2D([], [], ls="", marker="o", mfc=STABLE, mec="black", mew=0.4, ms=7, label="stable"),
         Line2D([], [], ls="", marker="o", mfc=DESTABILISED, mec="black", mew=0.4, ms=7, label="destabilised"),
@@ -251,15 +279,15 @@ def map_figure(model: CommissioningModel) -> Figure:
                label=f"£{v}m income")
         for v in ref
     ] + [
-        Line2D([], [], color=FLOW_COLOUR, lw=2.5, alpha=0.6, label=f"top {N_FLOWS} out-of-area flows"),
-        Line2D([], [], ls="", marker="s", mfc="#9e9e9e", mec="none", ms=4, label="ICB centre"),
+        Line2D([], [], color=FLOW_COLOUR, lw=2.5, alpha=0.6, label=f"{N_FLOWS} largest out-of-area\nflows (ICB → provider)"),
+        Line2D([], [], ls="", marker="s", mfc="#8a8a8a", mec="none", ms=4, label="ICB centre"),
     ]
-    ax.legend(handles=handles, loc="upper left", fontsize=6.5, frameon=False, labelspacing=1.0,
-              borderpad=0.2, handletextpad=0.6)
+    leg.legend(handles=handles, loc="upper left", fontsize=7, frameon=False, labelspacing=0.85,
+               borderpad=0.0, handletextpad=0.8, borderaxespad=0.0)
     if flows:
         i, p, v = flows[0]
-        ax.text(0.99, 0.01, f"largest: {d.icb_short[i]} → {d.provider_short[p]} £{v:,.0f}m",
-                transform=ax.transAxes, ha="right", va="bottom", fontsize=6.5, color=FLOW_COLOUR)
+        leg.text(0.0, 0.0, f"largest: {d.icb_short[i]}\n→ {d.provider_short[p]}, £{v:,.0f}m a year",
+                 transform=leg.transAxes, ha="left", va="bottom", fontsize=6.5, color=FLOW_COLOUR)
     return fig
 
 
@@ -289,7 +317,7 @@ def series_figure(model: CommissioningModel) -> Figure:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
         if any(label for _, label, _, _ in lines):
             ax.legend(fontsize=6.5, frameon=False)
-    axes[0, 0].set_ylim(bottom=0)
+    axes[0, 0].set_ylim(0, max(3.0, 1.15 * max(data["providers_destabilised"])))
     axes[0, 0].yaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in axes[1]:
         ax.set_xlabel("financial year starting", fontsize=7)
@@ -297,12 +325,20 @@ def series_figure(model: CommissioningModel) -> Figure:
     return fig
 
 
+@solara.component
 def MapPanel(model: CommissioningModel):
-    return solara.FigureMatplotlib(map_figure(model), format="png")
+    # A component (not a plain function) so that the figure is redrawn only when the
+    # model steps or is replaced, not on every re-render (e.g. a slider move).
+    counter = update_counter.get()
+    fig = solara.use_memo(lambda: map_figure(model), [model, counter])
+    return solara.FigureMatplotlib(fig, format="png", dependencies=[model, counter])
 
 
+@solara.component
 def SeriesPanel(model: CommissioningModel):
-    return solara.FigureMatplotlib(series_figure(model), format="png")
+    counter = update_counter.get()
+    fig = solara.use_memo(lambda: series_figure(model), [model, counter])
+    return solara.FigureMatplotlib(fig, format="png", dependencies=[model, counter])
 
 
 _TABLE_CSS = (
@@ -343,7 +379,9 @@ def at_risk_html(model: CommissioningModel) -> str:
     )
 
 
+@solara.component
 def AtRiskPanel(model: CommissioningModel):
+    update_counter.get()
     return solara.HTML(tag="div", unsafe_innerHTML=at_risk_html(model))
 
 
@@ -382,11 +420,44 @@ def summary_html(model: CommissioningModel) -> str:
     )
 
 
+@solara.component
 def SummaryPanel(model: CommissioningModel):
+    update_counter.get()
     return solara.HTML(tag="div", unsafe_innerHTML=summary_html(model))
 
 
 COMPONENTS = [(MapPanel, 0), (SeriesPanel, 0), (AtRiskPanel, 0), (SummaryPanel, 0)]
+
+# Mesa gives every panel a 6-column by 10-row grid cell (a row is 30 px plus a 10 px
+# margin): too short for the map and the tables, which then overlap. Mesa 3.5 has no
+# argument for the initial layout, so this page's four panels get their own (map and
+# at-risk table on the left, time series and summary on the right); users can still
+# drag and resize them. Any other panel count keeps Mesa's layout.
+PANEL_LAYOUT = (
+    {"i": 0, "x": 0, "y": 0, "w": 6, "h": 12, "moved": False},
+    {"i": 1, "x": 6, "y": 0, "w": 6, "h": 11, "moved": False},
+    {"i": 2, "x": 0, "y": 12, "w": 6, "h": 13, "moved": False},
+    {"i": 3, "x": 6, "y": 11, "w": 6, "h": 14, "moved": False},
+)
+
+
+def _install_layout() -> None:
+    from mesa.visualization import solara_viz
+
+    mesa_layout = solara_viz.make_initial_grid_layout
+    if getattr(mesa_layout, "commissim", False):
+        return
+
+    def initial_grid_layout(num_components: int) -> list[dict]:
+        if num_components == len(PANEL_LAYOUT):
+            return [dict(item) for item in PANEL_LAYOUT]
+        return mesa_layout(num_components)
+
+    initial_grid_layout.commissim = True
+    solara_viz.make_initial_grid_layout = initial_grid_layout
+
+
+_install_layout()
 
 
 # --------------------------------------------------------------------------- page

@@ -37,33 +37,6 @@ def accessibility(gravity: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     return np.einsum("ips,ps->is", gravity, capacity)
 
 
-def balance_flows(
-    gravity: np.ndarray,
-    row_totals: np.ndarray,
-    col_totals: np.ndarray,
-    iterations: int = 5000,
-    tol: float = 1e-7,
-) -> np.ndarray:
-    """Doubly-constrained gravity model (iterative proportional fitting), per service.
-
-    Returns flows F[i,p,s] = G[i,p,s] a[i,s] b[p,s] with sum_p F = row_totals[i,s]
-    (each ICB's cases) and sum_i F = col_totals[p,s] (each provider's base cases),
-    to a relative tolerance ``tol`` on the provider totals. Row and column totals
-    must agree per service. Ends on the row constraint, so every case is placed.
-    """
-    b = np.ones(col_totals.shape)
-    scale = np.maximum(col_totals, 1e-12)
-    for _ in range(iterations):
-        rs = np.einsum("ips,ps->is", gravity, b)
-        a = np.divide(row_totals, rs, out=np.zeros_like(row_totals), where=rs > 0)
-        cs = np.einsum("ips,is->ps", gravity, a) * b
-        err = np.abs(cs - col_totals) / scale
-        if err.max(initial=0.0) < tol:
-            break
-        b = np.divide(col_totals * b, cs, out=np.zeros_like(col_totals), where=cs > 0)
-    return gravity * a[:, None, :] * b[None, :, :]
-
-
 class LineIndex:
     """The offered (provider, service) lines, K of them, and sums over them.
 
@@ -138,3 +111,33 @@ def cap_and_reroute(
         lost += np.where(nowhere, overflow, 0.0)
         pending = overflow[:, lines.s] * split
     return delivered, lost  # pragma: no cover
+
+
+def balance_flows(
+    gravity: np.ndarray,
+    row_totals: np.ndarray,
+    col_totals: np.ndarray,
+    lines: LineIndex,
+    tol: float = 1e-5,
+    iterations: int = 20000,
+    start: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Doubly-constrained gravity model (iterative proportional fitting) on (I, K) arrays.
+
+    Returns (flows F[i,k], provider factors b[k]) with F = G[i,k] a[i,s(k)] b[k],
+    sum over a service's lines of F = row_totals[i,s] (each ICB's cases, exact) and
+    sum over ICBs of F = col_totals[k] (each provider line's base cases) to a relative
+    tolerance ``tol``. ``start`` warm-starts b (e.g. from a nearby solution).
+    """
+    b = np.ones(lines.K) if start is None else start.copy()
+    scale = np.maximum(col_totals, 1e-12)
+    for _ in range(iterations):
+        rs = lines.by_service(gravity * b)
+        a = np.divide(row_totals, rs, out=np.zeros_like(row_totals), where=rs > 0)
+        cs = (gravity * a[:, lines.s]).sum(axis=0) * b
+        if (np.abs(cs - col_totals) / scale).max(initial=0.0) < tol:
+            break
+        b = np.divide(col_totals * b, cs, out=np.zeros_like(col_totals), where=cs > 0)
+    rs = lines.by_service(gravity * b)  # end on the row constraint: every case is placed
+    a = np.divide(row_totals, rs, out=np.zeros_like(row_totals), where=rs > 0)
+    return gravity * a[:, lines.s] * b, b

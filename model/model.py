@@ -63,7 +63,7 @@ GRAFT_SURVIVAL = 0.95
 
 
 @functools.lru_cache(maxsize=32)
-def _base_world_cached(data_key: int, reach_multiplier: float, elasticity: float) -> SimpleNamespace:
+def _base_world_cached(data_key: int, reach_multiplier: float, elasticity: float, affinity: float) -> SimpleNamespace:
     d = _DATA_BY_KEY[data_key]
     dist = distances_km(d.icb_lat, d.icb_lon, d.prov_lat, d.prov_lon)  # (I, P)
     offered = d.base_cases > 0
@@ -77,14 +77,16 @@ def _base_world_cached(data_key: int, reach_multiplier: float, elasticity: float
     acc_rel = acc / np.maximum((acc * weight[:, None]).sum(axis=0) / weight.sum(), 1e-12)
     use = need * np.power(np.maximum(acc_rel, 1e-9), elasticity)
     use *= national / use.sum(axis=0)
-    flows = balance_flows(gravity, use, d.base_cases)
-    # Re-routing weights: each ICB's base-year split (proportional to gravity x provider pull).
-    weights = np.divide(flows, use[:, None, :], out=np.zeros_like(flows), where=use[:, None, :] > 0)
+    # Referral pathways: an ICB's residents are drawn to providers in their own ICB.
+    in_area = d.provider_icb[None, :] == np.arange(d.n_icbs)[:, None]
+    gravity = gravity * np.where(in_area, affinity, 1.0)[:, :, None]
     lines = LineIndex(offered)
+    flows_k, _ = balance_flows(lines.pick(gravity), use, lines.pick(d.base_cases), lines)
+    # Re-routing weights: each ICB's base-year split (proportional to gravity x provider pull).
+    weights_k = np.divide(flows_k, use[:, lines.s], out=np.zeros_like(flows_k), where=use[:, lines.s] > 0)
     dist_k = dist[:, lines.p]  # (I, K)
-    weights_k = lines.pick(weights)
     world = SimpleNamespace(
-        dist=dist, need=need, demand0=use, lines=lines, dist_k=dist_k, flow0=lines.pick(flows),
+        dist=dist, need=need, demand0=use, lines=lines, dist_k=dist_k, flow0=flows_k,
         weights=weights_k,
         # Mean km per case of each (ICB, service) cell with base-year flows.
         base_km=lines.by_service(weights_k * dist_k),
@@ -98,15 +100,15 @@ def _base_world_cached(data_key: int, reach_multiplier: float, elasticity: float
 _DATA_BY_KEY: dict[int, SeedData] = {}
 
 
-def base_world(data: SeedData, reach_multiplier: float, elasticity: float) -> SimpleNamespace:
+def base_world(data: SeedData, reach_multiplier: float, elasticity: float, affinity: float = 1.0) -> SimpleNamespace:
     """Base-year geography and flows (distances, need, use, balanced gravity flows).
 
-    Depends only on the seed data and two parameters, so it is computed once per
+    Depends only on the seed data and three parameters, so it is computed once per
     process for each combination and shared read-only by every model instance.
     """
     key = id(data)
     _DATA_BY_KEY[key] = data
-    return _base_world_cached(key, float(reach_multiplier), float(elasticity))
+    return _base_world_cached(key, float(reach_multiplier), float(elasticity), float(affinity))
 
 
 class CommissioningModel(mesa.Model):
@@ -179,7 +181,7 @@ class CommissioningModel(mesa.Model):
         st.tier = d.tier
         st.prov_icb = d.provider_icb
         st.prov_region = d.icb_region[d.provider_icb]
-        base = base_world(d, p["reach_multiplier"], p["distance_access_elasticity"])
+        base = base_world(d, p["reach_multiplier"], p["distance_access_elasticity"], p["in_area_affinity"])
         st.dist = base.dist
         st.need = base.need.copy()
         st.demand0 = base.demand0

@@ -199,6 +199,12 @@ PARAMS: tuple[Param, ...] = (
        doc="Multiplier on every service's travel reach in the gravity model: higher means more "
            "cross-border (out-of-area) activity.",
        source="assumption: no public figure for the cross-border share (MODEL.md); swept instead"),
+    _p("in_area_affinity", 10.0, "float", 1.0, 30.0, group="allocation",
+       doc="Pull of providers in the patient's own ICB in the gravity model (referral pathways, "
+           "patient preference), as a multiplier on their attractiveness. Sets how much activity "
+           "crosses ICB borders: 1 gives ~67% of spend out of area, 10 ~40%, 30 ~33%.",
+       source="assumption (no public cross-border figure, MODEL.md): 10 keeps ~85-90% of dialysis and "
+              "chemotherapy in the patient's ICB, as the seed tables assume (seeds/README.md)"),
     # --- regions -----------------------------------------------------------------
     _p("spec_enforcement", 0.5, "float", 0.0, 1.0, group="region",
        doc="Region's service-specification enforcement: an ICB-led commissioner cuts no contract by "
