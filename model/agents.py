@@ -94,7 +94,8 @@ class Provider(Agent):
 
     Decision rules (each round, after being paid):
     * withdraw a service line after ``withdrawal_rounds`` consecutive rounds below
-      its minimum viable volume or at a loss, unless its region protects it;
+      its minimum viable volume (or below 80% of its base volume, for a line that was
+      already smaller than that minimum) or at a loss, unless its region protects it;
     * in distress (reserves below ``distress_threshold`` of turnover) cut capacity
       on loss-making lines by ``distress_capacity_cut`` (contagion to other lines
       and to the providers that take the overflow); out of distress, rebuild lost
@@ -170,8 +171,8 @@ class Region(Agent):
       and, if ``protect_last_provider``, pays the loss of a line that is the last
       open provider of its service in the region and is about to be withdrawn,
       while the pool lasts.
-    Under ``pan_icb`` the region's most mature ICB is recorded as the lead ICB that
-    hosts the pooled budget (``lead_icb``).
+    ``lead_icb`` records the region's most mature ICB, the natural host of a pan-ICB
+    pool (004); the model's pan-ICB pool behaves region-wide whoever hosts it.
     """
 
     def __init__(self, model: CommissioningModel, idx: int):

@@ -34,6 +34,8 @@ Definitions (money in £; shares are fractions):
 - ``access_max_min_ratio``: highest over lowest ICB access rate (Atlas of Variation style).
 - ``budget_total`` (£bn): all commissioners' budgets; ``unplaced_cases``: cases with no
   provider that had room.
+- Summary only (``summary()``): ``income_change_min`` (the worst provider),
+  ``cumulative_diverted`` and ``cumulative_stabilisation`` (£m over the run).
 - ``spend_<commissioner type>`` (£bn): spend by NHS England nationally, its
   regions, ICBs (own or merged footprint), joint committees and pan-ICB pools.
 """

@@ -7,10 +7,11 @@ The round (MODEL.md, "A funding round"):
 2. budgets are set per (ICB, service) cell on a historic (provider-income) basis,
    moving towards a population-need basis at ``pace_of_change``; each cell is
    assigned to its commissioner under the scenario's arrangement for the year;
-3. agents decide: ICBs (diversion, repatriation, maturity), regions (pools);
-   commissioners contract: a shortfall becomes cuts (even for NHS England; home
-   bias and a preference for high-volume lines for ICB-led commissioners, capped
-   by regional specification enforcement); a surplus buys activity for unmet need;
+3. ICB agents decide (diversion, repatriation, maturity); regions top up their
+   stabilisation reserves (array rule); commissioners contract: a shortfall
+   becomes cuts (even for NHS England; for ICB-led commissioners, cash-strapped
+   ICBs' residents' out-of-area and rarer lines are cut first, within the cap that
+   regional specification enforcement sets); a surplus buys activity for unmet need;
 4. providers deliver within capacity (overflow re-routed to providers with room),
    are paid at tariff, bear fixed and variable costs; each line's run of bad
    years is updated; regions pay from their pool to keep open a line that is the
@@ -502,7 +503,8 @@ class CommissioningModel(mesa.Model):
 
     def _fund_pools(self) -> None:
         """Regions keep a stabilisation reserve of ``pool_share`` of their ICBs' delegated
-        budgets, topped up from those budgets only as far as it was spent (a finite pool)."""
+        budgets: each year it is topped up from those budgets to that level (a finite pool;
+        what was not spent is not collected again)."""
         st, p = self.state, self.p
         R = self.n_regions
         reg = self.data.icb_region
@@ -612,7 +614,7 @@ class CommissioningModel(mesa.Model):
             default=False,
         )
         icb_led = t >= ICB_T
-        # Home bias and the preference for high-volume lines are behaviours of cash-strapped
+        # Home bias and the preference for widely provided lines are behaviours of cash-strapped
         # ICBs (MODEL.md), or of every ICB if ``home_bias_scope`` says so; in a joint
         # committee or pan-ICB pool they act through the member ICB whose residents' contract
         # it is, damped by NHS England's weight.

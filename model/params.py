@@ -121,8 +121,9 @@ PARAMS: tuple[Param, ...] = (
            "centres first) that a national office claws back from ICBs to national commissioning.",
        source="004 (a DHSC office may take back some delegated services); share is an assumption"),
     _p("upstream_investment", 0.0, "float", 0.0, 0.1, group="arrangement",
-       doc="Joint transplant + dialysis commissioning: share of the dialysis budget moved each year "
-           "into extra kidney transplants; each transplanted patient leaves dialysis.",
+       doc="Joint transplant + dialysis commissioning: each year, extra kidney transplants worth this "
+           "share of the value of dialysis demand are commissioned; each transplanted patient leaves "
+           "dialysis (and returns if the graft fails).",
        source="003 (Nuffield Trust: commissioning transplantation and dialysis together aligns "
               "incentives to do more transplants); share and graft survival are assumptions"),
     _p("trailblazer_threshold", 0.8, "float", 0.0, 1.0, group="arrangement",
@@ -130,12 +131,13 @@ PARAMS: tuple[Param, ...] = (
        source="assumption: 002 says only organisationally mature ICSs should go first; with the seed "
               "maturity scores the first wave is South East and South West London, the two ICSs that "
               "said they were ready in early 2023 (HSJ, specialised_facts.md §2); with maturity_growth "
-              "0.05 the ICBs of the three 2024-25 delegation regions follow two years later"),
+              "0.05 most ICBs of the three 2024-25 delegation regions follow from 2026-27"),
     _p("maturity_growth", 0.05, "float", 0.0, 0.3, group="arrangement",
        doc="Yearly rise in every ICB's maturity score (later trailblazer waves join as they mature).",
        source="assumption: reaches most ICBs within ~6 years, in line with the 2023-2025 roll-out"),
     _p("region_weight", 0.5, "float", 0.0, 1.0, group="arrangement",
-       doc="Weight of NHSE in a joint committee's decisions: damps ICB home bias by this share.",
+       doc="Weight of NHSE in joint committees and of the region in pan-ICB pools: damps member ICBs' "
+           "home bias, volume preference, diversion and repatriation by this share.",
        source="assumption: joint committees are co-chaired by ICBs and NHSE (001); equal weight"),
     # --- money -------------------------------------------------------------------
     _p("price_inflation", 0.025, "float", 0.0, 0.10, group="finance",
@@ -172,7 +174,7 @@ PARAMS: tuple[Param, ...] = (
        source="assumption: the behaviour the Shelford Group warned of (003)"),
     _p("home_bias_scope", "cash_strapped", "choice", choices=("cash_strapped", "all_icbs"), group="contracting",
        sweepable=False,
-       doc="Which ICBs show home bias and prefer high-volume lines when they cut: cash-strapped ones "
+       doc="Which ICBs show home bias and prefer widely provided lines when they cut: cash-strapped ones "
            "(as the brief describes) or every ICB.",
        source="MODEL.md funding round step 3; 003 for the behaviour"),
     _p("local_volume_preference", 0.5, "float", 0.0, 1.0, group="contracting",
@@ -216,7 +218,7 @@ PARAMS: tuple[Param, ...] = (
        source="assumption based on 004 (regions hold the risk of service sustainability)"),
     _p("pool_share", 0.005, "float", 0.0, 0.05, group="region",
        doc="Size of each region's stabilisation reserve as a share of its ICBs' delegated budgets; "
-           "topped up each year from those budgets as far as it was spent.",
+           "topped up each year from those budgets back to that level.",
        source="assumption: a limited risk pool (004)"),
     # --- providers ---------------------------------------------------------------
     _p("withdrawal_rounds", 3, "int", 1, 10, group="provider",

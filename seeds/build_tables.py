@@ -193,7 +193,7 @@ SERVICES = [
     ("specialised_mental_health", "Specialised mental health (adult secure, CAMHS tier 4, eating disorders)", "retained", 3, 0.070, 180000, 0.70, 40, 0.01, 100, False, False,
      "specialised MH ~GBP 1.6bn in 2017 (derived from HSJ, facts §1b), grown to ~GBP 1.6bn/22.7bn = 0.07; GBP 180,000 per occupied bed-year an assumption; commissioned via provider collaboratives, not delegated (assumption); Policy Exchange named MH as a first-wave candidate (002)"),
     ("high_cost_drugs_devices", "High-cost drugs and devices paid at cost (all specialised lines)", "retained", 1, None, 20000, 0.02, 0, 0.06, 30, False, False,
-     "about 1/4 of spend was high-cost drugs and devices in 2015-16 (PAC HC387, facts §1c) and ~20% medicines in 2022 (PharmaTimes); the delegated GBP 5.3bn excludes them (PQ May 2024); share is the balance (~0.29); GBP 20,000 per patient-year an assumption"),
+     "about 1/4 of spend was high-cost drugs and devices in 2015-16 (PAC HC387, facts §1c) and ~20% medicines in 2022 (PharmaTimes); the delegated GBP 5.3bn excludes them (PQ May 2024); share is the balance (0.326); GBP 20,000 per patient-year an assumption"),
     # highly specialised (80 lines), national in every scenario (003)
     ("liver_transplant", "Liver transplantation (adult and paediatric)", "highly_specialised", 3, 0.004, 90000, 0.50, 50, 0.01, 300, False, False,
      A + "~1,000 transplants and assessments at 6 centres; named as highly specialised in 003"),
