@@ -1,0 +1,289 @@
+"""In-process tests of the SolaraViz page (``model/app.py``) and ``commissim viz``.
+
+The page is rendered with ``solara.render`` inside an ``AppLayout`` (as the
+server does; without it the sidebar with the Step button is not rendered), and
+its buttons and inputs are driven through their widgets.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import ipyvuetify as v
+import ipywidgets
+import numpy as np
+import pytest
+import solara
+from mesa.experimental.scenarios import Scenario as MesaScenario
+
+from experiments import cmd_viz
+from experiments.cli import UserError, build_parser
+from model import app
+from model.model import CommissioningModel
+from model.params import DEFAULTS, PARAM_BY_NAME
+from model.scenarios import list_scenarios
+
+
+# ----------------------------------------------------------------------- helpers
+def render_page():
+    @solara.component
+    def Session():
+        with solara.AppLayout():
+            app.Page()
+
+    box, rc = solara.render(Session(), handle_error=False)
+    return rc
+
+
+def click(rc, label: str) -> None:
+    button = rc.find(v.Btn, children=[label])
+    button.assert_single()
+    button.widget.click()
+
+
+def time_text(rc) -> str:
+    """Mesa's step counter in the sidebar ("Time: N.0", it shows ``model.time``)."""
+    texts = [f"Time: {n:.1f}" for n in range(50) if rc.find(children=[f"Time: {n:.1f}"])]
+    assert len(texts) == 1, texts
+    return texts[0]
+
+
+def panel_html(rc, css_class: str) -> str:
+    found = [w.unsafe_innerHTML for w in rc.find(solara.widgets.HTML).widgets
+             if w.unsafe_innerHTML and css_class in w.unsafe_innerHTML]
+    assert len(found) == 1, f"expected one {css_class} panel, got {len(found)}"
+    return found[0]
+
+
+def images(rc) -> list[bytes]:
+    return [bytes(w.value) for w in rc.find(ipywidgets.Image).widgets]
+
+
+@pytest.fixture
+def page():
+    rc = render_page()
+    yield rc
+    rc.close()
+
+
+# --------------------------------------------------------------- controls and model
+def test_controls_follow_the_registry_and_scenarios():
+    params = app.model_params()
+    assert params["policy"]["type"] == "Select"
+    assert params["policy"]["values"] == [s.name for s in list_scenarios()]
+    assert params["policy"]["value"] in params["policy"]["values"]
+    for name in app.SLIDER_PARAMS:
+        spec = PARAM_BY_NAME[name]
+        slider = params[name]
+        assert slider["type"] == "SliderFloat"
+        assert (slider["min"], slider["max"], slider["value"]) == (spec.low, spec.high, spec.default)
+        assert 0 < slider["step"] <= (spec.high - spec.low) / 50
+        # the default lies on the slider's grid
+        assert abs(round((spec.default - spec.low) / slider["step"]) * slider["step"] + spec.low - spec.default) < 1e-9
+    assert params["rng"]["type"] == "InputText"
+    assert set(params) == {"policy", "rng", *app.SLIDER_PARAMS}
+
+
+@pytest.mark.parametrize("text, seed, noted", [
+    ("7", 7, False), (" 42 ", 42, False), (3, 3, False), ("5.0", 5, False),
+    ("abc", app.DEFAULT_SEED, True), ("", app.DEFAULT_SEED, True), ("-4", app.DEFAULT_SEED, True),
+    (None, app.DEFAULT_SEED, True), ("1.5", app.DEFAULT_SEED, True),
+])
+def test_parse_seed(text, seed, noted):
+    got, note = app.parse_seed(text)
+    assert got == seed and bool(note) == noted
+
+
+def test_viz_model_takes_the_policy_and_ignores_mesas_scenario_object():
+    # Mesa's Reset passes its own Scenario object as `scenario=`: it must not replace the policy.
+    m = app.VizModel(policy="pan_icb", rng="5", scenario=MesaScenario(), home_bias=0.8)
+    assert isinstance(m, CommissioningModel)
+    assert m.policy_name == "pan_icb" and m.seed == 5 and m.p["home_bias"] == 0.8
+    assert isinstance(m.scenario, MesaScenario)  # Mesa's own attribute left alone
+    assert app.VizModel(scenario="trailblazer").policy_name == "trailblazer"
+    bad = app.VizModel(rng="not a seed")
+    assert bad.seed == app.DEFAULT_SEED and "not an integer" in bad.seed_note
+
+
+def test_slider_at_default_keeps_the_scenarios_value():
+    assert app.VizModel(policy="needs_based").p["needs_weight_target"] == 1.0
+    assert app.VizModel(policy="needs_based", needs_weight_target=0.4).p["needs_weight_target"] == 0.4
+    assert app.VizModel(policy="needs_based", needs_weight_target=DEFAULTS["needs_weight_target"]
+                        ).p["needs_weight_target"] == 1.0
+    # slider float noise is rounded and clipped into the registry range
+    m = app.VizModel(home_bias=0.9900000000000001, funding_gap=0.010000000000000002)
+    assert m.p["home_bias"] == 0.99 and m.p["funding_gap"] == 0.01
+
+
+def test_same_seed_same_run():
+    a, b = app.VizModel(policy="full_delegation", rng=3), app.VizModel(policy="full_delegation", rng="3")
+    for _ in range(3):
+        a.step()
+        b.step()
+    assert np.array_equal(a.state.prov_income, b.state.prov_income)
+
+
+# ------------------------------------------------------------------------ readers
+@pytest.fixture(scope="module")
+def stressed():
+    """A run with destabilised providers, so every colour and table state is exercised."""
+    m = app.VizModel(policy="full_delegation", rng=2, funding_gap=0.04, home_bias=0.95, diversion_rate=1.0)
+    for _ in range(8):
+        m.step()
+    return m
+
+
+def test_out_of_area_flows_are_out_of_area_and_largest_first(stressed):
+    flows = app.out_of_area_flows(stressed)
+    assert len(flows) == app.N_FLOWS
+    d = stressed.data
+    values = [f[2] for f in flows]
+    assert values == sorted(values, reverse=True) and values[-1] > 0
+    for i, p, _ in flows:
+        assert d.provider_icb[p] != i
+    # they agree with the dense payments, summed over services
+    dense = stressed.dense("payments").sum(axis=2)  # (I, P)
+    i, p, value = flows[0]
+    assert value == pytest.approx(dense[i, p])
+    out = dense * (d.provider_icb[None, :] != np.arange(d.n_icbs)[:, None])
+    assert value == pytest.approx(out.max())
+
+
+def test_at_risk_ranks_distress_then_destabilised_then_income_change(stressed):
+    rows = app.at_risk(stressed, n=stressed.n_providers)
+    rank = {"in distress": 2, "destabilised": 1, "stable": 0}
+    states = [rank[r["state"]] for r in rows]
+    assert states == sorted(states, reverse=True)
+    assert states[0] >= 1, "the stressed run should have destabilised providers"
+    for a, b in zip(rows, rows[1:]):
+        if a["state"] == b["state"]:
+            assert a["income_change_pct"] <= b["income_change_pct"] + 1e-9
+    assert set(rows[0]) == {"provider", "host_icb", "income_change_pct", "reserves", "lines_withdrawn", "state"}
+    assert int((app.provider_state(stressed) > 0).sum()) == int(stressed.state.destabilised.sum())
+
+
+def test_panels_draw_after_several_steps(stressed):
+    import io
+
+    for make in (app.map_figure, app.series_figure):
+        fig = make(stressed)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert stressed.financial_year in fig.texts[0].get_text()
+    table = app.at_risk_html(stressed)
+    assert table.count("<tr>") == app.N_AT_RISK + 1
+    assert "Guy&#x27;s" in table or "'" not in table  # names are escaped
+    summary = app.summary_html(stressed)
+    assert "full_delegation" in summary and stressed.financial_year in summary
+
+
+# --------------------------------------------------------------- rendered page
+def test_page_renders_all_panels(page):
+    assert time_text(page) == "Time: 0.0"
+    assert len(images(page)) == 2  # map and time series
+    assert "Providers most at risk" in panel_html(page, "commissim-at-risk")
+    assert "nhse_direct" in panel_html(page, "commissim-summary")
+    labels = {w.label for w in page.find(v.Slider).widgets}
+    for name, label in app.SLIDER_PARAMS.items():
+        assert any(lab.startswith(label) for lab in labels), name
+    page.find(v.Select, label="Scenario").assert_single()
+    page.find(v.TextField, label="Seed (integer)").assert_single()
+
+
+def test_clicking_step_advances_the_model_and_redraws(page):
+    before = images(page)
+    summary0 = panel_html(page, "commissim-summary")
+    for n in range(1, 4):
+        click(page, "Step")
+        assert time_text(page) == f"Time: {n}.0"
+    after = images(page)
+    assert after[0] != before[0] and after[1] != before[1]
+    summary = panel_html(page, "commissim-summary")
+    assert summary != summary0 and "(step 3)" in summary and "2025-26" in summary
+
+
+def test_two_sessions_have_their_own_models():
+    a, b = render_page(), render_page()
+    try:
+        click(a, "Step")
+        click(a, "Step")
+        assert time_text(a) == "Time: 2.0"
+        assert time_text(b) == "Time: 0.0"
+        click(b, "Step")
+        assert (time_text(a), time_text(b)) == ("Time: 2.0", "Time: 1.0")
+    finally:
+        a.close()
+        b.close()
+    # and the module holds no model that every session would share
+    assert not [k for k, val in vars(app).items() if isinstance(val, CommissioningModel)]
+
+
+def test_new_controls_and_reset_build_a_new_model(page):
+    click(page, "Step")
+    assert time_text(page) == "Time: 1.0"
+    page.find(v.Select, label="Scenario").widget.v_model = "needs_based"
+    slider = [w for w in page.find(v.Slider).widgets if w.label.startswith(app.SLIDER_PARAMS["home_bias"])]
+    assert len(slider) == 1
+    slider[0].v_model = 0.85
+    seed = page.find(v.TextField, label="Seed (integer)").widget
+    seed.v_model = "11"
+    seed.fire_event("focusout", None)
+    # nothing changes until Reset
+    assert time_text(page) == "Time: 1.0"
+    assert "nhse_direct" in panel_html(page, "commissim-summary")
+    click(page, "Reset")
+    assert time_text(page) == "Time: 0.0"
+    summary = panel_html(page, "commissim-summary")
+    assert "needs_based · 2022-23 (step 0)" in summary
+    assert ">0.85<" in summary and ">11<" in summary  # home bias and seed in force
+    assert "Needs-weight target" in summary and ">1<" in summary  # scenario's own value kept
+    click(page, "Step")
+    assert time_text(page) == "Time: 1.0"
+    assert "needs_based · 2023-24 (step 1)" in panel_html(page, "commissim-summary")
+
+
+def test_bad_seed_is_reported_not_raised(page):
+    seed = page.find(v.TextField, label="Seed (integer)").widget
+    seed.v_model = "twelve"
+    seed.fire_event("focusout", None)
+    click(page, "Reset")
+    summary = panel_html(page, "commissim-summary")
+    assert "is not an integer" in summary
+
+
+# ------------------------------------------------------------------ commissim viz
+def test_viz_command_line():
+    args = build_parser("viz").parse_args(["viz"])
+    assert (args.host, args.port) == ("127.0.0.1", 8765)
+    args = build_parser("viz").parse_args(["viz", "--port", "9001", "--host", "localhost"])
+    assert (args.host, args.port) == ("localhost", 9001)
+    cmd = cmd_viz.server_command("127.0.0.1", 9001)
+    assert cmd[1:5] == ["-m", "solara", "run", "model.app"]
+    for flag in ("--production", "--no-open", "--no-check-version"):
+        assert flag in cmd
+    assert cmd_viz.server_env()["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
+    assert cmd_viz.url("127.0.0.1", 8765) == "http://127.0.0.1:8765"
+
+
+def test_viz_refuses_a_busy_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(UserError, match=f"port {port} on 127.0.0.1 is already in use"):
+            cmd_viz.check_port("127.0.0.1", port)
+    with pytest.raises(UserError, match="not a valid port"):
+        cmd_viz.check_port("127.0.0.1", 70000)
+
+
+def test_viz_busy_port_is_a_clean_cli_error(capsys):
+    from experiments.cli import main
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["viz", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert "already in use" in err and "Traceback" not in err
