@@ -182,6 +182,23 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def model_fingerprint() -> str:
+    """A hash of what a run's results depend on: the model's code, scenario files and seed
+    tables. Resuming a folder made with a different fingerprint would mix two models."""
+    import model as model_pkg
+    from model.data import seeds_dir
+
+    root = Path(model_pkg.__file__).resolve().parent
+    files = sorted(root.rglob("*.py")) + sorted(root.rglob("*.toml")) + sorted(Path(seeds_dir()).glob("*.csv"))
+    h = hashlib.sha256()
+    for f in files:
+        if "__pycache__" in f.parts or f.name == "app.py":  # the browser page does not affect runs
+            continue
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def git_commit(start: Path | None = None) -> str | None:
     """The commit of the source tree (read from ``.git``; ``git rev-parse HEAD`` as a fallback)."""
     here = Path(start or Path(__file__).resolve().parent)
@@ -780,6 +797,13 @@ def run_batch(
     out = Path(out)
     manifest_path = out / MANIFEST_NAME
     old = _prepare_folder(out, config, config_hash, overwrite)
+    fingerprint = model_fingerprint()
+    if old and old.get("model_fingerprint") not in (None, fingerprint):
+        raise BatchConfigError(
+            f"results folder '{out}' was made by a different version of the model (code, scenarios or seed "
+            f"tables changed: fingerprint {old.get('model_fingerprint')}, now {fingerprint}); resuming would mix "
+            "the two. Pass --overwrite (overwrite=True) to run it again, or --out (out=) for a new folder"
+        )
     parts = out / "parts"
     for sub in (*TABLES, "_done"):
         (parts / sub).mkdir(parents=True, exist_ok=True)
@@ -809,6 +833,7 @@ def run_batch(
             for pid, point, describe in zip(ids, points, describes)
         ],
         "versions": package_versions(),
+        "model_fingerprint": fingerprint,
         "git_commit": git_commit(),
         "started": (old or {}).get("started") or _now(),
         "resumed": [*(old or {}).get("resumed", []), *([_now()] if old else [])],

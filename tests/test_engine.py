@@ -242,3 +242,13 @@ def test_real_model_on_toy_world(tmp_path, toy_seeds):
     for a, b in zip(_tables(tmp_path / "serial"), _tables(tmp_path / "procs")):
         pd.testing.assert_frame_equal(a, b)
     shutil.rmtree(tmp_path / "procs")
+
+
+def test_resuming_a_folder_made_by_another_model_version_is_refused(tmp_path, monkeypatch):
+    from experiments import engine
+
+    _batch(tmp_path / "r")
+    monkeypatch.setattr(engine, "model_fingerprint", lambda: "something-else")
+    with pytest.raises(engine.BatchConfigError, match="different version of the model.*--overwrite"):
+        _batch(tmp_path / "r")
+    _batch(tmp_path / "r", overwrite=True)  # --overwrite starts again
