@@ -3,7 +3,7 @@ destabilisation under full delegation?
 
 Run it from the project folder (after ``pip install -e .``)::
 
-    python experiments/sobol_delegation.py                    # n = 256, 2 seeds: 8,192 runs, ~12 min on 2 idle cores
+    python experiments/sobol_delegation.py                    # n = 256, 2 seeds: 8,192 runs, ~6 min on 2 idle cores
     python experiments/sobol_delegation.py --n 1024 --workers 8
     python experiments/sobol_delegation.py --scheduler tcp://HOST:8786 --n 4096 --seeds 4
 
@@ -15,10 +15,10 @@ figures and ``sensitivity.md``) and prints the parameters with the largest total
 indices for each outcome.
 
 Scaling up: the sweep has N x (D + 2) = 16 N design points, each run ``seeds`` times at
-about 0.17 s a run (a run is ~0.05 s, but every new value of reach_multiplier or
+about 0.08 s a run (a run is ~0.05 s, but every new value of reach_multiplier or
 in_area_affinity rebalances the base-year flows, ~0.1 s). The confidence intervals shrink
-roughly as 1/sqrt(N): n = 1024 with 2 seeds (32,768 runs) takes about 45 minutes on 2 cores
-or 6 minutes on 16; keep N a power of 2.
+roughly as 1/sqrt(N): n = 1024 with 2 seeds (32,768 runs) takes about 25 minutes on 2 cores
+or 4 minutes on 16; keep N a power of 2.
 More seeds per point lower the model's own noise in the outcomes (``providers_destabilised``
 is a count). Interrupted? Run the same command again: finished runs are kept. A bigger N is a
 different sample, so give it its own ``--out`` folder (or ``--overwrite``).
