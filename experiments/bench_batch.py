@@ -82,7 +82,7 @@ def child_batch_run(args) -> dict:
 
 def child_engine(args) -> dict:
     from experiments.engine import run_batch
-    from model.simulate import simulate  # imported before timing, as batch_run's side imports the model
+    from model.simulation import simulate  # imported before timing, as batch_run's side imports the model
 
 
     scenarios, reps = _plan(args.runs, _scenarios())
@@ -169,7 +169,7 @@ def _child(kind: str, variant: str, runs: int, args) -> dict:
 
 
 def _check_model(args) -> None:
-    from model.simulate import simulate
+    from model.simulation import simulate
 
     kw = {"seeds_path": args.seeds_path} if args.seeds_path else {}
     try:

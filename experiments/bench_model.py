@@ -23,7 +23,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scenario", action="append", help="scenario(s) to time (default: nhse_direct, full_delegation)")
     args = ap.parse_args(argv)
     from model import CommissioningModel
-    from model.simulate import simulate
+    from model.simulation import simulate
 
     scenarios = args.scenario or ["nhse_direct", "full_delegation"]
     simulate(scenarios[0], 1, 0)  # warm-up: imports, seed tables, base-world cache

@@ -141,7 +141,7 @@ def compare(
     model's parameter registry). ``executor``: ``"processes"`` (default, ``workers``
     processes), ``"serial"``, or a ``concurrent.futures.Executor`` such as
     ``distributed.Client(...).get_executor()``. ``func``/``func_kwargs``: the run
-    function (default ``model.simulate.simulate``) and fixed keywords for it.
+    function (default ``model.simulation.simulate``) and fixed keywords for it.
     Returns the results folder; an existing folder of the same comparison is
     resumed, a different one refused unless ``overwrite=True``.
     """

@@ -245,7 +245,7 @@ def _func_name(func: Callable) -> str:
 
 
 def _default_func() -> Callable:
-    from model.simulate import simulate
+    from model.simulation import simulate
 
     return simulate
 
@@ -732,7 +732,7 @@ def run_batch(
     chunk_size:
         Runs per task; default adapts so a task lasts about one second.
     func, func_kwargs:
-        The run function (default ``model.simulate.simulate``; must be picklable - a
+        The run function (default ``model.simulation.simulate``; must be picklable - a
         module-level function - for process or Dask executors) and fixed keyword
         arguments passed to every run (e.g. ``seeds_path``).
     series:

@@ -12,7 +12,7 @@ takes as ``executor=`` and ``workers=``:
   worker processes on 127.0.0.1 (no other network), closed afterwards.
 
 Every Dask worker (and the scheduler) needs commissim installed in its environment: the
-tasks refer to ``experiments.engine.run_chunk`` and ``model.simulate.simulate`` by name.
+tasks refer to ``experiments.engine.run_chunk`` and ``model.simulation.simulate`` by name.
 A run's result depends only on its seed, so the results are identical on every executor.
 """
 

@@ -129,7 +129,7 @@ def sweep(
     (a LocalCluster of ``workers`` processes on 127.0.0.1), or any
     ``concurrent.futures.Executor``; ``scheduler="tcp://HOST:8786"`` runs on an existing
     Dask cluster. ``func``/``func_kwargs``: the run function (default
-    ``model.simulate.simulate``) and fixed keywords for it (e.g. ``seeds_path``).
+    ``model.simulation.simulate``) and fixed keywords for it (e.g. ``seeds_path``).
     """
     from experiments.engine import MANIFEST_NAME, run_batch
     from experiments.executors import open_executor

@@ -22,7 +22,7 @@ def __getattr__(name):  # lazy: importing model.params must not import mesa
 
         return CommissioningModel
     if name == "simulate":
-        from .simulate import simulate
+        from .simulation import simulate
 
         return simulate
     raise AttributeError(name)

@@ -1,4 +1,4 @@
-"""Module-level (picklable) stand-ins for ``model.simulate.simulate`` used by the engine tests.
+"""Module-level (picklable) stand-ins for ``model.simulation.simulate`` used by the engine tests.
 
 They have ``simulate``'s signature and return shape, and are deterministic in the seed,
 so tests compare runs with each other and never depend on the real model's numbers.

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from model import CommissioningModel
-from model.simulate import simulate
+from model.simulation import simulate
 
 
 def test_batch_run_drives_the_model_unchanged_and_matches_simulate(toy_seeds):

@@ -1,7 +1,7 @@
 """``commissim compare`` and ``experiments.compare.compare``.
 
 The run function is replaced by the deterministic stand-in ``_engine_helpers.fake_simulate``
-(the engine resolves ``model.simulate.simulate`` when a batch starts), so these tests
+(the engine resolves ``model.simulation.simulate`` when a batch starts), so these tests
 check the command's behaviour, files and messages, not the model's numbers.
 """
 
@@ -22,9 +22,9 @@ FIGURES = {"providers_destabilised.png", "income_change_distribution.png", "acce
 
 @pytest.fixture
 def fake_model(monkeypatch):
-    import model.simulate
+    import model.simulation
 
-    monkeypatch.setattr(model.simulate, "simulate", h.fake_simulate)
+    monkeypatch.setattr(model.simulation, "simulate", h.fake_simulate)
     return h.fake_simulate
 
 
@@ -107,9 +107,9 @@ def test_user_mistakes_exit_2_with_a_message(tmp_path, fake_model, capsys, extra
 
 
 def test_failed_runs_are_reported_and_exit_1(tmp_path, monkeypatch, capsys):
-    import model.simulate
+    import model.simulation
 
-    monkeypatch.setattr(model.simulate, "simulate", h.fail_odd_seeds)
+    monkeypatch.setattr(model.simulation, "simulate", h.fail_odd_seeds)
     rc = main(["compare", "--scenarios", "nhse_direct,pan_icb", "--seeds", "4", "--years", "1", "--out",
                str(tmp_path / "f"), "--executor", "serial"])
     err = capsys.readouterr().err

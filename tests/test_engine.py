@@ -230,7 +230,7 @@ def test_without_series(tmp_path):
 
 def test_real_model_on_toy_world(tmp_path, toy_seeds):
     """The engine with the real ``simulate`` on the toy world (skipped while the model cannot run)."""
-    from model.simulate import simulate
+    from model.simulation import simulate
 
     try:
         simulate("nhse_direct", years=1, rng=1, seeds_path=toy_seeds)

@@ -9,7 +9,7 @@ from experiments.cli import main as cli
 from model import CommissioningModel
 from model.errors import ScenarioError
 from model.scenarios import list_scenarios, load_scenario, parse_scenario
-from model.simulate import simulate
+from model.simulation import simulate
 
 BRIEF = {"nhse_direct", "full_delegation", "joint_committees", "trailblazer", "pan_icb", "needs_based",
          "as_happened", "icb_consolidation", "national_clawback", "transplant_dialysis"}

@@ -300,7 +300,7 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
 # --------------------------------------------------------------------------- executors
 @pytest.mark.slow
 def test_identical_results_serial_processes_and_dask_local_cluster(tmp_path, toy_seeds):
-    from model.simulate import simulate
+    from model.simulation import simulate
 
     cfg = _space(n=4, seeds=2, outcomes=["providers_destabilised", "access_gini", "income_change_p10"],
                  parameters={"home_bias": {"bounds": [0.0, 0.9]}, "funding_gap": {"bounds": [0.0, 0.03]},
