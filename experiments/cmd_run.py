@@ -32,9 +32,11 @@ def provider_table(model):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from experiments.compare import _non_negative_int
+
     parser.add_argument("--scenario", default="nhse_direct", help="scenario name or TOML path (default nhse_direct)")
-    parser.add_argument("--years", type=int, default=10, help="funding rounds to run (default 10)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--years", type=_non_negative_int, default=10, help="funding rounds to run (default 10)")
+    parser.add_argument("--seed", type=_non_negative_int, default=1, help="random seed, a whole number >= 0 (default 1)")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a model parameter")
     parser.add_argument("--out", default=None, help="output folder (default results/run-<scenario>-seed<seed>)")
 
@@ -57,8 +59,10 @@ def run(args: argparse.Namespace) -> int:
     params = parse_set(args.set)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     model = CommissioningModel(scenario=args.scenario, rng=args.seed, **params)
-    model.run(args.years)
     out = Path(args.out or f"results/run-{model.policy_name}-seed{args.seed}")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out '{out}' is a file; choose a folder")
+    model.run(args.years)
     out.mkdir(parents=True, exist_ok=True)
 
     series = model.datacollector.get_model_vars_dataframe()

@@ -37,6 +37,8 @@ DEFAULT_SEEDS = 30
 DEFAULT_YEARS = 10
 DEFAULT_ROOT_SEED = 20230401
 DEFAULT_OUT = "results/compare"
+# Parameters that make a scenario what it is: overriding them for every scenario is refused.
+SCENARIO_DEFINING = frozenset({"arrangement", "delegated_set", "icb_footprint"})
 
 
 # --------------------------------------------------------------------------- inputs
@@ -154,6 +156,13 @@ def compare(
         params = validate_parameters(dict(parameters or {}), where="parameters")
     except ParameterError as exc:
         raise UserError(str(exc)) from None
+    defining = sorted(set(params) & SCENARIO_DEFINING)
+    if defining:
+        raise UserError(
+            f"--set {', '.join(defining)}: these define what a scenario is, so setting them for every scenario "
+            "would run one arrangement under several names. Copy a file from model/scenarios/, edit it and "
+            "compare it by path instead (--scenarios nhse_direct,my_scenario.toml)"
+        )
     design = [{"scenario": n, **params} for n in names]
     out = Path(out)
     say = log or (lambda msg: print(msg, file=sys.stderr))

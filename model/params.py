@@ -36,9 +36,7 @@ class Param:
         """Return ``value`` converted to this parameter's type, or raise ParameterError."""
         name = self.name
         if self.kind == "bool":
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, (int, float)) and value in (0, 1):
+            if isinstance(value, (bool,)) or type(value).__name__ == "bool_":
                 return bool(value)
             if isinstance(value, str) and value.lower() in ("true", "false"):
                 return value.lower() == "true"
@@ -58,8 +56,9 @@ class Param:
                 else:
                     raise TypeError
             except TypeError:
+                what = "a whole number" if self.kind == "int" else "a number"
                 raise ParameterError(
-                    f"parameter '{name}': value {value!r} is not allowed; expected a {self.kind} "
+                    f"parameter '{name}': value {value!r} is not allowed; expected {what} "
                     f"between {self.low} and {self.high}"
                 ) from None
         if self.kind == "int":

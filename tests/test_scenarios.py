@@ -150,3 +150,37 @@ def test_joint_transplant_dialysis_commissioning_invests_upstream():
     assert b.state.transplants_funded > 0
     # Money still balances: every pound paid is a provider's income.
     np.testing.assert_allclose(b.state.payments.sum(), b.state.prov_income.sum(), rtol=1e-12)
+
+
+def test_same_parameter_twice_in_one_year_is_refused():
+    text = _toml() + "\n[[changes]]\nyear = 2025\nhome_bias = 0.5\n[[changes]]\nyear = '2025-26'\nhome_bias = 0.2"
+    with pytest.raises(ScenarioError, match="'home_bias' already set for 2025-26"):
+        parse_scenario(text, origin="dup.toml")
+
+
+def test_booleans_must_be_booleans():
+    with pytest.raises(ScenarioError, match="protect_last_provider.*expected true or false"):
+        parse_scenario(_toml() + "\n[parameters]\nprotect_last_provider = 1", origin="b.toml")
+    with pytest.raises(ScenarioError, match="withdrawal_rounds.*expected a whole number"):
+        parse_scenario(_toml() + "\n[parameters]\nwithdrawal_rounds = true", origin="b.toml")
+
+
+def test_cli_refuses_bad_run_options_without_traceback(tmp_path, capsys):
+    f = tmp_path / "a_file"
+    f.write_text("x")
+    assert cli(["run", "--years", "1", "--out", str(f)]) == 2
+    assert "is a file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli(["run", "--seed", "-5"])
+    assert "expected a whole number >= 0" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b'name = "x\xff"\n')
+    assert cli(["run", "--years", "1", "--scenario", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "cannot be read as UTF-8" in capsys.readouterr().err
+
+
+def test_compare_refuses_to_override_what_defines_a_scenario(tmp_path, capsys):
+    rc = cli(["compare", "--scenarios", "nhse_direct,full_delegation", "--seeds", "1", "--years", "1",
+              "--set", "arrangement=delegated", "--out", str(tmp_path / "c")])
+    assert rc == 2
+    assert "define what a scenario is" in capsys.readouterr().err

@@ -127,6 +127,13 @@ def parse_scenario(text: str, *, origin: str = "<string>") -> PolicyScenario:
             rest = validate_parameters(rest, where=where)
         except ParameterError as exc:
             raise ScenarioError(str(exc)) from None
+        for y, earlier in changes:
+            clash = sorted(set(earlier) & set(rest)) if y == year else []
+            if clash:
+                raise ScenarioError(
+                    f"{where}: {', '.join(repr(c) for c in clash)} already set for {fy_label(year)} by an earlier "
+                    "[[changes]] block; give each parameter once per year"
+                )
         changes.append((year, rest))
     changes.sort(key=lambda c: c[0])
     illustrative = raw.get("illustrative", False)
@@ -161,7 +168,11 @@ def load_scenario(name_or_path: str | Path | PolicyScenario) -> PolicyScenario:
     if key.endswith(".toml") or path.exists():
         if not path.is_file():
             raise ScenarioError(f"scenario file '{key}' not found")
-        scen = parse_scenario(path.read_text(encoding="utf-8"), origin=str(path))
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError) as exc:
+            raise ScenarioError(f"scenario file '{key}' cannot be read as UTF-8 text ({exc})") from None
+        scen = parse_scenario(text, origin=str(path))
     else:
         names = builtin_names()
         if key not in names:
