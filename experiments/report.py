@@ -39,7 +39,6 @@ SHORT_LABELS = {
     "out_of_area_share": "out-of-area (%)",
     "unmet_need_share": "unmet need (%)",
 }
-Z90 = 1.6448536269514722  # two-sided 90% normal quantile
 
 
 def _order(manifest: dict, present) -> list[str]:
@@ -77,12 +76,20 @@ def _fmt(m: str, x: float) -> str:
 
 
 def difference(a, b) -> tuple[float, float, float] | None:
-    """Difference in means ``mean(a) - mean(b)`` with its 90% confidence interval (None if n < 2)."""
+    """Difference in means ``mean(a) - mean(b)`` with its 90% confidence interval (Welch's t,
+    so small numbers of seeds give honest, wide intervals; None if n < 2)."""
     if len(a) < 2 or len(b) < 2:
         return None
+    from scipy import stats
+
     d = float(a.mean() - b.mean())
-    se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
-    return d, d - Z90 * se, d + Z90 * se
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return d, d, d
+    df = (va + vb) ** 2 / ((va**2 / (len(a) - 1) if va else 0.0) + (vb**2 / (len(b) - 1) if vb else 0.0))
+    t = float(stats.t.ppf(0.95, df))
+    return d, d - t * se, d + t * se
 
 
 def headline_text(summaries, manifest: dict, *, markdown: bool = True) -> str:
@@ -220,9 +227,11 @@ def write_report(folder: str | Path) -> Path:
             "## Headline comparison",
             "",
             *[s + "\n" for s in _sentences(summaries, manifest, final_year)],
-            f"Values are for {final_year} (the end of the run). Intervals describe the spread between seeds "
-            "(the model's random variation) only, not uncertainty in its assumptions; the sensitivity sweeps "
-            "address those.",
+            f"Values are for {final_year} (the end of the run). The 90% CIs are for the difference in means "
+            "between scenarios (Welch's t over seeds): they reflect the model's random variation only, not "
+            "uncertainty in its assumptions, which the sensitivity sweeps address. In the table, brackets give "
+            "the 5% and 95% of individual runs. Every scenario also drifts from the 2022-23 base year (demand "
+            "grows unevenly across services), so compare scenarios with each other, not with the base year.",
             "",
             f"## Headline measures in {final_year}",
             "",
