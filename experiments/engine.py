@@ -948,17 +948,31 @@ def _prepare_folder(out: Path, config: dict, config_hash: str, overwrite: bool) 
     return old
 
 
+def _short(value: Any, limit: int = 80) -> str:
+    """A value for an error message: lists summarised, long text cut."""
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        kinds = sorted({str(v) for v in value})
+        if len(kinds) <= 3:
+            return f"{len(value)} items ({', '.join(kinds)})"
+        return f"{len(value)} items"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _describe_diff(old_config: dict, old_manifest: dict, new: dict) -> str:
     diffs = []
     for key in ("label", "years", "replicates", "root_seed", "series", "function", "function_kwargs", "point_ids"):
         if key in old_config and old_config.get(key) != new.get(key):
-            diffs.append(f"{key} {old_config.get(key)!r} -> {new.get(key)!r}")
+            diffs.append(f"{key} {_short(old_config.get(key))} -> {_short(new.get(key))}")
     old_points = [{"scenario": d.get("scenario"), **d.get("overrides", d.get("parameters", {}))}
                   for d in old_manifest.get("design", [])]
     if old_points and old_points != new["design"]:
         old_s = [p["scenario"] for p in old_points]
         new_s = [p["scenario"] for p in new["design"]]
-        diffs.append(f"scenarios {old_s} -> {new_s}" if old_s != new_s else "design parameters differ")
+        if old_s != new_s:
+            diffs.append(f"scenarios {_short(old_s)} -> {_short(new_s)}")
+        else:
+            diffs.append(f"design parameters differ ({len(old_points)} -> {len(new['design'])} design points)")
     return "; ".join(diffs) or "configuration differs"
 
 

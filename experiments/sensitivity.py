@@ -526,8 +526,8 @@ def report_text(result: Analysis, sweep: dict) -> str:
     m = result.method
     out = [f"# Sensitivity sweep: {spec['name']}", ""]
     if spec.get("description"):
-        out += [spec["description"], ""]
-    out += [f"Method **{m}**, n = {spec['n']}, {spec['seeds']} seed(s) per design point (outcomes averaged over "
+        out += [f"The space file's description: {spec['description']}", ""]
+    out += [f"What was run: method **{m}**, n = {spec['n']}, {spec['seeds']} seed(s) per design point (outcomes averaged over "
             f"seeds before the analysis), {spec['years']} years, root seed {spec['root_seed']}.", ""]
     out += ["| parameter | range / levels | scenarios |", "|---|---|---|"]
     for p in spec["parameters"]:
