@@ -66,7 +66,9 @@ def summary_table(summaries, manifest: dict):
             if v.empty:
                 continue
             rows.append({"scenario": scen, "measure": m, "n": len(v), "mean": v.mean(), "sd": v.std(ddof=1),
-                         "p5": v.quantile(0.05), "p95": v.quantile(0.95)})
+                         # nearest: the range shows values runs actually produced (counts stay whole)
+                         "p5": v.quantile(0.05, interpolation="nearest"),
+                         "p95": v.quantile(0.95, interpolation="nearest")})
     return pd.DataFrame(rows)
 
 
