@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     from experiments.cli import UserError
-    from experiments.engine import atomic_write_text, git_commit, package_versions
+    from experiments.engine import atomic_save_figure, atomic_write_text, git_commit, package_versions
     from model import CommissioningModel
     from model.scenarios import fy_label
 
@@ -85,10 +85,8 @@ def run(args: argparse.Namespace) -> int:
         ax.tick_params(axis="x", rotation=45, labelsize=8)
     fig.suptitle(f"commissim: {model.policy_name}, seed {args.seed}, {fy_label(2022)} to {model.financial_year}")
     fig.tight_layout()
-    tmp = out / ".run.png.tmp"
-    fig.savefig(tmp, dpi=110, format="png")
+    atomic_save_figure(fig, out / "run.png", dpi=110)
     plt.close(fig)
-    tmp.replace(out / "run.png")
 
     manifest = {
         "command": "commissim run", "scenario": model.policy_name, "scenario_source": model.policy.path,

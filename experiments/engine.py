@@ -128,7 +128,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    tmp = _tmp_path(path)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -143,6 +143,16 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     _atomic_write_bytes(Path(path), text.encode("utf-8"))
+
+
+def atomic_save_figure(fig, path: Path, **savefig_kwargs) -> Path:
+    """Save a matplotlib figure as PNG through a temporary file and ``os.replace``."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", **savefig_kwargs)
+    _atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)
 
 
 def _tmp_path(path: Path) -> Path:

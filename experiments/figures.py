@@ -18,7 +18,6 @@ do not hold is skipped with a note.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 __all__ = ["make_figures", "scenario_colours"]
@@ -46,10 +45,9 @@ def _order(manifest: dict, present) -> list[str]:
 
 
 def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=130, bbox_inches="tight")
-    os.replace(tmp, path)
-    return path
+    from experiments.engine import atomic_save_figure
+
+    return atomic_save_figure(fig, path, dpi=130, bbox_inches="tight")
 
 
 def _band_figure(series, measure, title, ylabel, path, colours, order, n_seeds, scale=1.0):

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from experiments.cli import UserError
+from experiments.engine import atomic_save_figure
 
 __all__ = ["SweepAnalysisError", "analyse", "outcome_matrix", "summary_text", "SWEEP_FILE"]
 
@@ -379,7 +380,7 @@ def _figure_indices(method: str, table, outcome: str, sweep: dict, scen: str, se
         ax.legend(loc="lower right", fontsize=9)
     fig.suptitle(_subtitle(sweep, scen, d), fontsize=9, color="#444444", y=0.995)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -403,7 +404,7 @@ def _figure_s2(s2, outcome, names, sweep, scen, path: Path) -> Path:
     ax.set_title(f"Sobol second-order indices: {outcome}", fontweight="bold")
     fig.suptitle(_subtitle(sweep, scen, d), fontsize=9, color="#444444", y=0.995)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 

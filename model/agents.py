@@ -190,11 +190,11 @@ class Region(Agent):
         m = self.model
         st = m.state
         r = self.idx
-        st.protected[st.prov_region == r] = False
+        mine = st.prov_region == r
+        st.protected[mine] = False
         if not m.p["protect_last_provider"] or st.pool[r] <= 0:
             return
         k = m.p["withdrawal_rounds"]
-        mine = st.prov_region == r
         at_risk = mine[:, None] & st.active & ((st.low_streak >= k) | (st.loss_streak >= k))
         if not at_risk.any():
             return

@@ -241,6 +241,13 @@ class CommissioningModel(mesa.Model):
         st.prov_surplus = base_margin.sum(axis=1)
         st.income_change = np.zeros(P)
         st.review_flag = np.zeros(P, dtype=bool)
+        # Joint transplant + dialysis commissioning (extra scenario), when both lines exist.
+        ids = list(d.service_id)
+        st.dialysis_transplant = ((ids.index("renal_dialysis"), ids.index("kidney_transplant"))
+                                  if "renal_dialysis" in ids and "kidney_transplant" in ids else None)
+        st.tx_patients = np.zeros(I)  # living patients with a graft funded this way
+        st.tx_extra = np.zeros(I)  # extra transplants funded last year
+        st.transplants_funded = 0.0
         st.delivered = st.flow0.copy()
         st.line_volume = d.base_cases.astype(float).copy()
         st.line_income = base_income_ps.copy()
@@ -347,7 +354,7 @@ class CommissioningModel(mesa.Model):
         comm[:, d.tier == HSS] = off[NATIONAL]
         arr = p["arrangement"]
         deleg = self.delegable_mask()
-        icb_gid = (off[MERGED] + d.merger_group) if p.get("icb_footprint", "icb") == "merged_2026" \
+        icb_gid = (off[MERGED] + d.merger_group) if p["icb_footprint"] == "merged_2026" \
             else (off[ICB_T] + np.arange(I))
         damping = np.ones(I)
         if arr == "nhse_direct":
@@ -372,7 +379,7 @@ class CommissioningModel(mesa.Model):
         else:  # pragma: no cover - validated by params
             raise ParameterError(f"parameter 'arrangement': unknown value {arr!r}")
         # Optional national claw-back of the rarest delegable lines (extra scenario).
-        claw = p.get("clawback_share", 0.0)
+        claw = p["clawback_share"]
         if claw > 0:
             # The rarest delegable rows until they stand for the share of delegable lines.
             idx = np.nonzero(deleg)[0]
@@ -467,17 +474,16 @@ class CommissioningModel(mesa.Model):
         transplants from the dialysis budget; transplanted patients leave dialysis."""
         st, d = self.state, self.data
         share = self.p["upstream_investment"]
-        if not hasattr(st, "tx_patients"):
-            st.tx_patients = np.zeros(self.n_icbs)  # living patients with a graft funded this way
-        ids = list(d.service_id)
-        if "renal_dialysis" not in ids or "kidney_transplant" not in ids:
+        if st.dialysis_transplant is None:
             return
-        dia, tx = ids.index("renal_dialysis"), ids.index("kidney_transplant")
+        if share == 0 and not st.tx_patients.any() and not st.tx_extra.any():
+            return  # nothing funded now or before: demand is unchanged
+        dia, tx = st.dialysis_transplant
         failed = st.tx_patients * (1 - GRAFT_SURVIVAL)  # grafts that fail return to dialysis
         extra = share * st.demand[:, dia] * st.price[dia] / st.price[tx]  # transplants funded this year
         st.tx_patients = st.tx_patients - failed + extra
         # Extra transplants are this year's only: take out last year's (grown with demand).
-        prev = getattr(st, "tx_extra", np.zeros(self.n_icbs)) * (1 + d.demand_growth[tx])
+        prev = st.tx_extra * (1 + d.demand_growth[tx])
         st.tx_extra = extra
         st.demand[:, tx] = np.maximum(st.demand[:, tx] + extra - prev, 0.0)
         st.need[:, tx] = np.maximum(st.need[:, tx] + extra - prev, 0.0)
