@@ -36,7 +36,9 @@ def scenario_colours(manifest: dict) -> dict[str, str]:
     return out
 
 
-def _order(manifest: dict, present) -> list[str]:
+def scenario_order(manifest: dict, present) -> list[str]:
+    """The scenarios in ``present`` in the manifest's design order (others after, sorted);
+    shared by the figures and the report so colours and tables list scenarios alike."""
     order = []
     for d in manifest.get("design", []):
         if d["scenario"] not in order and d["scenario"] in set(present):
@@ -99,7 +101,7 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
 
     series = pd.read_parquet(folder / "series.parquet") if (folder / "series.parquet").is_file() else None
     if series is not None and not series.empty:
-        order = _order(manifest, series["scenario"].unique())
+        order = scenario_order(manifest, series["scenario"].unique())
         specs = [
             ("providers_destabilised", "providers_destabilised.png", "Providers destabilised",
              "providers destabilised (count)", 1.0),
@@ -123,7 +125,7 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
     prov_file = folder / "providers.parquet"
     if prov_file.is_file():
         prov = pd.read_parquet(prov_file, columns=["scenario", "income_change"])
-        order = _order(manifest, prov["scenario"].unique())
+        order = scenario_order(manifest, prov["scenario"].unique())
         data = [prov.loc[prov["scenario"] == s, "income_change"].dropna().to_numpy() * 100 for s in order]
         fig, ax = plt.subplots(figsize=(9, 0.6 * len(order) + 2))
         box = ax.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=False, patch_artist=True,

@@ -14,6 +14,8 @@ import json
 import math
 from pathlib import Path
 
+from experiments.figures import scenario_order
+
 __all__ = ["HEADLINE_MEASURES", "summary_table", "headline_text", "write_report", "difference"]
 
 # measure -> (label, scale, format, unit); shown when the results hold the measure.
@@ -41,14 +43,6 @@ SHORT_LABELS = {
 }
 
 
-def _order(manifest: dict, present) -> list[str]:
-    seen = []
-    for d in manifest.get("design", []):
-        if d["scenario"] in set(present) and d["scenario"] not in seen:
-            seen.append(d["scenario"])
-    return seen + sorted(set(present) - set(seen))
-
-
 def _measures(summaries) -> list[str]:
     found = [m for m in HEADLINE_MEASURES if m in summaries.columns]
     return found
@@ -59,7 +53,7 @@ def summary_table(summaries, manifest: dict):
     import pandas as pd
 
     rows = []
-    for scen in _order(manifest, summaries["scenario"].unique()):
+    for scen in scenario_order(manifest, summaries["scenario"].unique()):
         d = summaries[summaries["scenario"] == scen]
         for m in _measures(summaries):
             v = d[m].dropna()
@@ -131,7 +125,7 @@ def headline_text(summaries, manifest: dict, *, markdown: bool = True) -> str:
 def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
     """Findings computed from the numbers: ranking and differences from the reference scenario."""
     out: list[str] = []
-    scenarios = _order(manifest, summaries["scenario"].unique())
+    scenarios = scenario_order(manifest, summaries["scenario"].unique())
     if not scenarios:
         return out
     ref = "nhse_direct" if "nhse_direct" in scenarios else scenarios[0]
