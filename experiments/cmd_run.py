@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from model import CommissioningModel
     from model.scenarios import fy_label
 
-    if args.years < 0 or args.years > 100:
+    if args.years > 100:  # argparse already refuses negative years
         raise UserError(f"--years {args.years}: allowed 0 to 100")
     from experiments.compare import parse_set
 

@@ -56,6 +56,9 @@ NATIONAL, REGION, ICB_T, JC, PAN, MERGED = range(6)
 HSS, DELEGABLE, RETAINED = (TIERS.index(t) for t in TIERS)
 # Assumption: capacity above base-year volume (seeds/README.md); providers expand to
 # keep this headroom over the activity they are asked for, by at most MAX_EXPANSION a year.
+# Assumption, why 8%: above the fastest service's trend demand growth (6% a year, high-cost
+# drugs), so funded growth can be met, but well short of a step change: new specialist teams
+# and facilities take years to build.
 HEADROOM = 0.10
 MAX_EXPANSION = 0.08
 # Assumption: yearly share of transplanted patients whose graft still works (UK kidney graft
