@@ -3,8 +3,9 @@
 Usage (from the repo root):  python seeds/build_tables.py
 
 Writes services.csv, providers.csv, provider_services.csv, calibration.csv, envelope.csv and the
-hand-curated columns of icbs.csv (short_name, lat, lon, financial_position, maturity, jc_footprint,
-merger_group, finance_source, maturity_source), keeping the derived columns that
+hand-curated columns of icbs.csv (short_name, lat, lon, financial_position, icb_body_position,
+jc_footprint, merger_group, delegation_wave, nof_segment and their sources), plus funding.csv and
+validation.csv, keeping the derived columns that
 derive_from_shared.py wrote. Deterministic: re-running gives identical files.
 Every number is either a public figure (its source named) or an assumption (its reason named);
 see seeds/README.md. Article references ("001" ...) are the files in ../shared/seeds/.
@@ -102,34 +103,60 @@ MERGER = {  # first mergers from 1 April 2026 (HCWS915, Sep 2025)
 }
 
 
+WAVE_1 = {"QKK", "QWE"}  # South East and South West London: the only ICSs ready in early 2023; 2023-24 pathfinder
+WAVE_2_REGIONS = {"E40000007", "E40000011", "E40000010"}  # East of England, Midlands, North West: full delegation 2024-25
+WAVE_SOURCE = {
+    1: "wave 1 (2023-24): South East and South West London were the only ICSs that declared themselves ready in early "
+       "2023 and ran the delegation pathfinder (HSJ Feb 2023; South London Cancer Network pathfinder page)",
+    2: "wave 2 (2024-25): the 20 ICBs of East of England, Midlands and North West took full delegation of the 59 "
+       "services from 1 April 2024 (NHS England board 7 Dec 2023)",
+    3: "wave 3 (2025-26): the remaining ICBs (North East and Yorkshire deferred by agreement; London, South East and "
+       "South West kept joint committees in 2024-25) took the 70 services from 1 April 2025 (NHS England board Dec 2024)",
+}
+# NHS Oversight Framework segments (the 2025-26 condition on delegation applied to ICBs in segments 3 and 4).
+NOF_4 = {"QJK", "QRL", "QOC"}  # Devon, Hampshire and Isle of Wight, Shropshire Telford and Wrekin (Lowdown, c.2023; HIOW in RSP since 2023, HSJ 2025)
+NOF_1 = {"QNQ"}  # Frimley, the only ICS in segment 1 (Lowdown, c.2023)
+NOF_34_COUNT = 27  # 23 ICSs in segment 3 and 4 in segment 4 (Lowdown "ICSs and trusts on NHS naughty step", c.2023)
+# Share of a system's underlying deficit (financial_position x allocation) carried by the ICB body itself: the
+# 2022-23 system deficit was GBP 517m (King's Fund May 2025) of which trusts GBP 448m (Nuffield Trust), leaving
+# about GBP 69m for the 42 ICB bodies (derived, low confidence).
+ICB_BODY_DEFICIT_2022_M = 517.0 - 448.0
+
+
 def build_icbs() -> pd.DataFrame:
     path = SEEDS / "icbs.csv"
     icb = pd.read_csv(path, dtype={"population": int})
-    derived = ["icb_code", "ons_code", "name", "region_code", "population", "need_index", "core_allocation_gbp_m"]
+    derived = ["icb_code", "ons_code", "name", "region_code", "population", "need_index", "imd_most_deprived_share",
+               "core_allocation_gbp_m"]
     icb = icb[derived].copy()
     icb["short_name"] = icb["name"].str.replace("NHS ", "", regex=False).str.replace(" Integrated Care Board", "", regex=False)
     icb["lat"] = icb["icb_code"].map(lambda c: ICB_FIN[c][0])
     icb["lon"] = icb["icb_code"].map(lambda c: ICB_FIN[c][1])
     icb["financial_position"] = icb["icb_code"].map(lambda c: ICB_FIN[c][2])
     icb["finance_source"] = icb["icb_code"].map(lambda c: ICB_FIN[c][3])
+    deficit_m = (-icb["financial_position"].clip(upper=0) * icb["core_allocation_gbp_m"]).sum()
+    share = ICB_BODY_DEFICIT_2022_M / deficit_m
+    icb["icb_body_position"] = (icb["financial_position"] * share).round(5)
     jc = {c: k for k, v in JC.items() for c in v}
     icb["jc_footprint"] = icb["icb_code"].map(jc)
     icb["merger_group"] = [MERGER.get(c, s) for c, s in zip(icb["icb_code"], icb["short_name"])]
-    mat, msrc = [], []
-    for c, r in zip(icb["icb_code"], icb["region_code"]):
-        if c in ("QKK", "QWE"):
-            mat.append(0.85); msrc.append("SE/SW London were the only ICSs ready for delegation in early 2023 (HSJ Feb 2023, facts §2); score an assumption")
-        elif r in ("E40000007", "E40000011", "E40000010"):
-            m = 0.70 - (0.05 if ICB_FIN[c][2] <= -0.035 else 0.0)
-            mat.append(m); msrc.append("ICBs of East of England, Midlands and North West took full delegation in 2024-25 (NHSE board 7 Dec 2023, facts §2); score an assumption" + ("; -0.05 for a deep deficit (assumption)" if m < 0.70 else ""))
-        else:
-            m = 0.50 + (0.05 if c == "QHM" else 0.0)
-            mat.append(m); msrc.append("assumption: joint committees continued in 2024-25 in this region (facts §2)" + ("; +0.05 as NENC commissioned alone (facts §2)" if c == "QHM" else ""))
-    icb["maturity"] = mat
-    icb["maturity_source"] = msrc
-    cols = ["icb_code", "ons_code", "name", "short_name", "region_code", "population", "need_index", "lat", "lon",
-            "financial_position", "core_allocation_gbp_m", "maturity", "jc_footprint", "merger_group",
-            "finance_source", "maturity_source"]
+    icb["delegation_wave"] = [1 if c in WAVE_1 else 2 if r in WAVE_2_REGIONS else 3
+                              for c, r in zip(icb["icb_code"], icb["region_code"])]
+    icb["wave_source"] = icb["delegation_wave"].map(WAVE_SOURCE)
+    # Segment 3 beyond the named ones: the weakest systems by underlying position until 27 are in segments 3-4.
+    order = icb.assign(_fp=icb["financial_position"]).sort_values(["_fp", "icb_code"])
+    seg3 = [c for c in order["icb_code"] if c not in NOF_4 | NOF_1][: NOF_34_COUNT - len(NOF_4)]
+    icb["nof_segment"] = [4 if c in NOF_4 else 1 if c in NOF_1 else 3 if c in seg3 else 2 for c in icb["icb_code"]]
+    icb["nof_source"] = [
+        "named in segment 4 (Lowdown c.2023; HIOW in the Recovery Support Programme, HSJ 2025)" if c in NOF_4 else
+        "the only segment 1 ICS (Lowdown c.2023)" if c in NOF_1 else
+        "assumption: segment 3 as one of the weakest systems by underlying position (27 ICSs were in segments 3-4, "
+        "Lowdown c.2023; the list by ICB was not read)" if c in seg3 else
+        "assumption: segment 2 (stronger underlying position)" for c in icb["icb_code"]]
+    cols = ["icb_code", "ons_code", "name", "short_name", "region_code", "population", "need_index",
+            "imd_most_deprived_share", "lat", "lon", "financial_position", "icb_body_position", "core_allocation_gbp_m",
+            "jc_footprint", "merger_group", "delegation_wave", "nof_segment", "finance_source", "wave_source",
+            "nof_source"]
     icb = icb[cols].sort_values("icb_code").reset_index(drop=True)
     write_csv(icb, path)
     return icb
@@ -212,6 +239,10 @@ SERVICES = [
 ]
 SVC_COLS = ["service_id", "name", "tier", "lines_represented", "spend_share", "cost_per_case_gbp", "fixed_cost_share",
             "min_viable_volume", "demand_growth", "reach_km", "in_59_2023", "in_70_2025", "source"]
+# How a line is paid: at NHS Payment Scheme prices (tariff: uplifted each year by the cost uplift factor less the
+# efficiency factor), or at cost (high-cost drugs and devices are outside tariff and passed through at cost:
+# PAC HC387 para 15; NHSPS 2023/25).
+PASS_THROUGH = {"high_cost_drugs_devices"}
 
 
 def build_services() -> pd.DataFrame:
@@ -221,6 +252,7 @@ def build_services() -> pd.DataFrame:
     s["spend_share"] = s["spend_share"].astype(float).round(6)
     s["in_59_2023"] = s["in_59_2023"].map({True: "true", False: "false"})
     s["in_70_2025"] = s["in_70_2025"].map({True: "true", False: "false"})
+    s.insert(len(SVC_COLS) - 1, "payment", ["pass_through" if x in PASS_THROUGH else "tariff" for x in s["service_id"]])
     write_csv(s, SEEDS / "services.csv")
     return s
 
@@ -369,19 +401,52 @@ NEWCASTLE_SHARE = 2 / 3
 KIND_SHARE = {"shelford": 0.35, "teaching": 0.28, "childrens": 0.55, "specialist": 0.60, "local": 0.13}
 SPECIFIC_SHARE = {"REN": 0.95, "RBV": 0.80, "RGM": 0.75, "RBQ": 0.80, "RET": 0.80, "RPY": 0.55, "RP6": 0.25,
                   "RAN": 0.45, "RL1": 0.35, "RPC": 0.30, "REP": 0.25}
-RESERVE_SHARE = {"shelford": 0.06, "teaching": 0.05, "childrens": 0.07, "specialist": 0.08, "local": 0.04}
-LOW_RESERVE_ICBS = {"QOP", "QHL", "QOC", "QE1", "QHM"}  # named cash-strapped systems (facts §5)
+# Opening (2022-23) finances. No trust-level 2022-23 accounts could be sourced for most modelled trusts
+# (../shared/data/specialised_facts.md §4; only The Christie's 2021-22 accounts), so margins and cash are
+# trust-type figures, flagged as such in each row's source:
+#   opening_margin = a + b x financial_position(host system) + KIND_MARGIN[kind], with a fitted so that the
+#   modelled trusts reproduce the 2022-23 sector's income-weighted deficit of 0.38% of income (GBP 448m of
+#   GBP 118.4bn; Nuffield Trust, TAC-based income); 41% of trusts were in deficit (TAC-based count, 85 of 207).
+SECTOR_MARGIN_2022 = -448.0 / 118_400.0
+SHARE_IN_DEFICIT_2022 = 85 / 207
+# assumption: specialist and children's trusts had the highest margins before 2023-24 (specialist trusts' EBITDA
+# margin 4.7% against 3.3% for acute trusts in 2023-24, TAC-based, low confidence); their margins start higher.
+KIND_MARGIN = {"specialist": 0.010, "childrens": 0.005, "shelford": 0.0, "teaching": 0.0, "local": 0.0}
+# assumption: opening cash in days of operating costs by trust type (The Christie held about 150 days in 2021-22,
+# Christie accounts; sector cash balances were not found), x0.6 in named cash-strapped systems.
+CASH_DAYS = {"specialist": 60, "childrens": 45, "shelford": 35, "teaching": 25, "local": 20}
+LOW_CASH_ICBS = {"QOP", "QHL", "QOC", "QE1", "QHM"}  # named cash-strapped systems (facts §5)
 
 
-def build_providers():
+MARGIN_LOADING = 1.0  # assumption: a trust's opening margin moves one-for-one with its system's position
+
+
+def fit_opening_margins(fp: np.ndarray, kind_offset: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """(a, b): margins a + b x fp + offset with b = MARGIN_LOADING and a fitted to the 2022-23 sector margin.
+
+    One free parameter, two targets: the income-weighted mean is met exactly; the share of trusts in deficit is
+    what follows (50% against 41% observed, within the calibration tolerance; the system positions are mostly
+    negative, so no loading between 0 and 1 brings it lower).
+    """
+    b = MARGIN_LOADING
+    base = b * fp + kind_offset
+    a = SECTOR_MARGIN_2022 - float((weight * base).sum() / weight.sum())
+    return a, b
+
+
+def build_providers(icbs: pd.DataFrame):
     p = pd.DataFrame(PROVIDERS, columns=["provider_code", "name", "short_name", "icb_code", "kind", "turnover_gbp_m",
                                           "lat", "lon", "turnover_source"])
-    rs = []
-    for code, kind, icb in zip(p.provider_code, p.kind, p.icb_code):
-        r = RESERVE_SHARE[kind] * (0.6 if icb in LOW_RESERVE_ICBS and code != "RTD" else 1.0)
-        rs.append(r)
-    p["reserve_share"] = rs
-    p["reserves_gbp_m"] = (p["turnover_gbp_m"] * p["reserve_share"]).round(1)
+    fp = p["icb_code"].map(icbs.set_index("icb_code")["financial_position"]).to_numpy(float)
+    off = p["kind"].map(KIND_MARGIN).to_numpy(float)
+    a, b = fit_opening_margins(fp, off, p["turnover_gbp_m"].to_numpy(float))
+    p["opening_margin"] = np.round(a + b * fp + off, 5)
+    p["margin_fit"] = f"a={a:+.5f}, b={b:.4f}"
+    days = [CASH_DAYS[k] * (0.6 if i in LOW_CASH_ICBS and c != "RTD" else 1.0)
+            for c, k, i in zip(p.provider_code, p.kind, p.icb_code)]
+    p["cash_days"] = days
+    opex = p["turnover_gbp_m"] * (1 - p["opening_margin"])
+    p["cash_gbp_m"] = (opex * p["cash_days"] / 365.0).round(1)
     return p
 
 
@@ -601,7 +666,7 @@ def build_provider_services(services: pd.DataFrame, providers: pd.DataFrame, icb
 def main():
     icbs = build_icbs()
     services = build_services()
-    providers = build_providers()
+    providers = build_providers(icbs)
     ps, tgt, src, scale = build_provider_services(services, providers, icbs)
     cost = services.set_index("service_id").cost_per_case_gbp
     inc = (ps.base_cases * ps.service_id.map(cost)).groupby(ps.provider_code).sum() / 1e6
@@ -609,53 +674,242 @@ def main():
         f"turnover: {ts}; specialised income target: "
         + (s if s else "specialised mental health only (assumption)")
         + ("" if s == "" or not s.startswith("assumption") else f", scaled x{scale:.3f} so all providers sum to GBP 22.7bn")
-        + f"; reserves: assumption {rsh:.1%} of turnover"
-        + (" (x0.6: host ICB a named cash-strapped system, facts §5)" if rsh < RESERVE_SHARE[k] else "")
-        for ts, s, rsh, k in zip(providers.turnover_source, src, providers.reserve_share, providers.kind)]
-    out = providers[["provider_code", "name", "short_name", "icb_code", "kind", "turnover_gbp_m", "reserves_gbp_m",
-                     "lat", "lon", "source"]]
+        + f"; opening margin: trust-type figure fitted to the 2022-23 sector (GBP 448m deficit on GBP 118.4bn), "
+          f"{mf} x host system position + {KIND_MARGIN[k]:+.3f} for {k} trusts (assumption)"
+        + f"; cash: assumption {d:.0f} days of operating costs"
+        + (" (x0.6: host ICB a named cash-strapped system, facts §5)" if d < CASH_DAYS[k] else "")
+        for ts, s, mf, d, k in zip(providers.turnover_source, src, providers.margin_fit, providers.cash_days,
+                                   providers.kind)]
+    out = providers[["provider_code", "name", "short_name", "icb_code", "kind", "turnover_gbp_m", "opening_margin",
+                     "cash_gbp_m", "lat", "lon", "source"]]
     write_csv(out, SEEDS / "providers.csv")
     write_csv(ps, SEEDS / "provider_services.csv")
     build_calibration()
+    build_validation()
+    build_funding()
     build_envelope()
     print(f"services {len(services)}, providers {len(providers)}, provider-service rows {len(ps)}, "
           f"national base spend GBP {inc.sum():,.1f}m")
 
 
+CAL_COLS = ["fact", "quantity", "year", "value", "unit", "tolerance", "tolerance_kind", "fitted_by", "source",
+            "confidence"]
+VAL_COLS = ["fact", "quantity", "year", "value", "unit", "tolerance", "tolerance_kind", "source", "confidence", "note"]
+
+
 def build_calibration():
+    """Facts the inputs are fitted to, or that hold by construction: every row must pass (tests pin it)."""
+    S, C, P = "seed tables", "constructed (input)", "parameter"
     rows = [
-        ("n_icbs", 42, "count", 0, "002; ONS/ODS ICB codes (SOURCES.md)"),
-        ("n_regions", 7, "count", 0, "002; NHS England regions"),
-        ("population_england_mid2022", 57106398, "persons", 0, "ONS mid-2022 via The-Strategy-Unit/paediatric_fracture_management (SOURCES.md)"),
-        ("total_spend_2022_23", 22.7, "GBP bn", 0.02, "written PQ answer May 2024 (facts §1a); ~GBP 23bn in 2022 (001, 000)"),
-        ("total_spend_2023_24", 25.0, "GBP bn", 0.04, "written PQ answer May 2024 (facts §1a); GBP 25bn forecast by 2025 (002, 003)"),
-        ("total_spend_2020_21", 19.3, "GBP bn", 0.02, "003"),
-        ("specialised_share_of_nhs_budget_2020_21", 0.17, "share", 0.02, "003"),
-        ("n_service_lines", 154, "count", 0, "001"),
-        ("n_prescribed_services", 149, "count", 0, "002"),
-        ("n_delegable_lines", 65, "count", 0, "001"),
-        ("n_highly_specialised_lines", 80, "count", 5, "NHS England HSS page: ~80 of ~150 (MODEL.md)"),
-        ("n_jointly_commissioned_2023_24", 59, "count", 0, "HSJ; NHSE board 2 Feb 2023 (facts §2)"),
-        ("value_59_services_2023_24", 13.0, "GBP bn", 0.10, "HSJ 'Nine regions to take over GBP 13bn' (facts §2)"),
-        ("n_delegated_2025_26", 70, "count", 0, "NHSE board Dec 2024; NHS Confed Feb 2025 (facts §2)"),
-        ("value_70_services_2025_26", 14.0, "GBP bn", 0.10, "NHSE board Dec 2024 (facts §2)"),
-        ("newcastle_specialised_share_of_income", 0.667, "share", 0.05, "004"),
-        ("top10_providers_share_of_spend_2015_16", 0.271, "share", 0.05, "HSJ Daily Insight 2016 (facts §4); modelled base year includes later mergers"),
-        ("n_major_trauma_centres", 27, "count", 0, "nhs.uk (facts §3)"),
-        ("n_adult_neurosurgical_units", 25, "count", 1, "NHSE spec D03 (facts §3); modelled 24 adult + GOSH"),
-        ("n_picus", 24, "count", 3, "PICANet (facts §3)"),
-        ("n_proton_beam_centres", 2, "count", 0, "UCLH; CRUK (facts §3)"),
-        ("dialysis_cost_per_patient_year", 24804, "GBP", 0, "PQ answer 9 Nov 2021 (facts §1a)"),
-        ("dialysis_patients_england", 23000, "patients", 0.10, "HSJ (facts §3)"),
-        ("hss_max_patients_per_line", 500, "patients a year", 0, "003; NHSE HSS page"),
-        ("icbs_in_deficit_2024_25_plans", 31, "count", 2, "NHSE board July 2024 via Healthcare Leader (facts §5)"),
-        ("icb_deficit_total_2024_25_plans", 2.2, "GBP bn", 0.25, "NHSE board July 2024 (facts §5)"),
-        ("n_joint_committees_2023_24", 9, "count", 0, "NHSE board paper 7 Dec 2023 (facts §2)"),
+        ("ICBs", "n_icbs", "", 42, "count", 0, "abs", S, "002; ONS/ODS ICB codes (SOURCES.md)", "high"),
+        ("NHS England regions", "n_regions", "", 7, "count", 0, "abs", S, "002; NHS England regions", "high"),
+        ("population of England, mid-2022", "population", "", 57106398, "persons", 0, "abs", S,
+         "ONS mid-2022 via The-Strategy-Unit/paediatric_fracture_management (SOURCES.md)", "high"),
+        ("specialised service lines", "n_service_lines", "", 154, "count", 0, "abs", S, "001", "high"),
+        ("lines planned for delegation", "n_delegable_lines", "", 65, "count", 0, "abs", S, "001", "high"),
+        ("highly specialised lines", "n_highly_specialised_lines", "", 80, "count", 5, "abs", S,
+         "NHS England HSS page: ~80 of ~150 (MODEL.md)", "medium"),
+        ("lines jointly commissioned 2023-24", "n_lines_59", "", 59, "count", 0, "abs", S,
+         "HSJ; NHS England board 2 Feb 2023 (facts §2)", "high"),
+        ("lines delegated 2025-26", "n_lines_70", "", 70, "count", 0, "abs", S,
+         "NHS England board Dec 2024; NHS Confed Feb 2025 (facts §2)", "high"),
+        ("joint committees 2023-24", "n_joint_committees", "", 9, "count", 0, "abs", S,
+         "NHS England board paper 7 Dec 2023 (facts §2)", "high"),
+        ("ICBs taking full delegation in 2024-25", "n_wave_2_icbs", "", 20, "count", 0, "abs", S,
+         "NHS England board 7 Dec 2023: East of England, Midlands, North West", "high"),
+        ("major trauma centres", "n_centres:major_trauma", "", 27, "count", 0, "abs", S, "nhs.uk (facts §3)", "high"),
+        ("adult neurosurgical units", "n_centres:neurosurgery", "", 25, "count", 1, "abs", S,
+         "NHS England spec D03 (facts §3); modelled 24 adult + GOSH", "high"),
+        ("paediatric intensive care units", "n_centres:paediatric_intensive_care", "", 24, "count", 3, "abs", S,
+         "PICANet (facts §3)", "medium"),
+        ("proton beam centres", "n_centres:proton_beam_therapy", "", 2, "count", 0, "abs", S, "UCLH; CRUK (facts §3)",
+         "high"),
+        ("dialysis cost per patient-year", "unit_cost:renal_dialysis", "2022-23", 24804, "GBP", 0, "abs", S,
+         "PQ answer 9 Nov 2021 (facts §1a)", "high"),
+        ("dialysis patients in England", "cases:renal_dialysis", "2022-23", 23000, "patients", 0.10, "rel", S,
+         "HSJ (facts §3)", "medium"),
+        ("highly specialised lines: patients a year, at most", "max_patients_per_hss_line", "2022-23", 500,
+         "patients a year", 0, "max", S, "003; NHS England HSS page", "high"),
+        ("specialised spend 2022-23", "specialised_spend", "2022-23", 22.7, "GBP bn", 0.02, "rel", S,
+         "written PQ answer May 2024 (facts §1a); ~GBP 23bn in 2022 (001)", "high"),
+        ("specialised allocation 2023-24", "specialised_budget", "2023-24", 25.115, "GBP bn", 0.005, "rel", C,
+         "NHS England board, Financial performance update, 1 Feb 2024, table 1", "high"),
+        ("value of the 59 services jointly commissioned 2023-24", "value_lines_59", "2023-24", 13.0, "GBP bn", 0.10,
+         "rel", "seed tables (spend shares)", "HSJ 'Nine regions to take over GBP 13bn' (facts §2)", "medium"),
+        ("Newcastle: specialised share of income", "specialised_share_of_income:RTD", "2022-23", 0.667, "share",
+         0.05, "rel", "seed tables (income targets)", "004", "low-medium"),
+        ("top-10 providers' share of specialised spend", "top10_share", "2022-23", 0.271, "share", 0.05, "rel",
+         "seed tables (income targets)", "HSJ Daily Insight 2016, for 2015-16 (facts §4); modelled year includes later mergers",
+         "medium"),
+        ("trust sector margin 2022-23", "trust_sector_margin", "2022-23", round(SECTOR_MARGIN_2022, 5), "share of income",
+         0.0005, "abs", "seed tables (opening margins)",
+         "GBP 448m deficit (Nuffield Trust, adjusted) on GBP 118.4bn sector income (TAC-based analysis)", "medium"),
+        ("share of trusts in deficit 2022-23", "trusts_in_deficit_share", "2022-23", round(SHARE_IN_DEFICIT_2022, 4),
+         "share", 0.10, "abs", "seed tables (opening margins; not fitted exactly, see build_tables.py)",
+         "85 of 207 trusts (TAC-based count, TeslimAdeyanju/NHS-Trust-Financial-Analytics)", "low"),
+        ("ICB bodies' deficit 2022-23", "icb_sector_deficit_gbp_m", "2022-23", ICB_BODY_DEFICIT_2022_M, "GBP m", 0.05,
+         "rel", "seed tables (ICB body positions)",
+         "system deficit GBP 517m (King's Fund May 2025) less trusts' GBP 448m (Nuffield Trust); derived", "low"),
+        ("systems with deficit plans 2024-25 (seed positions)", "seed_systems_in_deficit", "", 31, "count", 2, "abs",
+         "seed tables (system positions)", "NHS England board July 2024 via Healthcare Leader (facts §5)", "high"),
+        ("total of system deficit plans 2024-25 (seed positions)", "seed_system_deficit_gbp_bn", "", 2.2, "GBP bn",
+         0.25, "rel", "seed tables (system positions)", "NHS England board July 2024 (facts §5)", "high"),
+        ("specialist and children's trusts: share of admissions from outside the host ICB (mean)",
+         "out_of_area_share_mean:specialist_childrens", "2022-23", None, "share", 0.05, "abs",
+         "parameters in_area_affinity, reach_multiplier, deprivation_weight",
+         "OHID acute trust catchments 2022 (seeds/provider_catchment.csv)", "high"),
     ]
-    write_csv(pd.DataFrame(rows, columns=["fact", "value", "unit", "tolerance", "source"]), SEEDS / "calibration.csv")
+    cat = pd.read_csv(SEEDS / "provider_catchment.csv")
+    sc = cat[cat.kind.isin(["specialist", "childrens"]) & (cat.in_catchment_file == True)]  # noqa: E712
+    obs = round(float(sc.share_out_of_host_icb.mean()), 4)
+    rows = [r if r[3] is not None else (*r[:3], obs, *r[4:]) for r in rows]
+    write_csv(pd.DataFrame(rows, columns=CAL_COLS), SEEDS / "calibration.csv")
+
+
+def build_validation():
+    """Facts the model is NOT fitted to: its outputs are compared with them and reported, pass or fail."""
+    rows = [
+        ("trust sector margin 2024-25", "trust_sector_margin", "2024-25", round(-780 / 137_000, 5), "share of income",
+         0.005, "abs", "GBP 780m deficit (King's Fund, Mar 2026, via LBC); sector income 2024-25 not found: "
+         "GBP 137bn assumed (2023-24 GBP 129.2bn + 6%)", "medium",
+         "the 2023-24 margin is a calibration target (provider_efficiency)"),
+        ("share of trusts in deficit 2023-24", "trusts_in_deficit_share", "2023-24", 0.60, "share", 0.15, "abs",
+         "124 of 206 trusts (TAC-based count, TeslimAdeyanju/NHS-Trust-Financial-Analytics)", "low", ""),
+        ("share of acute trusts in deficit 2024-25", "trusts_in_deficit_share:acute", "2024-25", 0.69, "share", 0.15,
+         "abs", "King's Fund analysis, Mar 2026 (via LBC / Shropshire Star)", "medium",
+         "acute = Shelford, teaching and local trusts in the model"),
+        ("specialist trusts' margin fell more than acute trusts' in 2023-24", "margin_change_specialist_minus_acute",
+         "2023-24", 0.0, "share of income", 0.0, "max",
+         "Nuffield Trust analysis of 2023-24 accounts: steepest decline since 2019-20 in specialist trusts", "medium",
+         "passes when the model's specialist margin change minus acute margin change is <= 0"),
+        ("specialised spend 2023-24 (forecast outturn)", "specialised_spend", "2023-24", 25.031, "GBP bn", 0.01, "rel",
+         "NHS England board, Financial performance update, 1 Feb 2024 (month 9 forecast)", "high",
+         "weak test: the 2023-24 allocation (GBP 25.115bn) is an input; this checks the underspend"),
+        ("value delegated to the 20 ICBs of three regions 2024-25 (excl. high-cost drugs)", "delegated_value:wave_2",
+         "2024-25", 5.3, "GBP bn", 0.10, "rel", "written PQ answer to Karin Smyth, May 2024", "high", ""),
+        ("value of the 70 services delegated 2025-26", "value_lines_70", "2025-26", 14.0, "GBP bn", 0.10, "rel",
+         "NHS England board Dec 2024; NHS Confederation 13 Feb 2025", "medium",
+         "depends on the 2025-26 allocation, which is derived (funding.csv)"),
+        ("value delegated to the six South East ICBs 2025-26", "delegated_value:region:South East", "2025-26", 2.3,
+         "GBP bn", 0.10, "rel", "Surrey Heartlands ICS and Frimley ICB pages (2025)", "high", ""),
+        ("specialist and children's trusts: out-of-area share, trust by trust (mean absolute error)",
+         "out_of_area_share_mae:specialist_childrens", "2022-23", 0.20, "share", 0.0, "max",
+         "OHID acute trust catchments 2022 (seeds/provider_catchment.csv)", "high",
+         "only the mean is fitted; this checks the pattern across trusts"),
+        ("Shelford trusts: specialised out-of-area share at least the all-admissions share",
+         "out_of_area_share_mean:shelford", "2022-23", None, "share", 0.0, "min",
+         "OHID acute trust catchments 2022 (seeds/provider_catchment.csv)", "high",
+         "all admissions include local work, so the specialised share should be higher"),
+        ("local trusts: specialised out-of-area share at least the all-admissions share",
+         "out_of_area_share_mean:local", "2022-23", None, "share", 0.0, "min",
+         "OHID acute trust catchments 2022 (seeds/provider_catchment.csv)", "high",
+         "all admissions include local work, so the specialised share should be higher"),
+        ("systems with a deficit 2024-25", "systems_in_deficit", "2024-25", 31, "count", 5, "abs",
+         "31 of 42 systems planned deficits (NHS England board July 2024)", "high",
+         "plans, not outturn; seed system positions come from the same plans, so a weak test"),
+    ]
+    cat = pd.read_csv(SEEDS / "provider_catchment.csv")
+    ok = cat[cat.in_catchment_file == True]  # noqa: E712
+    obs = {k: round(float(ok[ok.kind == k].share_out_of_host_icb.mean()), 4) for k in ("shelford", "local")}
+    out = []
+    for r in rows:
+        if r[3] is None:
+            r = (*r[:3], obs[r[1].split(":")[1]], *r[4:])
+        out.append(r)
+    write_csv(pd.DataFrame(out, columns=VAL_COLS), SEEDS / "validation.csv")
+
+
+# Written by seeds/calibrate.py (which runs the model); build_tables.py keeps the last calibrated value.
+UNFUNDED_2023 = 0.0
+
+
+def _calibrated(series: str, year: int, default: float) -> float:
+    path = SEEDS / "funding.csv"
+    if path.exists():
+        old = pd.read_csv(path)
+        hit = old[(old.series == series) & (old.year == year)]
+        if len(hit):
+            return float(hit.value.iloc[0])
+    return default
+
+
+FUNDING_COLS = ["series", "year", "financial_year", "value", "unit", "kind", "source", "confidence"]
+
+
+def build_funding():
+    """The money path 2022-23 to 2026-27 (published where found); later years come from model parameters."""
+    hcd = 0.326  # high-cost drugs' share of spend (services.csv): outside tariff, paid at cost
+    m4 = 21.138 + 5.3
+    a24 = round(m4 * (1 + (0.050 - 0.017) * (1 - hcd)), 3)
+    a25 = round(a24 * 1.044 * (1 + (0.0483 - 0.0415) * (1 - hcd)), 3)
+    global UNFUNDED_2023
+    UNFUNDED_2023 = _calibrated("unfunded_cost_pressure", 2023, UNFUNDED_2023)
+    rows = [
+        ("specialised_allocation", 2022, 22.7, "GBP bn", "published", "outturn spend: written PQ answer May 2024 (facts §1a)", "high"),
+        ("specialised_allocation", 2023, 25.115, "GBP bn", "published",
+         "NHS England board, Financial performance update, 1 Feb 2024, table 1", "high"),
+        ("specialised_allocation", 2024, a24, "GBP bn", "derived",
+         "GBP 21.138bn NHS England specialised line at month 4 + GBP 5.3bn delegated to three regions (NHS England "
+         "board 3 Oct 2024; PQ May 2024), plus the pay-award top-up: cost uplift factor revised 1.7% -> 5.0% (NHS "
+         "England NHSPS page) applied to the non-drug 67.4% of spend (assumption)", "low"),
+        ("specialised_allocation", 2025, a25, "GBP bn", "derived",
+         "2024-25 x 1.044 (ICB core allocation growth 2025-26, PQ May 2025; assumption that specialised grew alike) x "
+         "the pay-award revision of the cost uplift factor 4.15% -> 4.83% on non-drug spend (NHS England NHSPS 2025/26)",
+         "low"),
+        ("tariff_cost_uplift", 2023, 0.042, "share", "derived",
+         "published 2.9% excluded the 2023-24 pay award (NHS England NHSPS page); revised value not seen: assumed to fund "
+         "the Agenda for Change award (5%) but not the doctors' award, paid from existing budgets (DHSC Jul 2023): "
+         "0.65 x 5.5% + 0.35 x 4.1% less 0.65 x 0.25 x 4.9% unfunded doctors' pay", "low"),
+        ("tariff_cost_uplift", 2024, 0.050, "share", "published",
+         "NHS England, 2023/25 NHSPS prices workbook: 2024-25 cost uplift factor revised from 1.7% to 5.0% for the pay awards",
+         "high"),
+        ("tariff_cost_uplift", 2025, 0.0483, "share", "published",
+         "NHS England, 2025/26 NHSPS: 4.15% at publication, revised to 4.83% for the pay awards (27 Jun 2025); "
+         "providers' cost growth in 2025-26 is taken equal to it (pay awards of 3.6-4% and the employer national "
+         "insurance rise funded through the revision: assumption)", "high"),
+        ("tariff_efficiency", 2023, 0.011, "share", "published", "NHS England NHSPS page (2023/24 efficiency factor 1.1%)", "high"),
+        ("tariff_efficiency", 2024, 0.020, "share", "assumption",
+         "2024-25 efficiency factor: NHSPS Annex D not read; 2.0% is an unverified recollection", "low"),
+        ("tariff_efficiency", 2025, 0.020, "share", "assumption",
+         "2025-26 efficiency factor: NHSPS Annex DpD not read; 2.0% is an unverified recollection", "low"),
+        ("tariff_efficiency", 2026, 0.020, "share", "published",
+         "NHS England, Medium term planning framework: revenue finance and contracting guidance (efficiency factor 2% in 2026-27)",
+         "high"),
+        ("pay_award", 2023, 0.055, "share", "derived",
+         "Agenda for Change 5% (NHS Staff Council May 2023) weighted 0.75, doctors ~7% (consultants 6%, resident doctors 8.8%; "
+         "DHSC Jul 2023) weighted 0.25 (assumption on the pay-bill split)", "medium"),
+        ("pay_award", 2024, 0.056, "share", "derived",
+         "Agenda for Change 5.5% (NHS Employers 2024) weighted 0.75; doctors ~6% (DDRB 2024-25 value not seen; assumption) 0.25",
+         "low"),
+        ("nonpay_inflation", 2023, 0.041, "share", "published", "GDP deflator 2023-24 (ONS via ICAEW, May 2025)", "medium"),
+        ("nonpay_inflation", 2024, 0.045, "share", "published", "GDP deflator 2024-25 (ONS via ICAEW, May 2025)", "medium"),
+        ("core_allocation_growth", 2023, round(123_880 / 119_174 - 1, 4), "share", "derived",
+         "all ICB allocations GBP 119,174m (2022-23) -> GBP 123,880m (2023-24, month 2); PQ 197068, Sep 2023", "high"),
+        ("core_allocation_growth", 2024, round(127_200 / 123_880 - 1, 4), "share", "derived",
+         "GBP 127.2bn distributed 2024-25 (Commons Library CBP-10031) against GBP 123.88bn; bases may differ", "low"),
+        ("core_allocation_growth", 2025, 0.044, "share", "published", "ICB core allocations +4.4% in 2025-26 (PQ, Karin Smyth, 8 May 2025)", "high"),
+        ("provider_support", 2023, 1.2, "GBP bn", "published",
+         "in-year support for 2023-24 pressures, GBP 800m in Nov 2023 rising to GBP 1.2bn (NHS England board 7 Dec 2023, 28 Mar 2024)",
+         "high"),
+        ("provider_support", 2024, 2.3, "GBP bn", "published", "deficit support to bring systems to break-even (NHS England board 3 Oct 2024)", "high"),
+        ("provider_support", 2025, 2.2, "GBP bn", "published", "non-recurrent deficit support in 2025-26 plans (NHS England board 29 May 2025)", "high"),
+        ("provider_support", 2026, 0.0, "GBP bn", "published",
+         "deficit support removed from 2026-27 (NHS England, Medium term planning framework)", "high"),
+        ("unfunded_cost_pressure", 2023, UNFUNDED_2023, "share", "calibrated",
+         "fitted so the modelled trusts' 2023-24 margin equals the sector's -0.9% of income (Nuffield Trust; "
+         "seeds/calibration.csv), by seeds/calibrate.py; read as the year's pressures the tariff did not fund: "
+         "industrial action and the doctors' award paid from existing budgets (DHSC Jul 2023)", "calibrated"),
+        ("provider_sector_income", 2022, 118.4, "GBP bn", "published",
+         "NHS trust sector total income 2022-23 (TAC-based, TeslimAdeyanju/NHS-Trust-Financial-Analytics); used to "
+         "share national provider support with the modelled trusts", "low"),
+    ]
+    df = pd.DataFrame(rows, columns=["series", "year", "value", "unit", "kind", "source", "confidence"])
+    df.insert(2, "financial_year", [f"{y}-{(y + 1) % 100:02d}" for y in df["year"]])
+    write_csv(df[FUNDING_COLS], SEEDS / "funding.csv")
 
 
 def build_envelope():
+    """Historic specialised spend (context and the base year); the money path of the model is funding.csv."""
     rows = [
         (2013, "2013-14", 13.0, "outturn", "PAC HC387 (2016) (MODEL.md; facts §1a)"),
         (2015, "2015-16", 14.6, "outturn", "PAC HC387; 14.4% of NHS budget (facts §1a)"),
@@ -664,10 +918,6 @@ def build_envelope():
         (2020, "2020-21", 19.3, "outturn", "003 (allocation, 17% of NHS budget)"),
         (2022, "2022-23", 22.7, "outturn", "written PQ answer May 2024 (facts §1a); ~GBP 23bn (001)"),
         (2023, "2023-24", 25.0, "outturn", "written PQ answer May 2024 (facts §1a); GBP 25bn by 2025 forecast (002, 003)"),
-        (2024, "2024-25", 26.0, "forecast", "assumption: +4% a year after 2023-24"),
-        (2025, "2025-26", 27.0, "forecast", "assumption: +4% a year; 70 delegated services ~GBP 14bn (facts §2)"),
-        (2026, "2026-27", 28.1, "forecast", "assumption: +4% a year"),
-        (2027, "2027-28", 29.2, "forecast", "assumption: +4% a year"),
     ]
     write_csv(pd.DataFrame(rows, columns=["year", "financial_year", "spend_gbp_bn", "kind", "source"]), SEEDS / "envelope.csv")
 

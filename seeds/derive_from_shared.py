@@ -33,10 +33,15 @@ need_index = (sum over bands of population x relative_cost) / population, divide
 value, so that the population-weighted mean is 1. The script is deterministic: re-running it gives
 byte-identical files.
 
-Core allocation (assumption): GBP 2,000 per head in 2022-23, close to total ICB allocations
-(about GBP 113bn) divided by 57.1m residents; weighted by half the specialised age gradient,
-core_allocation = population x 2000 x (1 + 0.5 x (need_index - 1)), because core allocations
-are less age-steep than specialised need and also weight deprivation, which is not modelled here.
+Core allocation: the published total of ICB allocations for 2022-23, GBP 119,174m (written PQ
+197068, answered 11 Sep 2023), shared between ICBs by population weighted by half the specialised
+age gradient (assumption: core allocations are less age-steep than specialised need):
+core_allocation = 119,174 x w / sum(w), w = population x (1 + 0.5 x (need_index - 1)).
+
+Deprivation (English Indices of Deprivation 2019, MHCLG, OGL v3; LSOA to ICB as in
+../shared/data/SOURCES.md, icb_deprivation_imd2019.csv): `imd_most_deprived_share` is the share of
+an ICB's LSOAs in England's most deprived IMD quintile (deciles 1-2). The model combines it with
+the age-based need index through the swept parameter `deprivation_weight` (model/params.py).
 """
 
 from __future__ import annotations
@@ -65,7 +70,7 @@ AGE_COST = {
     "85+": (2.0, "assumption: high need but fewer interventional treatments offered at the oldest ages"),
 }
 
-PER_HEAD_GBP = 2000.0
+ICB_ALLOCATIONS_2022_M = 119_174.0  # GBP m, all ICB allocations 2022-23 (PQ 197068, Sep 2023)
 CORE_GRADIENT = 0.5
 
 # NHS region ODS codes (Y-codes) and short names: public NHS region lookups
@@ -82,9 +87,9 @@ REGIONS = {
 
 ENGLAND_TOTAL = 57_106_398
 DERIVED_ICB_COLS = ["icb_code", "ons_code", "name", "region_code", "population", "need_index",
-                    "core_allocation_gbp_m"]
+                    "imd_most_deprived_share", "core_allocation_gbp_m"]
 ICB_COLUMNS = ["icb_code", "ons_code", "name", "short_name", "region_code", "population", "need_index",
-               "lat", "lon", "financial_position", "core_allocation_gbp_m", "maturity", "jc_footprint",
+               "imd_most_deprived_share", "lat", "lon", "financial_position", "core_allocation_gbp_m", "maturity", "jc_footprint",
                "merger_group", "finance_source", "maturity_source"]
 
 
@@ -129,8 +134,12 @@ def main(argv=None) -> None:
     eng = float((bands[cost.index] * cost).sum().sum() / tot.sum())
     need = (per_head / eng).round(4)
     icb["need_index"] = need.loc[icb["ons_code"]].values
-    icb["core_allocation_gbp_m"] = (icb["population"] * PER_HEAD_GBP
-                                    * (1 + CORE_GRADIENT * (icb["need_index"] - 1)) / 1e6).round(1)
+    w = icb["population"] * (1 + CORE_GRADIENT * (icb["need_index"] - 1))
+    icb["core_allocation_gbp_m"] = (ICB_ALLOCATIONS_2022_M * w / w.sum()).round(1)
+    imd = pd.read_csv(shared / "icb_deprivation_imd2019.csv", encoding="utf-8-sig").set_index("icb_code")
+    missing = sorted(set(icb["ons_code"]) - set(imd.index))
+    assert not missing, f"ICBs without IMD rows: {missing}"
+    icb["imd_most_deprived_share"] = imd.loc[icb["ons_code"], "imd_share_most_deprived_quintile"].round(4).values
     wmean = (icb["need_index"] * icb["population"]).sum() / icb["population"].sum()
     assert round(wmean, 4) == 1.0, wmean
 
