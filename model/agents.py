@@ -1,10 +1,10 @@
 """The agents: integrated care boards, specialist providers and NHS England regions.
 
-Agents decide; arrays compute. Each agent holds its index into the model's numpy
-arrays and the decision rules of its kind. Money, flows and activity live in the
-model's arrays (``model.state``); an agent reads its own slice and writes its
-decisions back (a diversion, a withdrawal, a subsidy). The properties below make
-an agent's measures available to Mesa's ``DataCollector``.
+Agents decide; arrays compute. Each agent holds its index into the model's numpy arrays and the
+decision rules of its kind. Money, flows and activity live in the model's arrays
+(``model.state``); an agent reads its own slice and writes its decisions back (a referral shift,
+a diversion, a local start, a withdrawal, a subsidy). The properties below make an agent's
+measures available to Mesa's ``DataCollector``.
 """
 
 from __future__ import annotations
@@ -17,21 +17,36 @@ from mesa import Agent
 if TYPE_CHECKING:  # pragma: no cover
     from .model import CommissioningModel
 
+# Assumptions (ODD, "ICB decisions"): a system starts at most one line a year, planned for half
+# of its residents' activity of the line (the rest need the tertiary centre's full service), decided
+# after two consecutive years in deficit and opened two years later (recruiting a specialist team and
+# NHS England's designation of a new provider take time); no ICB was found to have started a
+# specialised service in 2023-2025 (rules.md G), which this lead time respects.
+START_SHARE = 0.5
+START_STRESS_YEARS = 2
+START_LEAD = 2
+
 
 class ICB(Agent):
-    """An integrated care board: commissions its residents' delegated service lines.
+    """An integrated care board: manages its system's finances and commissions its residents' delegated lines.
 
-    Decision rules (each round, when it holds delegated budgets):
-    * a cash-strapped ICB diverts part of its core deficit from its delegated
-      specialised budget (``diversion_rate``, capped at ``max_diversion`` of that
-      budget; damped by the region's weight when the budget sits with a joint
-      committee or a pan-ICB pool);
-    * a cash-strapped ICB repatriates a share (``repatriation_rate``) of its
-      out-of-area delegated activity to providers in its own area;
-    * its maturity grows (trailblazer waves).
-    Cut rules (home bias, preference for widely provided local lines) act in the
-    contracting arrays on this ICB's residents' contracts when it is cash-strapped
-    (or always, with ``home_bias_scope = "all_icbs"``).
+    Its system is the ICB body plus the NHS trusts it hosts (the system control total). Money paid to
+    an in-system trust partly returns to the system (the trust's contribution margin); money paid out
+    of area does not. When its system is in deficit (stress > 0) and it holds delegated budgets itself
+    (or through a merged ICB or a pan-ICB pool), it:
+
+    * shifts referrals: ``referral_shift`` x stress (at most 20% a year) of its residents' out-of-system
+      delegated activity towards in-system providers with spare capacity;
+    * starts a line at its largest acute trust when its residents' out-of-area activity of a delegated
+      line reaches ``local_start_share`` of the minimum viable volume (at most one a year), unless NHS
+      England's specifications (``spec_enforcement``) or consent rules forbid it;
+    * moves delegated money to its system deficit where the ring-fence allows (``ringfence``);
+    * in contracting (model arrays), protects in-system contracts from cuts and gives them growth first
+      (``system_weight`` x stress x contribution margin) and holds out-of-area contracts near last
+      year's activity (``growth_cap``).
+
+    Under joint committees NHS England holds the money and contracts: the ICB proposes, the committee
+    decides with NHS England's consent (``nhse_veto``), so none of the above is done alone.
     """
 
     def __init__(self, model: CommissioningModel, idx: int):
@@ -44,24 +59,32 @@ class ICB(Agent):
         self.region_idx = int(d.icb_region[idx])
         self.population = int(d.population[idx])
         self.need_index = float(d.need_index[idx])
-        self.maturity = float(d.maturity[idx])
+        self.delegation_wave = int(d.delegation_wave[idx])
 
     # --- decisions -------------------------------------------------------------
     def decide(self) -> None:
         m = self.model
-        st = m.state
-        i = self.idx
-        self.maturity = min(1.0, self.maturity + (m.p["maturity_growth"] if m.steps > 1 else 0.0))
-        st.maturity[i] = self.maturity
+        st, p, i = m.state, m.p, self.idx
+        st.shift_wanted[i] = 0.0
+        st.diversion_wanted[i] = 0.0
         st.diversion[i] = 0.0
-        st.repatriate[i] = 0.0
-        own_budget = st.delegated_budget[i]
-        if own_budget <= 0 or not st.cash_strapped[i]:
+        st.start_wanted[i] = False
+        stress = st.decider_stress[i]
+        if not st.can_act[i] or stress <= 0:
             return
-        damp = st.icb_damping[i]  # 1 when the ICB holds the budget itself
-        wanted = m.p["diversion_rate"] * st.core_deficit[i] * damp
-        st.diversion[i] = min(wanted, m.p["max_diversion"] * own_budget)
-        st.repatriate[i] = m.p["repatriation_rate"] * damp
+        st.shift_wanted[i] = min(m.max_shift, p["referral_shift"] * stress)
+        if st.consent_needed[i]:
+            st.shift_wanted[i] = min(st.shift_wanted[i], p["nhse_tolerance"])
+        st.start_wanted[i] = p["local_start_share"] > 0 and st.stress_years[i] >= START_STRESS_YEARS
+        if st.holds_own[i]:
+            wanted = max(-float(st.system_position[i]), 0.0)
+            st.diversion_wanted[i] = wanted
+            rule = p["ringfence"]
+            budget = float(st.delegated_budget[i])
+            if rule == "soft":
+                st.diversion[i] = min(wanted, p["diversion_limit"] * budget)
+            elif rule == "none":
+                st.diversion[i] = min(wanted, budget)
 
     # --- measures for the DataCollector -----------------------------------------
     @property
@@ -85,21 +108,29 @@ class ICB(Agent):
         return float(self.model.state.access_rate[self.idx])
 
     @property
-    def cash_strapped(self) -> bool:
-        return bool(self.model.state.cash_strapped[self.idx])
+    def system_margin(self) -> float:
+        return float(self.model.state.system_margin[self.idx])
+
+    @property
+    def stress(self) -> float:
+        return float(self.model.state.stress[self.idx])
+
+    @property
+    def home_bias_observed(self) -> float:
+        return float(self.model.state.home_bias_observed[self.idx])
 
 
 class Provider(Agent):
     """A specialist provider (an NHS trust) located in one ICB.
 
-    Decision rules (each round, after being paid):
-    * withdraw a service line after ``withdrawal_rounds`` consecutive rounds below
-      its minimum viable volume (or below 80% of its base volume, for a line that was
-      already smaller than that minimum) or at a loss, unless its region protects it;
-    * in distress (reserves below ``distress_threshold`` of turnover) cut capacity
-      on loss-making lines by ``distress_capacity_cut`` (contagion to other lines
-      and to the providers that take the overflow); out of distress, rebuild lost
-      capacity slowly (``capacity_recovery``).
+    Decision rules (each round, after its accounts close):
+    * withdraw a service line after ``withdrawal_rounds`` consecutive rounds below its minimum viable
+      volume (or below 80% of its base volume, for a line already smaller than that) or at a loss,
+      unless its region protects it;
+    * on revenue support (cash below the floor): follow the recovery plan: extra cost improvement
+      (``recovery_efficiency``), the capacity of failing lines (their own margin below tolerance) cut by
+      ``distress_capacity_cut`` with its staff and beds (their patients re-route: contagion), and after
+      ``withdrawal_rounds`` consecutive years on support those lines withdrawn (for financial reasons).
     """
 
     def __init__(self, model: CommissioningModel, idx: int):
@@ -115,45 +146,51 @@ class Provider(Agent):
 
     def review(self) -> None:
         m = self.model
-        st = m.state
-        p = self.idx
-        if not st.review_flag[p]:  # nothing failing, no distress, no lost capacity: nothing to decide
+        st, p = m.state, self.idx
+        if not st.review_flag[p]:
             return
         k = m.p["withdrawal_rounds"]
         failing = st.active[p] & ((st.low_streak[p] >= k) | (st.loss_streak[p] >= k)) & ~st.protected[p]
-        if failing.any():
-            for s in np.nonzero(failing)[0]:
-                m.withdraw_line(p, int(s))
-        was = st.in_distress[p]
-        now = st.reserves[p] < m.p["distress_threshold"] * st.turnover[p]
-        st.in_distress[p] = now
-        if now:
-            losing = st.active[p] & (st.line_margin[p] < 0)
-            st.capacity[p, losing] *= 1.0 - m.p["distress_capacity_cut"]
-        elif was or (st.capacity[p] < st.capacity_target[p]).any():
-            gap = st.capacity_target[p] - st.capacity[p]
-            st.capacity[p] += np.where(st.active[p] & (gap > 0), gap * m.p["capacity_recovery"], 0.0)
+        for s in np.nonzero(failing)[0]:
+            m.withdraw_line(p, int(s), financial=bool(st.loss_streak[p, s] >= k))
+        if st.needs_support[p]:
+            losing = st.line_losing[p] & ~st.protected[p]
+            if st.support_years[p] >= k:
+                for s in np.nonzero(losing)[0]:
+                    m.withdraw_line(p, int(s), financial=True)
+            else:
+                # The recovery plan removes the staff and beds of the cut capacity: fixed costs go with it.
+                st.capacity[p, losing] *= 1.0 - m.p["distress_capacity_cut"]
+                st.cost_capacity[p, losing] = np.minimum(st.cost_capacity[p, losing], st.capacity[p, losing])
 
     # --- measures ---------------------------------------------------------------
     @property
     def income(self) -> float:
-        return float(self.model.state.prov_income[self.idx])
+        return float(self.model.state.spec_income[self.idx])
 
     @property
     def surplus(self) -> float:
-        return float(self.model.state.prov_surplus[self.idx])
+        return float(self.model.state.surplus[self.idx])
 
     @property
-    def reserves(self) -> float:
-        return float(self.model.state.reserves[self.idx])
+    def margin(self) -> float:
+        return float(self.model.state.margin[self.idx])
+
+    @property
+    def cash(self) -> float:
+        return float(self.model.state.cash[self.idx])
 
     @property
     def income_change(self) -> float:
         return float(self.model.state.income_change[self.idx])
 
     @property
-    def in_distress(self) -> bool:
-        return bool(self.model.state.in_distress[self.idx])
+    def needs_support(self) -> bool:
+        return bool(self.model.state.needs_support[self.idx])
+
+    @property
+    def destabilised(self) -> bool:
+        return bool(self.model.state.destabilised[self.idx])
 
     @property
     def lines_open(self) -> int:
@@ -164,15 +201,16 @@ class Region(Agent):
     """An NHS England region: commissions what is not delegated, oversees ICBs.
 
     Decision rules (each round):
-    * sense-check and specification enforcement: ICB-led commissioners cut no
-      single contract by more than ``(1 - spec_enforcement) x 50%`` a year while other
-      contracts can take the cut (applied in contracting; the budget still binds);
-    * stabilisation: tops up a finite pool from delegated budgets (``pool_share``)
-      and, if ``protect_last_provider``, pays the loss of a line that is the last
-      open provider of its service in the region and is about to be withdrawn,
-      while the pool lasts.
-    ``lead_icb`` records the region's most mature ICB, the natural host of a pan-ICB
-    pool (004); the model's pan-ICB pool behaves region-wide whoever hosts it.
+    * specification enforcement and consent act in contracting (model arrays): ICB-led commissioners
+      cut no single contract by more than ``(1 - spec_enforcement) x 50%`` a year while other contracts
+      can take the cut; where NHS England must consent, unequal treatment is limited to
+      ``nhse_tolerance``;
+    * stabilisation: tops up a finite pool from delegated budgets (``pool_share``) and, if
+      ``protect_last_provider``, pays the loss of a line that is the last open provider of its service
+      in the region and is about to be withdrawn, while the pool lasts.
+    ``lead_icb`` records the host of a pan-ICB pool: the region's wave-1 or wave-2 ICB if any (the public
+    record names BLMK for East of England and Birmingham and Solihull for the West Midlands hubs), else
+    its largest ICB.
     """
 
     def __init__(self, model: CommissioningModel, idx: int):
@@ -183,13 +221,15 @@ class Region(Agent):
         self.name = str(d.region_name[idx])
         self.short_name = str(d.region_short[idx])
         members = np.nonzero(d.icb_region == idx)[0]
-        lead = members[np.argmax(d.maturity[members])] if len(members) else -1
-        self.lead_icb = str(d.icb_short[lead]) if lead >= 0 else ""
+        if len(members):
+            key = np.lexsort((-d.population[members], d.delegation_wave[members]))
+            self.lead_icb = str(d.icb_short[members[key[0]]])
+        else:
+            self.lead_icb = ""
 
     def intervene(self) -> None:
         m = self.model
-        st = m.state
-        r = self.idx
+        st, r = m.state, self.idx
         mine = st.prov_region == r
         st.protected[mine] = False
         if not m.p["protect_last_provider"] or st.pool[r] <= 0:
@@ -198,7 +238,7 @@ class Region(Agent):
         at_risk = mine[:, None] & st.active & ((st.low_streak >= k) | (st.loss_streak >= k))
         if not at_risk.any():
             return
-        open_in_region = (st.active & mine[:, None]).sum(axis=0)  # per service
+        open_in_region = (st.active & mine[:, None]).sum(axis=0)
         for p, s in zip(*np.nonzero(at_risk)):
             if open_in_region[s] != 1 or st.tier[s] == 0:  # highly specialised lines are national
                 continue
@@ -208,11 +248,13 @@ class Region(Agent):
             st.pool[r] -= need
             st.subsidy[p, s] += need
             st.region_paid[r] += need
-            st.reserves[p] += need
+            st.cash[p] += need
+            st.surplus[p] += need
             st.line_margin[p, s] += need
             st.low_streak[p, s] = 0
             st.loss_streak[p, s] = 0
             st.protected[p, s] = True
+            st.ledger["pool_paid"] += need
 
     @property
     def pool_remaining(self) -> float:

@@ -20,6 +20,11 @@ from .errors import SeedDataError
 
 TIERS = ("highly_specialised", "delegable", "retained")
 PROVIDER_KINDS = ("shelford", "specialist", "childrens", "teaching", "local")
+PAYMENTS = ("tariff", "pass_through")
+# The money path (funding.csv). Years not in a series follow the model's parameters for later years.
+FUNDING_SERIES = ("specialised_allocation", "tariff_cost_uplift", "tariff_efficiency", "pay_award", "nonpay_inflation",
+                  "core_allocation_growth", "provider_support", "provider_sector_income", "unfunded_cost_pressure")
+FUNDING_REQUIRED = ("specialised_allocation",)
 
 
 def seeds_dir() -> Path:
@@ -48,12 +53,15 @@ class SeedData:
     icb_short: np.ndarray
     icb_region: np.ndarray  # int index into region arrays
     population: np.ndarray
-    need_index: np.ndarray
+    need_index: np.ndarray  # age-based relative need per head (population-weighted mean 1)
+    imd_most_deprived: np.ndarray  # share of LSOAs in England's most deprived IMD quintile
     icb_lat: np.ndarray
     icb_lon: np.ndarray
     financial_position: np.ndarray
-    core_allocation: np.ndarray  # £m
-    maturity: np.ndarray
+    icb_body_position: np.ndarray  # ICB body's own surplus (+) / deficit (-), share of core allocation, 2022-23
+    core_allocation: np.ndarray  # £m, 2022-23
+    delegation_wave: np.ndarray  # 1 (2023-24), 2 (2024-25), 3 (2025-26): the public record of delegation
+    nof_segment: np.ndarray  # NHS Oversight Framework segment (1-4)
     jc_footprint: np.ndarray  # int index into jc_names
     jc_names: tuple
     merger_group: np.ndarray  # int index into merger_names
@@ -75,21 +83,26 @@ class SeedData:
     reach_km: np.ndarray
     in_59: np.ndarray
     in_70: np.ndarray
+    pass_through: np.ndarray  # paid at cost (high-cost drugs and devices), not at tariff
     # providers
     provider_code: np.ndarray
     provider_name: np.ndarray
     provider_short: np.ndarray
     provider_icb: np.ndarray  # int index of host ICB
     provider_kind: np.ndarray  # str
-    turnover: np.ndarray  # £m
-    reserves: np.ndarray  # £m
+    turnover: np.ndarray  # £m, 2022-23 operating income
+    opening_margin: np.ndarray  # 2022-23 surplus (+) / deficit (-) as a share of turnover
+    cash: np.ndarray  # £m, opening cash balance
     prov_lat: np.ndarray
     prov_lon: np.ndarray
     base_cases: np.ndarray  # (P, S)
     capacity: np.ndarray  # (P, S)
-    # national spend series
+    # national spend series (history) and the money path (funding.csv: series -> {year: value})
     envelope_years: np.ndarray
     envelope_bn: np.ndarray
+    funding: dict
+    # observed catchments (provider_catchment.csv): share of admissions from outside the host ICB (NaN: not in file)
+    observed_out_of_area: np.ndarray
     source_dir: str = ""
 
     @property
@@ -114,6 +127,10 @@ class SeedData:
         if len(hit) == 0:
             raise SeedDataError(f"envelope.csv: no spend figure for year {year}")
         return float(self.envelope_bn[hit[0]])
+
+    def series(self, name: str, year: int) -> float | None:
+        """A value of the money path (funding.csv) for the financial year starting ``year``, or None."""
+        return self.funding.get(name, {}).get(int(year))
 
 
 # --- reading helpers ---------------------------------------------------------------
@@ -219,8 +236,9 @@ def read_seeds(folder: str | Path | None = None) -> SeedData:
 
     icb = _Table(
         folder / "icbs.csv",
-        ("icb_code", "ons_code", "name", "short_name", "region_code", "population", "need_index", "lat", "lon",
-         "financial_position", "core_allocation_gbp_m", "maturity", "jc_footprint", "merger_group"),
+        ("icb_code", "ons_code", "name", "short_name", "region_code", "population", "need_index",
+         "imd_most_deprived_share", "lat", "lon", "financial_position", "icb_body_position", "core_allocation_gbp_m",
+         "jc_footprint", "merger_group", "delegation_wave", "nof_segment"),
     )
     icb_code = icb.unique("icb_code")
     icb.unique("ons_code")
@@ -241,7 +259,7 @@ def read_seeds(folder: str | Path | None = None) -> SeedData:
     svc = _Table(
         folder / "services.csv",
         ("service_id", "name", "tier", "lines_represented", "spend_share", "cost_per_case_gbp", "fixed_cost_share",
-         "min_viable_volume", "demand_growth", "reach_km", "in_59_2023", "in_70_2025"),
+         "min_viable_volume", "demand_growth", "reach_km", "in_59_2023", "in_70_2025", "payment"),
     )
     service_id = svc.unique("service_id")
     service_index = {c: i for i, c in enumerate(service_id)}
@@ -256,7 +274,8 @@ def read_seeds(folder: str | Path | None = None) -> SeedData:
 
     prov = _Table(
         folder / "providers.csv",
-        ("provider_code", "name", "short_name", "icb_code", "kind", "turnover_gbp_m", "reserves_gbp_m", "lat", "lon"),
+        ("provider_code", "name", "short_name", "icb_code", "kind", "turnover_gbp_m", "opening_margin", "cash_gbp_m",
+         "lat", "lon"),
     )
     provider_code = prov.unique("provider_code")
     provider_index = {c: i for i, c in enumerate(provider_code)}
@@ -287,6 +306,31 @@ def read_seeds(folder: str | Path | None = None) -> SeedData:
     env_years = env.num("year", low=2000, high=2100, integer=True).astype(int)
     env_bn = env.num("spend_gbp_bn", low=0)
 
+    fund = _Table(folder / "funding.csv", ("series", "year", "value", "source"))
+    f_series = fund.choice("series", FUNDING_SERIES)
+    f_year = fund.num("year", low=2000, high=2100, integer=True).astype(int)
+    f_value = fund.num("value", low=-1.0, high=1000.0)
+    fund.text("source")  # every row of the money path names its source
+    funding: dict[str, dict[int, float]] = {}
+    for i, (name, y, v) in enumerate(zip(f_series, f_year, f_value)):
+        if y in funding.setdefault(name, {}):
+            raise SeedDataError(f"{fund.where(i, 'year')}: series '{name}' has year {y} twice")
+        funding[name][int(y)] = float(v)
+    for name in FUNDING_REQUIRED:
+        if name not in funding:
+            raise SeedDataError(f"funding.csv: series '{name}' is missing; required: {', '.join(FUNDING_REQUIRED)}")
+
+    catch_path = folder / "provider_catchment.csv"
+    observed = np.full(len(provider_code), np.nan)
+    if catch_path.exists():  # optional: observed catchments, for calibration reports only
+        cat = _Table(catch_path, ("provider_code", "share_out_of_host_icb"))
+        for i, (code, v) in enumerate(zip(cat.text("provider_code"), cat.text("share_out_of_host_icb", allow_empty=True))):
+            if code in provider_index and v:
+                try:
+                    observed[provider_index[code]] = float(v)
+                except ValueError:
+                    raise SeedDataError(f"{cat.where(i, 'share_out_of_host_icb')}: value {v!r} is not a number") from None
+
     return SeedData(
         icb_code=np.asarray(icb_code),
         icb_name=np.asarray(icb.text("name")),
@@ -294,11 +338,14 @@ def read_seeds(folder: str | Path | None = None) -> SeedData:
         icb_region=_lookup(icb, "region_code", region_index, "region code (not in regions.csv)"),
         population=population,
         need_index=need,
+        imd_most_deprived=icb.num("imd_most_deprived_share", low=0, high=1),
         icb_lat=icb.num("lat", low=49, high=56),
         icb_lon=icb.num("lon", low=-7, high=2),
         financial_position=icb.num("financial_position", low=-0.5, high=0.5),
+        icb_body_position=icb.num("icb_body_position", low=-0.5, high=0.5),
         core_allocation=icb.num("core_allocation_gbp_m", low=0),
-        maturity=icb.num("maturity", low=0, high=1),
+        delegation_wave=icb.num("delegation_wave", low=1, high=9, integer=True).astype(int),
+        nof_segment=icb.num("nof_segment", low=1, high=5, integer=True).astype(int),
         jc_footprint=np.asarray([jc_names.index(v) for v in jc_vals], dtype=np.int64),
         jc_names=jc_names,
         merger_group=np.asarray([merger_names.index(v) for v in mg_vals], dtype=np.int64),
@@ -318,19 +365,23 @@ def read_seeds(folder: str | Path | None = None) -> SeedData:
         reach_km=svc.num("reach_km", low=1),
         in_59=in59,
         in_70=in70,
+        pass_through=np.asarray([v == "pass_through" for v in svc.choice("payment", PAYMENTS)]),
         provider_code=np.asarray(provider_code),
         provider_name=np.asarray(prov.text("name")),
         provider_short=np.asarray(prov.text("short_name")),
         provider_icb=_lookup(prov, "icb_code", icb_index, "ICB code (not in icbs.csv)"),
         provider_kind=np.asarray(prov.choice("kind", PROVIDER_KINDS)),
         turnover=prov.num("turnover_gbp_m", low=0.1),
-        reserves=prov.num("reserves_gbp_m"),
+        opening_margin=prov.num("opening_margin", low=-0.5, high=0.5),
+        cash=prov.num("cash_gbp_m"),
         prov_lat=prov.num("lat", low=49, high=56),
         prov_lon=prov.num("lon", low=-7, high=2),
         base_cases=base_cases,
         capacity=capacity,
         envelope_years=env_years,
         envelope_bn=env_bn,
+        funding=funding,
+        observed_out_of_area=observed,
         source_dir=str(folder),
     )
 

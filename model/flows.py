@@ -88,29 +88,49 @@ def cap_and_reroute(
     Where a line's load exceeds its capacity every contract there is scaled down
     pro rata; the overflow is offered (up to ``passes`` times) to the lines of the
     same service with spare capacity, split by the gravity ``weights``.
-    Returns (delivered[i,k], unplaced[i,s]).
+    Returns (delivered[i,k], unplaced[i,s]). Only the services with an overloaded
+    line are re-routed (the rest is delivered as contracted).
     """
-    delivered = np.zeros_like(volume)
-    lost = np.zeros((volume.shape[0], lines.S))  # cases with nowhere to go
-    pending = volume
-    spare = capacity.astype(float).copy()
+    load = volume.sum(axis=0)
+    over = load > capacity
+    lost = np.zeros((volume.shape[0], lines.S))
+    if not over.any():
+        return volume.copy(), lost
+    # The lines of every service with an overloaded line (contiguous: lines are sorted by service).
+    svc = np.unique(lines.s[over])
+    cols = np.concatenate([np.arange(lines.starts[s], lines.starts[s + 1] if s + 1 < lines.S else lines.K)
+                           for s in svc])
+    sub_s = np.searchsorted(svc, lines.s[cols])  # service index within the subset
+    sub_starts = np.searchsorted(sub_s, np.arange(len(svc)))
+    delivered = volume.copy()
+    pending = volume[:, cols]
+    w_sub = weights[:, cols]
+    spare = capacity[cols].astype(float).copy()
+    done = np.zeros_like(pending)
+    lost_sub = np.zeros((volume.shape[0], len(svc)))
     for k in range(passes + 1):
         load = pending.sum(axis=0)
         over = load > spare
         if not over.any():
-            return delivered + pending, lost
+            done += pending
+            break
         factor = np.where(over, spare / np.where(over, load, 1.0), 1.0)
         placed = pending * factor
-        delivered += placed
+        done += placed
         spare = np.maximum(spare - placed.sum(axis=0), 0.0)
-        overflow = lines.by_service(pending - placed)  # (I, S)
+        overflow = np.add.reduceat(pending - placed, sub_starts, axis=1)  # (I, n services)
         if k == passes:
-            return delivered, lost + overflow
-        split = shares(weights, spare > 1e-9, lines)
-        nowhere = lines.by_service(split) <= 0
-        lost += np.where(nowhere, overflow, 0.0)
-        pending = overflow[:, lines.s] * split
-    return delivered, lost  # pragma: no cover
+            lost_sub += overflow
+            break
+        w = w_sub * (spare > 1e-9)
+        tot = np.add.reduceat(w, sub_starts, axis=1)
+        nowhere = tot <= 0
+        lost_sub += np.where(nowhere, overflow, 0.0)
+        inv = np.divide(1.0, tot, out=np.zeros_like(tot), where=tot > 0)
+        pending = (overflow * inv)[:, sub_s] * w
+    delivered[:, cols] = done
+    lost[:, svc] = lost_sub
+    return delivered, lost
 
 
 def balance_flows(

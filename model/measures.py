@@ -1,69 +1,165 @@
-"""Measures of the model: computed once per round from the arrays (``update``), read
-by module-level reporter functions (as in Mesa's examples) and summarised at the end.
+"""Measures of the model: computed once per round from the arrays (``update``), read by module-level
+reporter functions (as in Mesa's examples) and summarised at the end of a run.
 
-Definitions (money in £; shares are fractions):
-
-- ``total_spend`` (£bn): every payment to providers this round, commissioners' and
-  regions' stabilisation payments.
-- ``out_of_area_share``: share of spend paid to providers outside the patient's ICB.
-- ``providers_in_distress``: providers whose reserves are below ``distress_threshold``
-  of turnover.
-- ``providers_destabilised``: providers in distress, or whose specialised income
-  fell against its fair-share path by more than ``DESTABILISED_INCOME_DROP`` of
-  turnover, or running a specialised deficit worse than ``DESTABILISED_DEFICIT``
-  of turnover.
-- ``services_withdrawn``: provider service lines withdrawn so far.
-- ``unmet_need_share``: share of demand (valued at tariff) not delivered.
-- ``access_cv`` / ``access_gini``: spread across the 42 ICBs (unweighted, as in
-  the NHS Atlas of Variation) of the need-adjusted access rate: delivered value
-  per unit of population need, relative to England.
-- ``out_of_area_income_change``: providers' income from other ICBs' residents
-  against its fair-share path (base-year value grown by prices and demand).
-- ``specialist_income_change``: income-weighted mean income change of the Shelford
-  Group, specialist and children's trusts.
-- ``income_change_p10``: 10th percentile across providers of specialised income
-  change against the provider's fair-share path (base income grown by prices and
-  by the demand growth of its service mix).
-- ``extra_travel_km``: mean km per delivered case above what the same cases would
-  have travelled with base-year patient flows.
-- ``below_min_volume_activity``: cases delivered by lines below their service's
-  minimum viable volume (a quality-risk measure).
-- ``income_change_mean``: income-weighted mean of provider income change.
-- ``diverted_to_core`` (£m): specialised budget diverted to ICB core deficits.
-- ``stabilisation_paid`` (£m): regions' payments from their pools to keep last providers open.
-- ``access_max_min_ratio``: highest over lowest ICB access rate (Atlas of Variation style).
-- ``budget_total`` (£bn): all commissioners' budgets; ``unplaced_cases``: cases with no
-  provider that had room.
-- Summary only (``summary()``): ``income_change_min`` (the worst provider),
-  ``cumulative_diverted`` and ``cumulative_stabilisation`` (£m over the run).
-- ``spend_<commissioner type>`` (£bn): spend by NHS England nationally, its
-  regions, ICBs (own or merged footprint), joint committees and pan-ICB pools.
+``MEASURES`` is the registry: every measure's name, label, unit, how to display it (scale), whether it
+is a per-year series (a model reporter) or a summary-only value, and its definition. Reports,
+figures, the command line and the browser page read labels and units from it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from mesa import DataCollector
 
+from .finance import DESTAB_THRESHOLDS, gini, threshold_label
+
 if TYPE_CHECKING:  # pragma: no cover
     from .model import CommissioningModel
 
-DESTABILISED_INCOME_DROP = 0.03  # of turnover; assumption (a 3% hit is a large share of a trust's margin)
-DESTABILISED_DEFICIT = 0.02  # of turnover; assumption
 
-SPEND_TYPES = ("national", "region", "icb", "joint_committee", "pan_icb")
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    label: str
+    unit: str  # what the stored value is in: "£bn", "£m", "count", "share", "km", "cases", "index"
+    definition: str
+    kind: str = "series"  # "series": one value per year (model reporter); "summary": end of run only
+    scale: float = 1.0  # display value = stored value x scale (e.g. 100 for a share shown in %)
+    display_unit: str = ""  # unit after scaling (default: unit)
+    higher_is_worse: bool | None = None  # for reports' wording; None when neither
+
+    @property
+    def shown_unit(self) -> str:
+        return self.display_unit or self.unit
 
 
-def gini(x: np.ndarray) -> float:
-    """Gini coefficient of non-negative values (0 = equal)."""
-    x = np.sort(np.asarray(x, dtype=float))
-    n = len(x)
-    if n == 0 or x.sum() <= 0:
-        return 0.0
-    cum = np.cumsum(x)
-    return float((n + 1 - 2 * (cum / cum[-1]).sum()) / n)
+def _m(name, label, unit, definition, kind="series", scale=1.0, display_unit="", worse=None):
+    return Measure(name, label, unit, definition, kind, scale, display_unit, worse)
+
+
+_SERIES = (
+    _m("total_spend", "Specialised spend", "£bn", "Payments to providers for delivered activity plus regions' "
+       "stabilisation payments, this year."),
+    _m("budget_total", "Specialised allocation", "£bn", "The national specialised allocation shared into cell budgets."),
+    _m("returned_to_nhse", "Budget returned unspent", "£m", "Budget no contract used (no demand or need left to buy) "
+       "plus contracted activity no provider had capacity to deliver, returned to NHS England."),
+    _m("withheld_growth", "Growth withheld out of area", "£m", "Value of demand growth a system in deficit did not "
+       "commission from out-of-area providers (growth_cap): patients wait.", worse=True),
+    _m("out_of_area_share", "Out-of-area share of spend", "share", "Share of spend paid to providers outside the "
+       "patient's ICB.", scale=100, display_unit="%"),
+    _m("out_of_area_income_change", "Out-of-area income vs fair share", "share", "Providers' income from other "
+       "ICBs' residents against its fair-share path (base-year value grown by prices and demand).", scale=100,
+       display_unit="%", worse=False),
+    _m("providers_destabilised", "Providers destabilised", "count", "Trusts with a deficit worse than "
+       "destabilised_deficit of turnover for two or more consecutive years, or on revenue support, or that "
+       "withdrew a line for financial reasons.", worse=True),
+    _m("providers_needing_support", "Providers needing cash support", "count", "Trusts whose cash fell below "
+       "the floor this year (revenue support as public dividend capital).", worse=True),
+    _m("providers_in_deficit", "Providers in deficit", "count", "Trusts with a deficit this year.", worse=True),
+    _m("provider_sector_surplus", "Trusts' surplus", "£m", "Sum of the modelled trusts' surpluses (negative = "
+       "deficit), whole organisations.", worse=False),
+    _m("trust_sector_margin", "Trusts' margin", "share", "Income-weighted mean surplus of the modelled trusts, "
+       "share of income.", scale=100, display_unit="%", worse=False),
+    _m("specialist_trust_margin", "Specialist trusts' margin", "share", "Income-weighted mean surplus of the "
+       "Shelford, specialist and children's trusts, share of income.", scale=100, display_unit="%", worse=False),
+    _m("acute_trust_margin", "Acute trusts' margin", "share", "Income-weighted mean surplus of Shelford, teaching "
+       "and local acute trusts, share of income.", scale=100, display_unit="%", worse=False),
+    _m("trusts_in_deficit_share", "Share of trusts in deficit", "share", "Share of modelled trusts with a deficit.",
+       scale=100, display_unit="%", worse=True),
+    _m("icb_sector_deficit", "ICB bodies' deficit", "£m", "Sum of ICB bodies' own deficits (positive = deficit), "
+       "net of delegated money moved to them.", worse=True),
+    _m("systems_in_deficit", "Systems in deficit", "count", "ICB systems (ICB body plus the trusts it hosts) with a "
+       "deficit.", worse=True),
+    _m("services_withdrawn", "Lines closed now", "count", "Provider service lines withdrawn and not restarted.",
+       worse=True),
+    _m("cumulative_lines_withdrawn", "Lines withdrawn so far", "count", "Provider service lines withdrawn since "
+       "the base year.", worse=True),
+    _m("lines_withdrawn_financial", "Lines withdrawn for money", "count", "Lines withdrawn while loss-making or "
+       "under a revenue-support recovery plan, since the base year.", worse=True),
+    _m("local_services_started", "Local lines started", "count", "Delegated lines systems started at their own "
+       "trusts since the base year (below optimal scale where below the minimum viable volume)."),
+    _m("unmet_need_share", "Unmet demand", "share", "Share of demand (valued at tariff) not delivered.", scale=100,
+       display_unit="%", worse=True),
+    _m("access_cv", "Access inequality (CV)", "index", "Coefficient of variation across the 42 ICBs of the "
+       "need-adjusted access rate (delivered value per unit of need, relative to England).", worse=True),
+    _m("access_gini", "Access inequality (Gini)", "index", "Gini coefficient across ICBs of the need-adjusted "
+       "access rate (Atlas of Variation style, unweighted).", worse=True),
+    _m("income_change_p10", "Income change, worst 10%", "share", "10th percentile across providers of specialised "
+       "income against each provider's fair-share path.", scale=100, display_unit="%", worse=False),
+    _m("income_change_mean", "Income change, mean", "share", "Income-weighted mean of providers' specialised income "
+       "change against their fair-share paths.", scale=100, display_unit="%", worse=False),
+    _m("specialist_income_change", "Specialist trusts' income change", "share", "Income-weighted mean income change "
+       "of the Shelford, specialist and children's trusts.", scale=100, display_unit="%", worse=False),
+    _m("extra_travel_km", "Extra travel per case", "km", "Mean km per delivered case above what the same cases "
+       "would have travelled with base-year flows.", worse=True),
+    _m("below_min_volume_activity", "Cases at sub-scale lines", "cases", "Cases delivered by lines below their "
+       "service's minimum viable volume (a quality-risk measure).", worse=True),
+    _m("diverted_to_core", "Diverted to system deficits", "£m", "Delegated specialised money moved to ICB bodies' "
+       "or their trusts' deficits (only where the ring-fence allows).", worse=True),
+    _m("stabilisation_paid", "Stabilisation paid", "£m", "Regions' payments from their pools to keep last "
+       "providers open."),
+    _m("pool_balance", "Stabilisation pools' balance", "£m", "Money in regions' pools not (yet) spent."),
+    _m("revenue_support_paid", "Revenue support (PDC)", "£m", "Cash support to trusts below the cash floor this year.",
+       worse=True),
+    _m("deficit_support_paid", "National deficit support", "£m", "National in-year and deficit support paid to the "
+       "modelled trusts (2023-24 to 2025-26, seeds/funding.csv)."),
+    _m("home_bias_observed_stressed", "Observed home bias, systems in deficit", "share", "Mean over ICBs whose "
+       "system was in deficit and that commission their own delegated lines of: growth of their residents' "
+       "in-system spend minus growth of their out-of-system spend (0 when there are none).", scale=100,
+       display_unit="pp"),
+    _m("home_bias_observed_other", "Observed home bias, other systems", "share", "The same for ICBs whose system "
+       "was not in deficit.", scale=100, display_unit="pp"),
+    _m("binding_spec_cap", "Binding: specification cap", "share", "Share of ICB-led commissioners cutting this "
+       "year whose contracts all hit the specification cap.", scale=100, display_unit="%"),
+    _m("binding_nhse_consent", "Binding: NHS England consent", "share", "Share of decisions needing NHS England's "
+       "consent where it limited unequal treatment.", scale=100, display_unit="%"),
+    _m("binding_growth_cap", "Binding: out-of-area growth cap", "share", "Share of ICBs able to hold out-of-area "
+       "contracts that withheld some growth.", scale=100, display_unit="%"),
+    _m("binding_diversion_limit", "Binding: ring-fence", "share", "Share of ICBs wanting to move delegated money "
+       "that the ring-fence limited.", scale=100, display_unit="%"),
+    _m("binding_referral_capacity", "Binding: capacity for repatriation", "share", "Share of repatriating ICBs "
+       "limited by in-system spare capacity.", scale=100, display_unit="%"),
+    _m("binding_local_start_blocked", "Binding: local starts blocked", "share", "Share of intended local starts "
+       "that specifications or consent blocked.", scale=100, display_unit="%"),
+    _m("binding_convergence_floor", "Binding: convergence floor", "share", "Share of ICBs whose delegated budget "
+       "the growth floor held up this year.", scale=100, display_unit="%"),
+    _m("spend_national", "Spend: NHS England national", "£bn", "Spend by the national commissioner."),
+    _m("spend_region", "Spend: NHS England regions", "£bn", "Spend by NHS England's regions."),
+    _m("spend_icb", "Spend: ICBs", "£bn", "Spend by ICBs (own or merged footprint)."),
+    _m("spend_joint_committee", "Spend: joint committees", "£bn", "Spend by ICB/NHS England joint committees."),
+    _m("spend_pan_icb", "Spend: pan-ICB pools", "£bn", "Spend by pan-ICB pools."),
+)
+_SUMMARY = (
+    _m("income_change_min", "Income change, worst provider", "share", "Lowest provider income change at the end.",
+       "summary", scale=100, display_unit="%", worse=False),
+    _m("access_max_min_ratio", "Access: highest / lowest ICB", "index", "Highest over lowest ICB access rate.",
+       "summary", worse=True),
+    _m("cumulative_diverted", "Diverted over the run", "£m", "Delegated money moved to system deficits, all years.",
+       "summary", worse=True),
+    _m("cumulative_stabilisation", "Stabilisation over the run", "£m", "Regions' stabilisation payments, all years.",
+       "summary"),
+    _m("cumulative_revenue_support", "Revenue support over the run", "£m", "Cash support to trusts, all years.",
+       "summary", worse=True),
+    _m("cumulative_returned", "Returned unspent over the run", "£m", "Budget returned to NHS England, all years.",
+       "summary"),
+    _m("unplaced_cases", "Cases with no provider", "cases", "Cases contracted that no provider had room for.",
+       "summary", worse=True),
+    _m("max_providers_destabilised", "Providers destabilised, peak", "count", "Highest yearly count over the run.",
+       "summary", worse=True),
+    *(
+        _m(f"destabilised_at_{threshold_label(x)}", f"Destabilised at a {x:.1%} deficit", "count",
+           f"Providers destabilised at the end, with a deficit threshold of {x:.1%} of turnover (the curve across "
+           "thresholds).", "summary", worse=True)
+        for x in DESTAB_THRESHOLDS
+    ),
+)
+MEASURES: dict[str, Measure] = {m.name: m for m in (*_SERIES, *_SUMMARY)}
+SERIES_MEASURES = tuple(m.name for m in _SERIES)
+SUMMARY_MEASURES = SERIES_MEASURES + tuple(m.name for m in _SUMMARY)
+CURVE_MEASURES = tuple(f"destabilised_at_{threshold_label(x)}" for x in DESTAB_THRESHOLDS)
 
 
 def quantile(x: np.ndarray, q: float) -> float:
@@ -76,45 +172,67 @@ def quantile(x: np.ndarray, q: float) -> float:
     return float(part[lo] + (pos - lo) * (part[hi] - part[lo]))
 
 
+def clean(value: float) -> float:
+    """Floating-point noise within 1e-9 of zero is zero."""
+    return 0.0 if abs(value) < 1e-9 else float(value)
+
+
+def destabilised(st, threshold_index: int | None = None, streak: np.ndarray | None = None) -> np.ndarray:
+    """Trusts destabilised: a deficit streak of 2+ years at the threshold, revenue support, or a line withdrawn
+    for financial reasons."""
+    s = st.streak[threshold_index] if streak is None else streak
+    return (s >= 2) | st.needs_support | st.withdrawn_financial.any(axis=1)
+
+
 def update(model: CommissioningModel) -> None:
     """Compute this round's measures into ``model.measures``."""
     st = model.state
     m: dict[str, float] = {}
     lines = model.lines
-    pay = st.payments  # (I, K)
+    pay = st.payments
     total_paid = float(pay.sum())
     subsidy = float(st.subsidy.sum())
+    led = st.ledger
     m["total_spend"] = (total_paid + subsidy) / 1e3
+    m["budget_total"] = float(st.budget_total) / 1e3
+    m["returned_to_nhse"] = led["uncommitted"] + led["undelivered"]
+    m["withheld_growth"] = led["withheld"]
     per_icb_out = (pay * st.out_icb).sum(axis=1)
     per_icb = pay.sum(axis=1)
     st.icb_spend_out_area = per_icb_out
     st.icb_spend_in_area = per_icb - per_icb_out
     m["out_of_area_share"] = float(per_icb_out.sum()) / total_paid if total_paid > 0 else 0.0
-    # Out-of-area income against its fair-share path (base-year value grown by prices and demand).
-    fair_out = float((st.base_out_value_k * st.vol_index[lines.s]).sum() * st.price_index)
+    fair_price = st.price / st.price0
+    fair_out = float((st.base_out_value_k * (st.vol_index * fair_price)[lines.s]).sum())
     m["out_of_area_income_change"] = float(per_icb_out.sum()) / fair_out - 1.0 if fair_out > 0 else 0.0
 
     # Providers.
-    expected_vol = np.divide((st.base_income_ps * st.vol_index[None, :]).sum(axis=1), st.base_income,
-                             out=np.ones_like(st.base_income), where=st.base_income > 0)
-    fair = st.base_income * st.price_index * expected_vol
-    inc = st.prov_income + st.subsidy.sum(axis=1)
+    fair = (st.base_income_ps * (st.vol_index * fair_price)[None, :]).sum(axis=1)
+    inc = st.spec_income + st.subsidy.sum(axis=1)
     st.income_change = np.divide(inc, fair, out=np.zeros_like(inc), where=fair > 0) - 1.0
-    drop_of_turnover = st.income_change * fair / np.maximum(st.turnover, 1e-9)
-    deficit_of_turnover = st.prov_surplus / np.maximum(st.turnover, 1e-9)
-    destab = st.in_distress | (drop_of_turnover < -DESTABILISED_INCOME_DROP) | (
-        deficit_of_turnover < -DESTABILISED_DEFICIT)
-    st.destabilised = destab
-    m["providers_in_distress"] = float(st.in_distress.sum())
-    m["providers_destabilised"] = float(destab.sum())
+    st.destabilised = destabilised(st, streak=st.streak_param)
+    m["providers_destabilised"] = float(st.destabilised.sum())
+    m["providers_needing_support"] = float(st.needs_support.sum())
+    m["providers_in_deficit"] = float((st.surplus < 0).sum())
+    m["provider_sector_surplus"] = float(st.surplus.sum())
+    turn = st.turnover
+    m["trust_sector_margin"] = float(st.surplus.sum() / turn.sum())
+    spec, acute = st.specialist_provider, st.acute_provider
+    m["specialist_trust_margin"] = float(st.surplus[spec].sum() / turn[spec].sum())
+    m["acute_trust_margin"] = float(st.surplus[acute].sum() / turn[acute].sum())
+    m["trusts_in_deficit_share"] = float((st.surplus < 0).mean())
+    m["icb_sector_deficit"] = float(-st.icb_surplus.sum())
+    m["systems_in_deficit"] = float((st.system_position < 0).sum())
     m["services_withdrawn"] = float(st.withdrawn.sum())
+    m["cumulative_lines_withdrawn"] = float(st.n_withdrawn_total)
+    m["lines_withdrawn_financial"] = float(st.withdrawn_financial.sum())
+    m["local_services_started"] = float(st.local_starts_total)
     m["income_change_p10"] = quantile(st.income_change, 0.1)
     m["income_change_mean"] = float(np.average(st.income_change, weights=st.base_income))
-    spec = st.specialist_provider
     m["specialist_income_change"] = float(np.average(st.income_change[spec], weights=st.base_income[spec]))
 
     # Access.
-    delivered_cell = lines.by_service(st.delivered)  # (I, S)
+    delivered_cell = lines.by_service(st.delivered)
     price = st.price[None, :]
     demand_value = float((st.demand * price).sum())
     unmet = np.maximum(st.demand - delivered_cell, 0.0)
@@ -128,67 +246,67 @@ def update(model: CommissioningModel) -> None:
     m["access_gini"] = gini(rate)
     m["access_max_min_ratio"] = float(rate.max() / max(rate.min(), 1e-9))
 
-    # Travel: delivered cases' distance against base-year flows for the same cells.
     dcases = float(delivered_cell.sum())
     km = float((st.delivered * st.dist_k).sum())
     m["extra_travel_km"] = (km - float((delivered_cell * st.base_km).sum())) / dcases if dcases > 0 else 0.0
-
     vol = st.line_volume
     low = st.active & (vol > 0) & (vol < st.min_volume_abs[None, :])
     m["below_min_volume_activity"] = float(vol[low].sum())
 
     # Money.
-    m["diverted_to_core"] = float(st.diverted_total)
+    m["diverted_to_core"] = float(st.diversion.sum())
+    m["stabilisation_paid"] = subsidy
+    m["pool_balance"] = float(st.pool.sum())
+    m["revenue_support_paid"] = float(st.pdc.sum())
+    m["deficit_support_paid"] = float(st.support_income.sum())
     by_type = np.bincount(st.group_type, weights=st.group_spend, minlength=6) / 1e3
     m["spend_national"] = float(by_type[0])
     m["spend_region"] = float(by_type[1])
     m["spend_icb"] = float(by_type[2] + by_type[5])
     m["spend_joint_committee"] = float(by_type[3])
     m["spend_pan_icb"] = float(by_type[4])
-    m["stabilisation_paid"] = subsidy
-    m["budget_total"] = float(st.budget_total) / 1e3
     m["unplaced_cases"] = float(st.unplaced.sum())
 
-    model.measures = m
+    # Observed home bias: in-system vs out-of-system growth of delegated spend, per deciding ICB.
+    hb_stressed = hb_other = 0.0
+    if model.steps > 0 and hasattr(st, "holder_type"):
+        in_sys = model._in_system_k()
+        deleg_pay = lines.by_service(pay)  # (I, S) paid per cell
+        in_cell = lines.by_service(pay * in_sys)
+        deleg = st.delegated_cells
+        in_now = (in_cell * deleg).sum(axis=1)
+        out_now = ((deleg_pay - in_cell) * deleg).sum(axis=1)
+        prev_in, prev_out = st.prev_in_area, st.prev_out_area
+        hb = np.full(model.n_icbs, np.nan)
+        if prev_in is not None:
+            ok = st.can_act & (prev_in > 1e-9) & (prev_out > 1e-9)
+            hb[ok] = (in_now[ok] / prev_in[ok]) - (out_now[ok] / prev_out[ok])
+            stressed = ok & (st.decider_stress > 0)
+            other = ok & ~(st.decider_stress > 0)
+            hb_stressed = float(hb[stressed].mean()) if stressed.any() else 0.0
+            hb_other = float(hb[other].mean()) if other.any() else 0.0
+        st.home_bias_observed = hb
+        st.prev_in_area, st.prev_out_area = in_now, out_now
+    m["home_bias_observed_stressed"] = hb_stressed
+    m["home_bias_observed_other"] = hb_other
+    for k, v in st.binding.items():
+        m[f"binding_{k}"] = float(v)
+    model.measures = {k: clean(v) for k, v in m.items()}
 
 
-# --- module-level reporters (picklable, as in Mesa's examples) -------------------------
-def total_spend(model): return model.measures["total_spend"]
-def out_of_area_share(model): return model.measures["out_of_area_share"]
-def providers_in_distress(model): return model.measures["providers_in_distress"]
-def providers_destabilised(model): return model.measures["providers_destabilised"]
-def services_withdrawn(model): return model.measures["services_withdrawn"]
-def unmet_need_share(model): return model.measures["unmet_need_share"]
-def access_cv(model): return model.measures["access_cv"]
-def access_gini(model): return model.measures["access_gini"]
-def income_change_p10(model): return model.measures["income_change_p10"]
-def income_change_mean(model): return model.measures["income_change_mean"]
-def out_of_area_income_change(model): return model.measures["out_of_area_income_change"]
-def specialist_income_change(model): return model.measures["specialist_income_change"]
-def extra_travel_km(model): return model.measures["extra_travel_km"]
-def below_min_volume_activity(model): return model.measures["below_min_volume_activity"]
-def diverted_to_core(model): return model.measures["diverted_to_core"]
-def spend_national(model): return model.measures["spend_national"]
-def spend_region(model): return model.measures["spend_region"]
-def spend_icb(model): return model.measures["spend_icb"]
-def spend_joint_committee(model): return model.measures["spend_joint_committee"]
-def spend_pan_icb(model): return model.measures["spend_pan_icb"]
-def stabilisation_paid(model): return model.measures["stabilisation_paid"]
+def _reporter(name: str):
+    def reporter(model):
+        return model.measures[name]
+
+    reporter.__name__ = name
+    reporter.__qualname__ = name
+    return reporter
 
 
-MODEL_REPORTERS = {
-    f.__name__: f
-    for f in (
-        total_spend, out_of_area_share, providers_in_distress, providers_destabilised, services_withdrawn,
-        unmet_need_share, access_cv, access_gini, income_change_p10, income_change_mean,
-        out_of_area_income_change, specialist_income_change, extra_travel_km,
-        below_min_volume_activity, diverted_to_core, spend_national, spend_region, spend_icb,
-        spend_joint_committee, spend_pan_icb, stabilisation_paid,
-    )
-}
-SERIES_MEASURES = tuple(MODEL_REPORTERS)
-SUMMARY_MEASURES = SERIES_MEASURES + ("income_change_min", "access_max_min_ratio", "cumulative_diverted",
-                                       "cumulative_stabilisation", "unplaced_cases")
+# Module-level reporters (picklable by name, as in Mesa's examples): one per series measure.
+for _name in SERIES_MEASURES:
+    globals()[_name] = _reporter(_name)
+MODEL_REPORTERS = {name: globals()[name] for name in SERIES_MEASURES}
 
 ICB_REPORTERS = {
     "budget": "budget",
@@ -196,13 +314,17 @@ ICB_REPORTERS = {
     "spend_out_of_area": "spend_out_of_area",
     "diverted": "diverted",
     "access_rate": "access_rate",
+    "system_margin": "system_margin",
+    "home_bias_observed": "home_bias_observed",
 }
 PROVIDER_REPORTERS = {
     "income": "income",
     "surplus": "surplus",
-    "reserves": "reserves",
+    "margin": "margin",
+    "cash": "cash",
     "income_change": "income_change",
-    "in_distress": "in_distress",
+    "needs_support": "needs_support",
+    "destabilised": "destabilised",
     "lines_open": "lines_open",
 }
 
@@ -215,11 +337,16 @@ def make_datacollector(model: CommissioningModel, agents: bool = True) -> DataCo
 
 
 def summary(model: CommissioningModel) -> dict[str, Any]:
-    """End-of-run headline measures: the final round's values plus a few run totals."""
+    """End-of-run headline measures: the final round's values, run totals and the destabilisation curve."""
     st = model.state
     out: dict[str, Any] = dict(model.measures)
     out["income_change_min"] = float(st.income_change.min())
     series = model.datacollector.model_vars
     out["cumulative_diverted"] = float(np.sum(series["diverted_to_core"]))
     out["cumulative_stabilisation"] = float(np.sum(series["stabilisation_paid"]))
-    return {k: out[k] for k in SUMMARY_MEASURES}
+    out["cumulative_revenue_support"] = float(np.sum(series["revenue_support_paid"]))
+    out["cumulative_returned"] = float(np.sum(series["returned_to_nhse"][1:]))
+    out["max_providers_destabilised"] = float(np.max(series["providers_destabilised"]))
+    for j, name in enumerate(CURVE_MEASURES):
+        out[name] = float(destabilised(st, j).sum())
+    return {k: clean(out[k]) for k in SUMMARY_MEASURES}

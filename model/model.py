@@ -1,27 +1,29 @@
 """``CommissioningModel``: one step is one annual funding round (a financial year).
 
-The round (MODEL.md, "A funding round"):
+The round (ODD, "Process overview and scheduling"):
 
-1. demand grows by service; the national envelope grows with inflation and the
-   expected growth of demand, less any ``funding_gap``;
-2. budgets are set per (ICB, service) cell on a historic (provider-income) basis,
-   moving towards a population-need basis at ``pace_of_change``; each cell is
-   assigned to its commissioner under the scenario's arrangement for the year;
-3. ICB agents decide (diversion, repatriation, maturity); regions top up their
-   stabilisation reserves (array rule); commissioners contract: a shortfall
-   becomes cuts (even for NHS England; for ICB-led commissioners, cash-strapped
-   ICBs' residents' out-of-area and rarer lines are cut first, within the cap that
-   regional specification enforcement sets); a surplus buys activity for unmet need;
-4. providers deliver within capacity (overflow re-routed to providers with room),
-   are paid at tariff, bear fixed and variable costs; each line's run of bad
-   years is updated; regions pay from their pool to keep open a line that is the
-   last of its service in the region and would otherwise be withdrawn now;
-   providers withdraw failing lines and react to distress; patients of
-   withdrawn lines re-route next round;
-5. the DataCollector records model, ICB and provider measures.
+1. the year's money: national specialised allocation, tariff prices (cost uplift less efficiency),
+   providers' input-cost growth, ICB core allocations, national support to trusts (``funding.py``);
+   demand grows by service (random variation, if any, from the run's own demand stream);
+2. budgets per (ICB, service) cell: the allocation shared on the historic basis, delegated lines
+   moving towards a need-based target at the pace of change (with a growth floor); each cell goes
+   to its commissioner under the scenario's arrangement for the year;
+3. ICBs decide from last year's system finances (their own body plus the trusts they host):
+   referral shifts to in-system providers, local starts, diversion where the ring-fence allows;
+   regions top up stabilisation pools;
+4. commissioners contract: each plans its residents' expected activity; a stressed ICB holds
+   out-of-area contracts near last year's activity; a shortfall becomes cuts and a surplus buys
+   activity towards need, both by the priority rule (``contracting.py``) with protection set by
+   the decision maker's system stress, within NHS England's consent and specification rules;
+5. providers deliver within capacity (overflow re-routed), are paid at tariff (drugs at cost),
+   carry fixed costs that follow plans up at once and down slowly, and close their accounts
+   (``finance.py``): a trust below its cash floor gets revenue support with conditions; regions
+   pay from their pool to keep the last provider of a line open; providers withdraw failing
+   lines; patients of withdrawn lines re-route next round;
+6. the DataCollector records model, ICB and provider measures.
 
-All flows, budgets and incomes are numpy arrays in ``self.state``; agents hold
-indices and decision rules (``agents.py``). Money is in £m throughout.
+All flows, budgets and money are numpy arrays in ``self.state`` (£m); agents hold indices and
+decision rules (``agents.py``).
 """
 
 from __future__ import annotations
@@ -33,20 +35,13 @@ from typing import Any
 import mesa
 import numpy as np
 
-from . import measures
-from .agents import ICB, Provider, Region
-from .contracting import allocate_cuts, home_bias_weight, uplift_fraction
+from . import finance, measures
+from .agents import ICB, START_LEAD, START_SHARE, Provider, Region
+from .contracting import priority_cuts, priority_growth
 from .data import TIERS, SeedData, load_seeds
 from .errors import ParameterError
-from .flows import (
-    LineIndex,
-    accessibility,
-    balance_flows,
-    cap_and_reroute,
-    distances_km,
-    gravity_weights,
-    shares,
-)
+from .flows import LineIndex, accessibility, balance_flows, cap_and_reroute, distances_km, gravity_weights
+from .funding import MoneyPath
 from .params import DEFAULTS, validate_parameters
 from .scenarios import BASE_YEAR, PolicyScenario, fy_label, load_scenario
 
@@ -54,8 +49,8 @@ from .scenarios import BASE_YEAR, PolicyScenario, fy_label, load_scenario
 GROUP_TYPES = ("national", "region", "icb", "joint_committee", "pan_icb", "merged_icb")
 NATIONAL, REGION, ICB_T, JC, PAN, MERGED = range(6)
 HSS, DELEGABLE, RETAINED = (TIERS.index(t) for t in TIERS)
-# Assumption: capacity above base-year volume (seeds/README.md); providers expand to
-# keep this headroom over the activity they are asked for, by at most MAX_EXPANSION a year.
+# Assumption: capacity above planned activity (seeds/README.md); providers expand to keep this
+# headroom over the activity they are asked for, by at most MAX_EXPANSION a year.
 # Assumption, why 8%: above the fastest service's trend demand growth (6% a year, high-cost
 # drugs), so funded growth can be met, but well short of a step change: new specialist teams
 # and facilities take years to build.
@@ -64,17 +59,31 @@ MAX_EXPANSION = 0.08
 # Assumption: yearly share of transplanted patients whose graft still works (UK kidney graft
 # survival is around 90% at 5 years for living donors, lower for deceased donors).
 GRAFT_SURVIVAL = 0.95
+# The deprivation term of the need index is centred on England's share of areas in its most
+# deprived IMD quintile: 20% by definition of a quintile.
+ENGLAND_DEPRIVED_SHARE = 0.20
+# Stress at which a system's harder contract negotiation reaches full strength (growth_cap) and
+# the most a system repatriates in a year. Assumptions: a 2% deficit put a system in the national
+# investigation and intervention regime's sights (HSJ Feb 2025: 19 of 42 ICSs); 20% a year keeps
+# referral changes gradual (patients keep their choice of provider).
+FULL_STRESS = 0.02
+MAX_SHIFT = 0.20
 
 
 @functools.lru_cache(maxsize=32)
-def _base_world_cached(data_key: int, reach_multiplier: float, elasticity: float, affinity: float) -> SimpleNamespace:
-    d = _DATA_BY_KEY[data_key]
+def _base_world(folder: str, reach_multiplier: float, elasticity: float, affinity: float,
+                deprivation: float) -> SimpleNamespace:
+    """Base-year geography and flows; depends only on the seed folder and four set-up parameters."""
+    d = load_seeds(folder)
     dist = distances_km(d.icb_lat, d.icb_lon, d.prov_lat, d.prov_lon)  # (I, P)
     offered = d.base_cases > 0
     gravity = gravity_weights(dist, d.reach_km * reach_multiplier, offered)
-    # Need: national base cases shared by population x need index.
+    # Need per head: age index x deprivation factor, renormalised to a population-weighted mean of 1.
+    dep = np.maximum(1.0 + deprivation * (d.imd_most_deprived - ENGLAND_DEPRIVED_SHARE), 0.05)
+    need_index = d.need_index * dep
+    need_index = need_index / (need_index * d.population).sum() * d.population.sum()
     national = d.base_cases.sum(axis=0)  # (S,)
-    weight = d.population * d.need_index
+    weight = d.population * need_index
     need = national[None, :] * (weight / weight.sum())[:, None]  # (I, S)
     # Historic use: need scaled by proximity to capacity (access elasticity), same national total.
     acc = accessibility(gravity, d.capacity)
@@ -84,16 +93,14 @@ def _base_world_cached(data_key: int, reach_multiplier: float, elasticity: float
     # Referral pathways: an ICB's residents are drawn to providers in their own ICB.
     in_area = d.provider_icb[None, :] == np.arange(d.n_icbs)[:, None]
     gravity = gravity * np.where(in_area, affinity, 1.0)[:, :, None]
-    lines = LineIndex(offered)
+    potential = potential_lines(d)
+    lines = LineIndex(offered | potential)
     flows_k, _ = balance_flows(lines.pick(gravity), use, lines.pick(d.base_cases), lines)
-    # Re-routing weights: each ICB's base-year split (proportional to gravity x provider pull).
     weights_k = np.divide(flows_k, use[:, lines.s], out=np.zeros_like(flows_k), where=use[:, lines.s] > 0)
     dist_k = dist[:, lines.p]  # (I, K)
     world = SimpleNamespace(
-        dist=dist, need=need, demand0=use, lines=lines, dist_k=dist_k, flow0=flows_k,
-        weights=weights_k,
-        # Mean km per case of each (ICB, service) cell with base-year flows.
-        base_km=lines.by_service(weights_k * dist_k),
+        dist=dist, need=need, need_index=need_index, demand0=use, lines=lines, dist_k=dist_k, flow0=flows_k,
+        weights=weights_k, base_km=lines.by_service(weights_k * dist_k), potential=potential,
     )
     for v in vars(world).values():
         if isinstance(v, np.ndarray):
@@ -101,18 +108,32 @@ def _base_world_cached(data_key: int, reach_multiplier: float, elasticity: float
     return world
 
 
-_DATA_BY_KEY: dict[int, SeedData] = {}
+def potential_lines(d: SeedData) -> np.ndarray:
+    """(P, S) lines a system could start: every delegable service that no provider in an ICB offers, at
+    that ICB's largest acute trust (by turnover). Inactive, with no flows, until a system starts one."""
+    offered = d.base_cases > 0
+    acute = np.isin(d.provider_kind, ("shelford", "teaching", "local"))
+    out = np.zeros_like(offered)
+    delegable = d.tier == DELEGABLE
+    for i in range(d.n_icbs):
+        mine = np.nonzero((d.provider_icb == i) & acute)[0]
+        if len(mine) == 0:
+            continue
+        host = mine[np.argmax(d.turnover[mine])]
+        local_offer = offered[d.provider_icb == i].any(axis=0)
+        # Only lines whose residents' activity could ever support a unit (a quarter of the minimum viable
+        # volume for half the residents, at the base year's national rate per head).
+        per_head = d.base_cases.sum(axis=0) / d.population.sum()
+        feasible = 0.5 * per_head * d.population[i] >= 0.25 * d.min_volume
+        out[host] = delegable & ~local_offer & ~d.pass_through & feasible
+    return out
 
 
-def base_world(data: SeedData, reach_multiplier: float, elasticity: float, affinity: float = 1.0) -> SimpleNamespace:
-    """Base-year geography and flows (distances, need, use, balanced gravity flows).
-
-    Depends only on the seed data and three parameters, so it is computed once per
-    process for each combination and shared read-only by every model instance.
-    """
-    key = id(data)
-    _DATA_BY_KEY[key] = data
-    return _base_world_cached(key, float(reach_multiplier), float(elasticity), float(affinity))
+def base_world(data: SeedData, reach_multiplier: float, elasticity: float, affinity: float = 1.0,
+               deprivation: float = 0.0) -> SimpleNamespace:
+    """Base-year geography and flows (distances, need, use, balanced gravity flows), cached per process."""
+    return _base_world(data.source_dir, float(reach_multiplier), float(elasticity), float(affinity),
+                       float(deprivation))
 
 
 class CommissioningModel(mesa.Model):
@@ -121,19 +142,22 @@ class CommissioningModel(mesa.Model):
     Parameters
     ----------
     scenario:
-        Name of a built-in policy scenario (``commissim scenarios`` lists them) or
-        the path of a scenario TOML file. Kept as ``self.policy``: Mesa's ``Model``
-        has a ``scenario`` attribute of its own, which this class leaves alone.
+        Name of a built-in policy scenario (``commissim scenarios`` lists them) or the path of a
+        scenario TOML file. Kept as ``self.policy``: Mesa's ``Model`` has a ``scenario``
+        attribute of its own, which this class leaves alone.
     rng:
-        Seed (int) or ``numpy.random.Generator``, passed to ``mesa.Model``.
+        Seed (int) or ``numpy.random.Generator``, passed to ``mesa.Model``. The model draws its
+        random numbers from streams spawned from it (cost efficiency, demand variation), so the
+        same seed gives the same draws in every scenario (common random numbers).
     collect_agent_data:
         Record ICB and provider measures each round (set False for fast sweeps).
     seeds_path:
         Folder of seed tables (default: the project's ``seeds/``).
     **parameters:
-        Any model parameter (see ``model.params``); user values win over the
-        scenario's, for every year.
+        Any model parameter (see ``model.params``); user values win over the scenario's, in every year.
     """
+
+    max_shift = MAX_SHIFT
 
     def __init__(
         self,
@@ -156,13 +180,13 @@ class CommissioningModel(mesa.Model):
         self.p: dict[str, Any] = {}
         self._apply_parameters(BASE_YEAR)
         self.data: SeedData = load_seeds(seeds_path)
+        self.money = MoneyPath(self.data, self.p)
+        # Independent random streams (numpy spawn): the draws of one never shift another's.
+        self._cost_rng, self._demand_rng = self.rng.spawn(2)
         self.year = BASE_YEAR
         self._build_world()
         self._create_agents()
         self._set_arrangement(base_year=True)
-        st = self.state
-        st.group_spend = np.bincount(st.comm.ravel(), weights=self.lines.by_service(st.payments).ravel(),
-                                     minlength=st.n_groups)
         self.collect_agent_data = collect_agent_data
         self.datacollector = measures.make_datacollector(self, collect_agent_data)
         measures.update(self)
@@ -171,122 +195,158 @@ class CommissioningModel(mesa.Model):
 
     # ------------------------------------------------------------------ set-up
     def _apply_parameters(self, year: int) -> None:
-        self.p = {**DEFAULTS, **self.policy.parameters_for(year), **self.user_parameters}
+        p = {**DEFAULTS, **self.policy.parameters_for(year), **self.user_parameters}
+        self.p.clear()
+        self.p.update(p)  # the same dict object: MoneyPath reads it
 
     def _build_world(self) -> None:
-        d = self.data
-        p = self.p
+        d, p = self.data, self.p
         I, P, S, R = d.n_icbs, d.n_providers, d.n_services, d.n_regions
         self.n_icbs, self.n_providers, self.n_services, self.n_regions = I, P, S, R
         st = SimpleNamespace()
         self.state = st
-        rng = self.rng
-
+        base = base_world(d, p["reach_multiplier"], p["distance_access_elasticity"], p["in_area_affinity"],
+                          p["deprivation_weight"])
+        self.lines = lines = base.lines
+        K = lines.K
         st.tier = d.tier
         st.prov_icb = d.provider_icb
         st.prov_region = d.icb_region[d.provider_icb]
-        base = base_world(d, p["reach_multiplier"], p["distance_access_elasticity"], p["in_area_affinity"])
         st.dist = base.dist
+        st.need_index = base.need_index
         st.need = base.need.copy()
         st.demand0 = base.demand0
         st.demand = base.demand0.copy()
-        self.lines = lines = base.lines
         st.dist_k = base.dist_k
         st.base_km = base.base_km
-        st.flow0 = base.flow0  # (I, K) base-year cases, ICB x offered line
-        st.weights = base.weights  # (I, K) re-routing weights (base-year split)
-        st.pref = np.ones_like(st.weights)  # ICB-specific preference multipliers (repatriation)
+        st.flow0 = base.flow0
+        st.weights = base.weights.copy()  # (I, K) routing weights (base-year split; local starts add)
+        st.potential = base.potential
+        st.pref = np.ones((I, K))  # ICB-specific referral multipliers (repatriation, local starts)
         offered = d.base_cases > 0
         national = d.base_cases.sum(axis=0)
 
-        st.price = d.cost_per_case.astype(float) / 1e6  # £m per case
-        st.price_index = 1.0
+        # Prices (£m per case) and the cost side. Efficiency eff[p, s] (1 = at tariff), no normalisation.
+        st.price0 = d.cost_per_case.astype(float) / 1e6
+        st.price = st.price0.copy()
+        st.tariff_index = 1.0
         st.vol_index = np.ones(S)
-        st.budget_deflator = 1.0
-        st.national_growth = float((national * st.price * d.demand_growth).sum() / (national * st.price).sum())
-
-        # Providers: cost efficiency per line (1 = at tariff). Normalised so each provider
-        # breaks even on its specialised work in the base year: some lines cross-subsidise others.
+        st.pass_through = d.pass_through
         sd = p["cost_dispersion"]
-        eff = np.exp(rng.normal(0.0, sd, size=(P, S))) if sd > 0 else np.ones((P, S))
-        bi = d.base_cases * d.cost_per_case[None, :]
-        eff = eff / np.divide((eff * bi).sum(axis=1), bi.sum(axis=1), out=np.ones(P),
-                              where=bi.sum(axis=1) > 0)[:, None]
+        eff = np.exp(self._cost_rng.normal(-0.5 * sd * sd, sd, size=(P, S))) if sd > 0 else np.ones((P, S))
+        eff = np.where(d.pass_through[None, :], 1.0, eff)
         st.eff = eff
-        st.fixed_per_capacity = d.fixed_share[None, :] * st.price[None, :] * eff * np.divide(
-            d.base_cases, d.capacity, out=np.zeros_like(d.base_cases), where=d.capacity > 0
-        )
-        st.var_cost = (1 - d.fixed_share)[None, :] * st.price[None, :] * eff
-        st.capacity0 = d.capacity.astype(float).copy()
-        st.capacity = st.capacity0.copy()
-        st.capacity_target = st.capacity0.copy()
+        # Fixed cost per unit of capacity and variable cost per case, in base-year prices.
+        st.fixed_unit0 = d.fixed_share[None, :] * st.price0[None, :] * eff * np.divide(
+            d.base_cases, d.capacity, out=np.zeros_like(d.base_cases), where=d.capacity > 0)
+        st.var_unit0 = (1 - d.fixed_share)[None, :] * st.price0[None, :] * eff
+        st.cost_index = np.ones(P)  # input cost growth less efficiency, per provider
+        st.capacity = d.capacity.astype(float).copy()
+        st.cost_capacity = st.capacity.copy()  # capacity whose fixed costs the provider carries
         st.active = offered.copy()
+        st.started = np.zeros((P, S), dtype=bool)  # lines started by a system decision (local starts)
         st.min_volume = np.minimum(d.min_volume[None, :] * p["min_volume_factor"], 0.8 * d.base_cases)
         st.min_volume_abs = d.min_volume * p["min_volume_factor"]
         st.low_streak = np.zeros((P, S), dtype=np.int64)
         st.loss_streak = np.zeros((P, S), dtype=np.int64)
+        st.line_losing = np.zeros((P, S), dtype=bool)
         st.protected = np.zeros((P, S), dtype=bool)
         st.subsidy = np.zeros((P, S))
         st.withdrawn = np.zeros((P, S), dtype=bool)
         st.withdrawn_year = np.zeros((P, S), dtype=np.int64)
-        base_income_ps = d.base_cases * st.price[None, :]
+        st.withdrawn_financial = np.zeros((P, S), dtype=bool)
+        base_income_ps = d.base_cases * st.price0[None, :]
         st.base_income_ps = base_income_ps
         st.base_income = base_income_ps.sum(axis=1)
-        base_margin = base_income_ps - st.fixed_per_capacity * st.capacity - st.var_cost * d.base_cases
+        base_cost = st.fixed_unit0 * st.capacity + st.var_unit0 * d.base_cases
+        base_margin = np.where(d.pass_through[None, :], 0.0, base_income_ps - base_cost)
         st.base_margin_ratio = np.divide(base_margin, base_income_ps, out=np.zeros_like(base_margin),
                                          where=base_income_ps > 0)
-        st.turnover0 = d.turnover.astype(float)
-        st.turnover = st.turnover0.copy()
-        st.reserves = d.reserves.astype(float).copy()
-        st.in_distress = np.zeros(P, dtype=bool)
         st.line_margin = base_margin.copy()
-        st.prov_income = st.base_income.copy()
-        st.prov_surplus = base_margin.sum(axis=1)
+        st.line_volume = d.base_cases.astype(float).copy()
+        st.line_income = base_income_ps.copy()
+        st.planned_load = lines.pick(d.base_cases).astype(float)
+
+        # Whole-trust finances (2022-23 opening position). Deficit severity scales opening deficits.
+        sev = p["deficit_severity"]
+        margin0 = np.where(d.opening_margin < 0, sev * d.opening_margin, d.opening_margin)
+        st.turnover0 = d.turnover.astype(float)
+        st.spec_income = st.base_income.copy()
+        st.spec_cost = np.where(d.pass_through[None, :], base_income_ps, base_cost).sum(axis=1)
+        st.other_income = np.maximum(st.turnover0 - st.spec_income, 0.0)
+        st.surplus = margin0 * st.turnover0
+        st.other_cost = st.spec_income + st.other_income - st.spec_cost - st.surplus
+        st.support_income = np.zeros(P)
+        st.pool_income = np.zeros(P)
+        st.turnover = st.turnover0.copy()
+        st.margin = st.surplus / st.turnover
+        st.cash = d.cash.astype(float).copy()
+        st.pdc = np.zeros(P)  # revenue support received this year
+        st.pdc_total = np.zeros(P)
+        st.needs_support = np.zeros(P, dtype=bool)
+        st.support_years = np.zeros(P, dtype=np.int64)
+        st.on_recovery = np.zeros(P, dtype=bool)
+        st.streak = np.zeros((len(finance.DESTAB_THRESHOLDS), P), dtype=np.int64)
+        st.streak_param = np.zeros(P, dtype=np.int64)  # at the parameter destabilised_deficit
+        st.n_withdrawn_total = 0
         st.income_change = np.zeros(P)
         st.review_flag = np.zeros(P, dtype=bool)
+        st.specialist_provider = np.isin(d.provider_kind, ("shelford", "specialist", "childrens"))
+        st.acute_provider = np.isin(d.provider_kind, ("shelford", "teaching", "local"))
+        income0 = self.money.sector_income()
+        st.modelled_share = float(st.turnover0.sum() / income0) if income0 else 1.0
+
         # Joint transplant + dialysis commissioning (extra scenario), when both lines exist.
         ids = list(d.service_id)
         st.dialysis_transplant = ((ids.index("renal_dialysis"), ids.index("kidney_transplant"))
                                   if "renal_dialysis" in ids and "kidney_transplant" in ids else None)
-        st.tx_patients = np.zeros(I)  # living patients with a graft funded this way
-        st.tx_extra = np.zeros(I)  # extra transplants funded last year
+        st.tx_patients = np.zeros(I)
+        st.tx_extra = np.zeros(I)
         st.transplants_funded = 0.0
         st.delivered = st.flow0.copy()
-        st.line_volume = d.base_cases.astype(float).copy()
-        st.line_income = base_income_ps.copy()
         st.unplaced = np.zeros((I, S))
 
-        # ICBs: finances, maturity.
-        ranks = np.argsort(np.argsort(d.financial_position, kind="stable"), kind="stable")
-        n_cs = int(round(p["cash_strapped_share"] * I))
-        st.cash_strapped = (ranks < n_cs) & (d.financial_position < 0.0)
-        deficit_share = np.maximum(-d.financial_position, 0.0) * p["deficit_severity"]
-        st.core_deficit0 = deficit_share * d.core_allocation
-        st.core_deficit = st.core_deficit0.copy()
-        st.maturity = d.maturity.astype(float).copy()
+        # ICBs: core allocations, ICB bodies' own positions, systems.
+        st.core_allocation = d.core_allocation.astype(float).copy()
+        st.icb_body_position = np.where(d.icb_body_position < 0, sev * d.icb_body_position, d.icb_body_position)
+        st.icb_surplus = st.icb_body_position * st.core_allocation
         st.diversion = np.zeros(I)
-        st.repatriate = np.zeros(I)
+        st.diversion_wanted = np.zeros(I)
+        st.diversion_to_body = np.zeros(I)
+        st.diversion_to_trusts = np.zeros(P)
+        st.diversion_unused = np.zeros(I)
+        st.start_wanted = np.zeros(I, dtype=bool)
+        st.stress_years = np.zeros(I, dtype=np.int64)  # consecutive years with the system in deficit
+        st.pending_starts: list[tuple[int, int, int, int, float]] = []  # (open year, icb, line k, service, volume)
+        st.shift = np.zeros(I)
+        st.shift_wanted = np.zeros(I)
+        st.stress = np.zeros(I)
+        host = d.provider_icb
+        st.host_onehot = (host[None, :] == np.arange(I)[:, None]).astype(float)  # (I, P)
+        self._system_finances()
         st.delegated_budget = np.zeros(I)
-        st.icb_damping = np.ones(I)
         st.icb_budget = (st.demand0 * st.price[None, :]).sum(axis=1)
         st.icb_spend_in_area = np.zeros(I)
         st.icb_spend_out_area = np.zeros(I)
+        st.prev_in_area = None
+        st.prev_out_area = None
+        st.home_bias_observed = np.full(I, np.nan)
         st.access_rate = np.zeros(I)
+        st.local_starts = 0
+        st.local_starts_total = 0
 
         # Regions: pools.
         st.pool = np.zeros(R)
         st.region_paid = np.zeros(R)
 
         # Out-of-area relationships (I, K) for every footprint kind.
-        host = d.provider_icb[lines.p]
-        st.out_icb = host[None, :] != np.arange(I)[:, None]
-        st.out_region = d.icb_region[host][None, :] != d.icb_region[:, None]
-        st.out_jc = d.jc_footprint[host][None, :] != d.jc_footprint[:, None]
-        st.out_merged = d.merger_group[host][None, :] != d.merger_group[:, None]
-        # Rarity of a service: 0 for the most widely provided (e.g. chemotherapy, dialysis),
-        # 1 for the one with fewest centres; ties broken by national case volume.
+        hk = host[lines.p]
+        st.out_icb = hk[None, :] != np.arange(I)[:, None]
+        st.out_region = d.icb_region[hk][None, :] != d.icb_region[:, None]
+        st.out_jc = d.jc_footprint[hk][None, :] != d.jc_footprint[:, None]
+        st.out_merged = d.merger_group[hk][None, :] != d.merger_group[:, None]
         centres = offered.sum(axis=0)
-        order = np.lexsort((-national, -centres))  # most centres first
+        order = np.lexsort((-national, -centres))
         rank = np.empty(S, dtype=float)
         rank[order] = np.arange(S)
         st.rarity = rank / max(S - 1, 1)
@@ -304,21 +364,30 @@ class CommissioningModel(mesa.Model):
             gtype[off:off + n] = t
         st.group_type = gtype
         st.comm = np.zeros((I, S), dtype=np.int64)
+        st.delegated_cells = np.zeros((I, S), dtype=bool)
         st.needs_weight = 0.0
-        st.diverted_total = 0.0
-        st.group_spend = np.zeros(G)
-        st.group_budget = np.zeros(G)
-        st.pool_topslice = 0.0
-        st.underspend = 0.0
-        st.budget_total = float((st.demand0 * st.price[None, :]).sum())
-        st.spend_total = st.budget_total
+        st.allocation = self.money.allocation(BASE_YEAR)
+        st.hist_share = None
+        st.prev_icb_deleg = None
         st.payments = st.flow0 * st.price[lines.s][None, :]
-        st.base_out_value_k = (st.payments * st.out_icb).sum(axis=0)  # (K,) base-year out-of-area £m
-        st.specialist_provider = np.isin(d.provider_kind, ("shelford", "specialist", "childrens"))
+        st.base_out_value_k = (st.payments * st.out_icb).sum(axis=0)
         st.share = st.weights.copy()
-        st.expected_value = st.payments.copy()
+        st.plan_value = st.payments.copy()
         st.contracted_value = st.payments.copy()
+        st.last_contracted_vol = st.flow0.copy()
         st.capacity_at_delivery = lines.pick(st.capacity)
+        st.cell_budget = st.demand0 * st.price[None, :]
+        st.group_budget = np.zeros(G)
+        st.group_spend = np.zeros(G)
+        st.budget_total = float(st.cell_budget.sum())
+        # The ledger of the round (every flow by its own rule; tests check they add up).
+        st.ledger = dict(allocation=st.budget_total, payments=float(st.payments.sum()), undelivered=0.0,
+                         uncommitted=0.0, diverted=0.0, pool_topslice=0.0, pool_paid=0.0, withheld=0.0,
+                         cuts=0.0, growth=0.0, plan=float(st.payments.sum()), support_income=0.0, pdc=0.0)
+        st.binding = dict(spec_cap=0.0, nhse_consent=0.0, growth_cap=0.0, diversion_limit=0.0,
+                          referral_capacity=0.0, local_start_blocked=0.0, convergence_floor=0.0)
+        st.decisions = dict(spec_cap=0, nhse_consent=0, growth_cap=0, diversion_limit=0, referral_capacity=0,
+                            local_start_blocked=0, convergence_floor=0)
 
     def _create_agents(self) -> None:
         d = self.data
@@ -345,46 +414,39 @@ class CommissioningModel(mesa.Model):
     def _set_arrangement(self, base_year: bool = False) -> None:
         """Assign every (ICB, service) cell to its commissioner for this year.
 
-        The base year (2022-23) is recorded as it was, NHS England commissioning
-        directly; a scenario's arrangement takes effect from the first round (2023-24).
+        The base year (2022-23) is recorded as it was, NHS England commissioning directly; a
+        scenario's arrangement takes effect from the first round (2023-24).
         """
         d, st = self.data, self.state
         p = {**self.p, "arrangement": "nhse_direct"} if base_year else self.p
         I, S = d.n_icbs, d.n_services
         off = self.group_offsets
-        region_gid = off[REGION] + d.icb_region  # (I,)
+        region_gid = off[REGION] + d.icb_region
         comm = np.broadcast_to(region_gid[:, None], (I, S)).copy()
         comm[:, d.tier == HSS] = off[NATIONAL]
         arr = p["arrangement"]
         deleg = self.delegable_mask()
-        icb_gid = (off[MERGED] + d.merger_group) if p["icb_footprint"] == "merged_2026" \
-            else (off[ICB_T] + np.arange(I))
-        damping = np.ones(I)
+        icb_gid = (off[MERGED] + d.merger_group) if p["icb_footprint"] == "merged_2026" else (off[ICB_T] + np.arange(I))
         if arr == "nhse_direct":
             holder = None
         elif arr == "delegated":
             holder = icb_gid
         elif arr == "trailblazer":
-            holder = np.where(st.maturity >= p["trailblazer_threshold"], icb_gid, region_gid)
+            # Waves from the public record (seeds/icbs.csv delegation_wave): wave w from 2022 + w.
+            wave_now = self.year - BASE_YEAR
+            holder = np.where(d.delegation_wave <= wave_now, icb_gid, region_gid)
         elif arr == "joint_committees":
             holder = off[JC] + d.jc_footprint
-            damping[:] = 1.0 - p["region_weight"]
         elif arr == "pan_icb":
             holder = off[PAN] + d.icb_region
-            damping[:] = 1.0 - p["region_weight"]
         elif arr == "split_2024":
-            # 2024-25 as it happened: full delegation in East of England, Midlands and North West,
-            # joint committees elsewhere.
-            names = d.region_short[d.icb_region]
-            full = np.isin(names, ("East of England", "Midlands", "North West"))
-            holder = np.where(full, icb_gid, off[JC] + d.jc_footprint)
-            damping = np.where(full, 1.0, 1.0 - p["region_weight"])
+            # 2024-25 as it happened: the wave-2 ICBs (East of England, Midlands, North West) delegated,
+            # joint committees elsewhere (NHS England board 7 Dec 2023).
+            holder = np.where(d.delegation_wave == 2, icb_gid, off[JC] + d.jc_footprint)
         else:  # pragma: no cover - validated by params
             raise ParameterError(f"parameter 'arrangement': unknown value {arr!r}")
-        # Optional national claw-back of the rarest delegable lines (extra scenario).
         claw = p["clawback_share"]
         if claw > 0:
-            # The rarest delegable rows until they stand for the share of delegable lines.
             idx = np.nonzero(deleg)[0]
             idx = idx[np.argsort(-st.rarity[idx], kind="stable")]
             lines_cum = np.cumsum(d.lines[idx])
@@ -396,7 +458,6 @@ class CommissioningModel(mesa.Model):
         if holder is not None:
             comm[:, deleg] = holder[:, None]
         st.comm = comm
-        st.icb_damping = damping
         st.delegated_cells = deleg[None, :] & (st.group_type[comm] >= ICB_T)
 
     # -------------------------------------------------------------------- round
@@ -408,16 +469,20 @@ class CommissioningModel(mesa.Model):
         self._grow()
         self._set_arrangement()
         self._set_budgets()
+        self._decision_context()
         self.icbs.shuffle_do("decide")
+        self._apply_decisions()
         self._fund_pools()
         self._contract_and_deliver()
+        self._provider_accounts()
         self._line_streaks()
         self.regions.shuffle_do("intervene")  # before providers decide: protect lines about to go
-        # Only providers with something to decide are asked (a failing line, distress,
-        # capacity to rebuild); the others' review would return at once.
+        self.settle_cash()
+        self.update_review_flags()
         flag = self.state.review_flag
         if flag.any():
             self.providers.select(lambda a: flag[a.idx]).shuffle_do("review")
+        self._system_finances()
         measures.update(self)
         self.datacollector.collect(self)
 
@@ -430,7 +495,7 @@ class CommissioningModel(mesa.Model):
         return self
 
     def summary(self) -> dict[str, Any]:
-        """Flat dict of end-of-run headline measures (see ``measures.SUMMARY``)."""
+        """Flat dict of end-of-run headline measures (see ``measures``)."""
         return measures.summary(self)
 
     def dense(self, name: str) -> np.ndarray:
@@ -444,31 +509,36 @@ class CommissioningModel(mesa.Model):
     # --------------------------------------------------------------- mechanisms
     def _grow(self) -> None:
         d, st, p = self.data, self.state, self.p
-        if self.steps == 1:
-            # 2023-24 is calibrated to the outturn: the price uplift that takes base-year
-            # spend to the next year's figure in seeds/envelope.csv given demand growth.
-            try:
-                ratio = d.envelope(BASE_YEAR + 1) / d.envelope(BASE_YEAR)
-            except Exception:  # noqa: BLE001 - envelope series may be shorter in toy data
-                ratio = (1 + st.national_growth) * (1 + p["price_inflation"])
-            infl = ratio / (1 + st.national_growth) - 1
-        else:
-            infl = p["price_inflation"]
-        st.inflation = infl
-        st.price = st.price * (1 + infl)
-        st.price_index *= 1 + infl
-        st.fixed_per_capacity = st.fixed_per_capacity * (1 + infl)
-        st.var_cost = st.var_cost * (1 + infl)
-        growth = 1 + d.demand_growth
-        st.vol_index = st.vol_index * growth
+        y = self.year
+        cuf, ef = self.money.tariff(y)
+        st.tariff_uplift = cuf - ef
+        st.cost_growth = self.money.cost_growth(y)
+        st.core_growth = self.money.core_growth(y)
+        # Prices: tariff lines by cost uplift less efficiency; drugs and devices at cost (their cost grows
+        # with non-pay inflation, assumption: no separate drug price index was found).
+        drug_growth = self.money._seed("nonpay_inflation", y)
+        drug_growth = p["cost_inflation"] if drug_growth is None else drug_growth
+        growth = np.where(st.pass_through, 1 + drug_growth, 1 + st.tariff_uplift)
+        st.price = st.price * growth
+        st.tariff_index *= 1 + st.tariff_uplift
+        st.drug_index = getattr(st, "drug_index", 1.0) * (1 + drug_growth)
+        # Providers' costs: input inflation less efficiency (plus the recovery plan's, on support).
+        cip = ef + p["efficiency_gap"] + p["recovery_efficiency"] * st.on_recovery
+        st.cost_index = st.cost_index * (1 + st.cost_growth - cip)
+        st.cip = cip
+        # Demand.
+        g = 1 + d.demand_growth
+        st.vol_index = st.vol_index * g
         noise = p["demand_noise"]
-        shock = np.exp(self.rng.normal(0.0, noise, size=st.demand.shape) - noise * noise / 2) if noise > 0 else 1.0
-        st.demand = st.demand * growth[None, :] * shock
-        st.need = st.need * growth[None, :]
-        st.budget_deflator *= 1 - p["funding_gap"]
-        st.core_deficit = st.core_deficit0 * st.price_index
+        shock = (np.exp(self._demand_rng.normal(-noise * noise / 2, noise, size=st.demand.shape))
+                 if noise > 0 else 1.0)
+        st.demand = st.demand * g[None, :] * shock
+        st.need = st.need * g[None, :]
         self._invest_upstream()
-        st.turnover = (st.turnover0 - st.base_income) * st.price_index + st.prov_income
+        # ICB core allocations and ICB bodies' positions (held at their opening share of allocation,
+        # plus any money moved in from delegated budgets: assumption, ODD "ICB finance").
+        st.core_allocation = st.core_allocation * (1 + st.core_growth)
+        st.allocation = self.money.allocation(y)
         st.subsidy[:] = 0.0
         st.region_paid[:] = 0.0
 
@@ -480,12 +550,11 @@ class CommissioningModel(mesa.Model):
         if st.dialysis_transplant is None:
             return
         if share == 0 and not st.tx_patients.any() and not st.tx_extra.any():
-            return  # nothing funded now or before: demand is unchanged
+            return
         dia, tx = st.dialysis_transplant
-        failed = st.tx_patients * (1 - GRAFT_SURVIVAL)  # grafts that fail return to dialysis
-        extra = share * st.demand[:, dia] * st.price[dia] / st.price[tx]  # transplants funded this year
+        failed = st.tx_patients * (1 - GRAFT_SURVIVAL)
+        extra = share * st.demand[:, dia] * st.price[dia] / st.price[tx]
         st.tx_patients = st.tx_patients - failed + extra
-        # Extra transplants are this year's only: take out last year's (grown with demand).
         prev = st.tx_extra * (1 + d.demand_growth[tx])
         st.tx_extra = extra
         st.demand[:, tx] = np.maximum(st.demand[:, tx] + extra - prev, 0.0)
@@ -495,25 +564,207 @@ class CommissioningModel(mesa.Model):
         st.transplants_funded = float(st.tx_patients.sum())
 
     def _set_budgets(self) -> None:
+        """Cell budgets: the national allocation shared on the historic basis; delegated lines move
+        towards the need-based target at the pace of change, no ICB's delegated budget growing less
+        than the convergence floor."""
         st, p = self.state, self.p
-        # Historic basis: base-year use uprated by the service's growth and prices.
-        hist = st.demand0 * (st.vol_index * st.price)[None, :] * st.budget_deflator
-        need = hist.sum(axis=0)[None, :] * st.need / st.need.sum(axis=0)[None, :]
+        hist = st.demand0 * (st.vol_index * st.price)[None, :]
+        hist_share = hist / hist.sum()
         target = p["needs_weight_target"]
         if self.steps >= 1 and st.needs_weight != target:
             step = p["pace_of_change"]
-            st.needs_weight = min(target, st.needs_weight + step) if target > st.needs_weight \
-                else max(target, st.needs_weight - step)
+            st.needs_weight = (min(target, st.needs_weight + step) if target > st.needs_weight
+                               else max(target, st.needs_weight - step))
+        cell = st.allocation * hist_share
         w = st.needs_weight
-        st.cell_budget = (1 - w) * hist + w * need
-        st.budget_total = float(st.cell_budget.sum())
-        st.icb_budget = st.cell_budget.sum(axis=1)
-        st.delegated_budget = np.where(st.delegated_cells, st.cell_budget, 0.0).sum(axis=1)
+        deleg_lines = self.delegable_mask()
+        st.decisions["convergence_floor"] = 0
+        st.binding["convergence_floor"] = 0.0
+        if w > 0:
+            # Need-based target within each delegated line: the line's national budget shared by need.
+            line_total = cell.sum(axis=0)
+            need_share = st.need / np.maximum(st.need.sum(axis=0), 1e-12)
+            moved = (1 - w) * cell + w * line_total[None, :] * need_share
+            new = np.where(deleg_lines[None, :], moved, cell)
+            # Growth floor per ICB on its delegated lines, paid for by the ICBs above it.
+            prev = st.prev_icb_deleg
+            if prev is not None:
+                icb_now = np.where(deleg_lines[None, :], new, 0.0).sum(axis=1)
+                floor = prev * (1 + p["convergence_floor"])
+                short = np.maximum(floor - icb_now, 0.0)
+                st.decisions["convergence_floor"] = int(self.n_icbs)
+                if short.sum() > 1e-9:
+                    st.binding["convergence_floor"] = float((short > 1e-9).mean())
+                    spare = np.maximum(icb_now - floor, 0.0)
+                    take = short.sum() * spare / max(spare.sum(), 1e-12)
+                    scale = np.divide(icb_now + short - take, icb_now, out=np.ones_like(icb_now), where=icb_now > 0)
+                    new = np.where(deleg_lines[None, :], new * scale[:, None], new)
+            cell = new
+        st.prev_icb_deleg = np.where(deleg_lines[None, :], cell, 0.0).sum(axis=1)
+        st.cell_budget = cell
+        st.budget_total = float(cell.sum())
+        st.icb_budget = cell.sum(axis=1)
+        st.delegated_budget = np.where(st.delegated_cells, cell, 0.0).sum(axis=1)
+
+    def _system_finances(self) -> None:
+        """Each system's position (ICB body + the trusts it hosts) and its stress (deficit share of allocation)."""
+        st = self.state
+        st.icb_surplus = st.icb_body_position * st.core_allocation + st.diversion_to_body + st.diversion_unused
+        st.system_position = st.icb_surplus + st.host_onehot @ st.surplus
+        st.system_margin = st.system_position / st.core_allocation
+        st.stress = np.maximum(-st.system_margin, 0.0)
+        if hasattr(st, "stress_years"):
+            st.stress_years = np.where(st.stress > 0, st.stress_years + 1, 0)
+
+    def pooled_stress(self, members: np.ndarray) -> np.ndarray:
+        """Stress of pooled decision makers: -(sum of positions) / (sum of allocations), per pool id."""
+        st = self.state
+        n = int(members.max()) + 1
+        pos = np.bincount(members, weights=st.system_position, minlength=n)
+        alloc = np.bincount(members, weights=st.core_allocation, minlength=n)
+        return np.maximum(-pos / np.maximum(alloc, 1e-9), 0.0)
+
+    def _decision_context(self) -> None:
+        """Per ICB: who holds its delegated budget, the stress of that decision maker, whether it may act
+        alone and whether NHS England must consent (read by ``ICB.decide``)."""
+        st, d, p = self.state, self.data, self.p
+        holder = self._icb_holder_groups()
+        htype = st.group_type[holder]
+        has = st.delegated_cells.any(axis=1)
+        st.holder_type = np.where(has, htype, NATIONAL)
+        own = self.pooled_stress(d.merger_group)[d.merger_group]
+        pan = self.pooled_stress(d.icb_region)[d.icb_region]
+        st.decider_stress = np.select([st.holder_type == ICB_T, st.holder_type == MERGED, st.holder_type == PAN],
+                                      [st.stress, own, pan], default=0.0)
+        st.can_act = has & np.isin(st.holder_type, (ICB_T, MERGED, PAN))
+        st.holds_own = has & np.isin(st.holder_type, (ICB_T, MERGED))
+        st.consent_needed = (p["nhse_veto"] & p["nof_condition"] & (self.year >= 2025)
+                             & (d.nof_segment >= 3) & st.holds_own)
+        if not hasattr(st, "start_wanted"):
+            st.start_wanted = np.zeros(self.n_icbs, dtype=bool)
+
+    def _in_system_k(self) -> np.ndarray:
+        """(I, K): provider of each contract in the ICB's decision-making system (own, merged or region);
+        cached while who holds each ICB's budget stays the same."""
+        st = self.state
+        key = st.holder_type.tobytes()
+        cached = getattr(self, "_insys_cache", None)
+        if cached is None or cached[0] != key:
+            t = st.holder_type[:, None]
+            mask = np.select([t == ICB_T, t == MERGED, t == PAN], [~st.out_icb, ~st.out_merged, ~st.out_region],
+                             default=False)
+            cached = (key, mask)
+            self._insys_cache = cached
+        return cached[1]
+
+    def _apply_decisions(self) -> None:
+        """Carry out the ICBs' decisions on the arrays: referral shifts within spare capacity, local starts,
+        diversion of delegated money to system deficits."""
+        st, p, d, lines = self.state, self.p, self.data, self.lines
+        I = self.n_icbs
+        st.shift = np.zeros(I)
+        st.local_starts = 0
+        st.decisions["referral_capacity"] = int((st.shift_wanted > 0).sum())
+        st.decisions["local_start_blocked"] = 0
+        st.binding["referral_capacity"] = 0.0
+        st.binding["local_start_blocked"] = 0.0
+        acting = st.shift_wanted > 0
+        if st.pending_starts and not acting.any():
+            self._open_pending_starts()
+        if acting.any():
+            rows = np.nonzero(acting)[0]
+            in_sys = self._in_system_k()[rows]
+            usable = lines.pick(st.active & (st.capacity > 1e-9))
+            w = st.weights[rows] * st.pref[rows] * usable
+            tot = lines.by_service(w)
+            in_share = np.divide(lines.by_service(w * in_sys), tot, out=np.zeros_like(tot), where=tot > 0)
+            cells = st.delegated_cells[rows]
+            can = cells & (in_share > 1e-9) & (in_share < 1 - 1e-9)
+            rate = st.shift_wanted[rows][:, None]
+            want_in = in_share + rate * (1 - in_share)
+            # Spare capacity of the in-system lines (capacity less last year's load).
+            spare_k = np.maximum(lines.pick(st.capacity) - st.delivered.sum(axis=0), 0.0) * usable
+            spare = lines.by_service(in_sys * spare_k[None, :])
+            extra = (want_in - in_share) * st.demand[rows]
+            limit = np.where(can & (extra > 1e-12), np.minimum(1.0, spare / np.maximum(extra, 1e-12)), 1.0)
+            new_in = in_share + limit * (want_in - in_share)
+            f_in = np.where(can, new_in / np.maximum(in_share, 1e-12), 1.0)
+            f_out = np.where(can, (1 - new_in) / np.maximum(1 - in_share, 1e-12), 1.0)
+            factor = np.where(in_sys, f_in[:, lines.s], f_out[:, lines.s])
+            st.pref[rows] = st.pref[rows] * factor
+            limited = (can & (limit < 1 - 1e-9)).any(axis=1)
+            st.shift[rows] = np.where(can.any(axis=1), st.shift_wanted[rows], 0.0) * np.where(limited, 0.5, 1.0)
+            st.binding["referral_capacity"] = float(limited.sum()) / len(rows)
+            full_in = np.zeros((I, self.n_services))
+            full_in[rows] = in_share
+            self._local_starts(full_in, self._in_system_k())
+        # Diversion: the holder's budget is reduced in contracting; the money covers the ICB body's
+        # deficit first, the rest goes to its trusts in deficit (their core contracts).
+        wanted = st.diversion_wanted
+        st.decisions["diversion_limit"] = int((wanted > 0).sum()) if p["ringfence"] != "none" else 0
+        st.binding["diversion_limit"] = (float(((wanted - st.diversion) > 1e-9).sum()) / max(int((wanted > 0).sum()), 1)
+                                         if p["ringfence"] != "none" else 0.0)
+        body_def = np.maximum(-st.icb_body_position * st.core_allocation, 0.0)
+        st.diversion_to_body = np.minimum(st.diversion, body_def)
+        rest = st.diversion - st.diversion_to_body
+        deficits = np.maximum(-st.surplus, 0.0)
+        host_def = st.host_onehot @ deficits
+        frac = np.divide(rest, host_def, out=np.zeros(I), where=host_def > 0)
+        st.diversion_to_trusts = deficits * frac[d.provider_icb]
+        st.diversion_unused = rest - st.host_onehot @ st.diversion_to_trusts
+
+    def _local_starts(self, in_share: np.ndarray, in_sys: np.ndarray) -> None:
+        """Systems in deficit for two years decide to start a delegated line they have no in-system provider
+        of (one a year each); it opens ``START_LEAD`` years later at their largest acute trust."""
+        st, p, lines = self.state, self.p, self.lines
+        self._open_pending_starts()
+        cand = st.start_wanted[:, None] & st.delegated_cells & (in_share <= 1e-9) & st.holds_own[:, None]
+        if not cand.any():
+            return
+        pot_k = lines.pick(st.potential & ~st.active)
+        pending = {(i, k) for _, i, k, _, _ in st.pending_starts}
+        for i in np.nonzero(cand.any(axis=1))[0]:
+            if any(j == i and y > self.year for y, j, _, _, _ in st.pending_starts):
+                continue  # one line in preparation at a time
+            svc = np.nonzero(cand[i])[0]
+            vol = START_SHARE * st.demand[i, svc]
+            ok = vol >= p["local_start_share"] * st.min_volume_abs[svc]
+            for s in svc[ok][np.argsort(-vol[ok])]:
+                ks = np.nonzero(pot_k & (lines.s == s) & in_sys[i])[0]
+                if len(ks) == 0 or (i, int(ks[0])) in pending:
+                    continue
+                planned = START_SHARE * float(st.demand[i, s])
+                st.decisions["local_start_blocked"] += 1
+                if planned < p["spec_enforcement"] * st.min_volume_abs[s] or st.consent_needed[i]:
+                    st.binding["local_start_blocked"] += 1
+                    continue
+                st.pending_starts.append((self.year + START_LEAD, int(i), int(ks[0]), int(s), planned))
+                break
+        n = st.decisions["local_start_blocked"]
+        st.binding["local_start_blocked"] = st.binding["local_start_blocked"] / n if n else 0.0
+
+    def _open_pending_starts(self) -> None:
+        """Open the lines decided ``START_LEAD`` years ago (their planned volume grown with demand)."""
+        st, lines = self.state, self.lines
+        keep = []
+        for y, i, k, s, planned in st.pending_starts:
+            if y > self.year:
+                keep.append((y, i, k, s, planned))
+                continue
+            p = int(lines.p[k])
+            if st.active[p, s]:
+                continue
+            volume = START_SHARE * float(st.demand[i, s])
+            self.start_line(p, s, volume)
+            sel = lines.s == s
+            tot = float((st.weights[i, sel] * st.pref[i, sel]).sum())
+            st.weights[i, k] = tot * START_SHARE / (1 - START_SHARE)
+            st.pref[i, k] = 1.0
+        st.pending_starts = keep
 
     def _fund_pools(self) -> None:
-        """Regions keep a stabilisation reserve of ``pool_share`` of their ICBs' delegated
-        budgets: each year it is topped up from those budgets to that level (a finite pool;
-        what was not spent is not collected again)."""
+        """Regions keep a stabilisation reserve of ``pool_share`` of their ICBs' delegated budgets: each
+        year it is topped up from those budgets to that level (a finite pool; unspent money stays)."""
         st, p = self.state, self.p
         R = self.n_regions
         reg = self.data.icb_region
@@ -522,123 +773,218 @@ class CommissioningModel(mesa.Model):
         frac = np.divide(need_r, deleg_r, out=np.zeros(R), where=deleg_r > 0)
         topslice_icb = st.delegated_budget * frac[reg]
         st.pool_topslice_icb = topslice_icb
-        st.pool_topslice = float(topslice_icb.sum())
         st.pool = st.pool + np.bincount(reg, weights=topslice_icb, minlength=R)
 
+    # ---------------------------------------------------------- who decides how
+    def _deciders(self) -> SimpleNamespace:
+        """For each contract (I, K): its commissioner, whether it is 'in-system' for the decision
+        maker, the decision maker's stress, whether NHS England must consent, and the cut cap.
+        The masks depend only on the year's arrangement and are cached; stress is per commissioner."""
+        st, d, p = self.state, self.data, self.p
+        consent_year = bool(p["nhse_veto"] and p["nof_condition"] and self.year >= 2025)
+        key = (st.comm.tobytes(), bool(p["nhse_veto"]), consent_year, float(p["spec_enforcement"]))
+        cached = getattr(self, "_dec_cache", None)
+        if cached is None or cached[0] != key:
+            ks = self.lines.s
+            g = st.comm[:, ks]
+            t = st.group_type[g]
+            icb_led = t >= ICB_T
+            in_sys = np.select(
+                [t == ICB_T, t == MERGED, t == JC, t == PAN],
+                [~st.out_icb, ~st.out_merged, ~st.out_jc, ~st.out_region],
+                default=False,
+            ) & icb_led
+            consent = np.zeros_like(icb_led)
+            if p["nhse_veto"]:
+                consent = t == JC
+                if consent_year:
+                    consent = consent | (icb_led & (t != JC) & (d.nof_segment >= 3)[:, None])
+            cap = np.where(icb_led, (1 - p["spec_enforcement"]) * 0.5, 1.0)
+            cached = (key, SimpleNamespace(group=g, type=t, in_system=in_sys, icb_led=icb_led, consent=consent,
+                                           cap=cap, flat=g.ravel()))
+            self._dec_cache = cached
+        dec = cached[1]
+        # Stress of each commissioner: an ICB's own system, a merged ICB's, a joint committee's footprint,
+        # a pan-ICB pool's region; NHS England's commissioners decide without it (0).
+        off = self.group_offsets
+        stress_g = np.zeros(st.n_groups)
+        stress_g[off[ICB_T]:off[ICB_T] + self.n_icbs] = st.stress
+        stress_g[off[JC]:off[JC] + len(d.jc_names)] = self.pooled_stress(d.jc_footprint)
+        stress_g[off[PAN]:off[PAN] + self.n_regions] = self.pooled_stress(d.icb_region)
+        stress_g[off[MERGED]:off[MERGED] + len(d.merger_names)] = self.pooled_stress(d.merger_group)
+        dec.stress_g = stress_g
+        dec.stress = stress_g[dec.group]
+        return dec
+
+    def _contribution(self) -> np.ndarray:
+        """Share of £1 of income on each contract that stays with the provider after variable costs (I, K)."""
+        st, lines = self.state, self.lines
+        var = lines.pick(st.var_unit0) * st.cost_index[lines.p]
+        r = 1.0 - var / st.price[lines.s]
+        r = np.where(st.pass_through[lines.s], 0.0, np.clip(r, 0.0, 1.0))
+        return r[None, :]
+
+    def _protection(self, dec: SimpleNamespace) -> tuple[np.ndarray, np.ndarray]:
+        """Protection theta (I, K) of every contract, and where NHS England's consent capped it.
+
+        theta = system_weight x (decision maker's stress) x (provider's contribution margin on the line) for
+        contracts with providers in the decision maker's system, 0 otherwise; where NHS England must consent,
+        theta is capped at nhse_tolerance (the unequal treatment it accepts)."""
+        p = self.p
+        scale = p["system_weight"] * dec.stress_g  # (G,)
+        if not (scale > 0).any():
+            z = np.zeros(dec.group.shape)
+            return z, np.zeros(dec.group.shape, dtype=bool)
+        theta = scale[dec.group] * self._contribution()[None, :] * dec.in_system
+        if dec.consent.any():
+            tol = p["nhse_tolerance"]
+            limited = dec.consent & (theta > tol)
+            if limited.any():
+                theta = np.where(limited, tol, theta)
+        else:
+            limited = np.zeros(theta.shape, dtype=bool)
+        return theta, limited
+
+    def _contribution(self) -> np.ndarray:
+        """Share of £1 of income on each line that stays with the provider after variable costs (K,)."""
+        st, lines = self.state, self.lines
+        var = lines.pick(st.var_unit0) * st.cost_index[lines.p]
+        r = 1.0 - var / st.price[lines.s]
+        return np.where(st.pass_through[lines.s], 0.0, np.clip(r, 0.0, 1.0))
+
+    def _flat_group_sum(self, x: np.ndarray) -> np.ndarray:
+        return self.group_sum(x.reshape(self.n_icbs, self.lines.K))
+
+    def group_sum(self, x: np.ndarray) -> np.ndarray:
+        """Sum of an (I, K) contract array by commissioner (G,): over lines into cells, then cells by group."""
+        st = self.state
+        return np.bincount(st.comm.ravel(), weights=self.lines.by_service(x).ravel(), minlength=st.n_groups)
+
+    # ---------------------------------------------------------------- contracts
     def _contract_and_deliver(self) -> None:
-        d, st, p = self.data, self.state, self.p
+        st, p = self.state, self.p
         lines = self.lines
         ks = lines.s
         G = st.n_groups
-        comm = st.comm
-        gtype = st.group_type
-        usable = lines.pick(st.active & (st.capacity > 1e-9))  # (K,)
-        w = st.weights * st.pref * usable  # (I, K)
-        # Repatriation by cash-strapped ICBs holding delegated budgets: move a share of
-        # out-of-area activity to in-area providers of the line (kept in ``pref``).
-        if st.repatriate.any():
-            w = self._repatriate(w)
-        tot = lines.by_service(w)[:, ks]
-        share = np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
+        usable = lines.pick(st.active & (st.capacity > 1e-9))
+        w = st.weights * st.pref * usable
+        tot = lines.by_service(w)
+        inv = np.divide(1.0, tot, out=np.zeros_like(tot), where=tot > 0)
+        share = w * inv[:, ks]
         st.share = share
+        price_k = st.price[ks]
+        dec = self._deciders()
+        theta, limited = self._protection(dec)
 
-        # Commissioner budgets: cells' budgets less diversion and pool top-slice.
-        comm_flat = comm.ravel()
-        g_budget = np.bincount(comm_flat, weights=st.cell_budget.ravel(), minlength=G)
-        icb_holder = self._icb_holder_groups()
-        g_budget -= np.bincount(icb_holder, weights=st.diversion + st.pool_topslice_icb, minlength=G)
-        st.diverted_total = float(st.diversion.sum())
+        # Budgets of commissioners: cells less diversion and pool top-slice (each by its own rule).
+        g_cells = np.bincount(st.comm.ravel(), weights=st.cell_budget.ravel(), minlength=G)
+        holder = self._icb_holder_groups()
+        g_budget = g_cells - np.bincount(holder, weights=st.diversion + st.pool_topslice_icb, minlength=G)
         st.group_budget = g_budget
 
-        # Expected cost of demand; a surplus buys activity towards need.
-        price = st.price
-        g_expected = np.bincount(comm_flat, weights=(st.demand * price).ravel(), minlength=G)
-        headroom = np.maximum(st.need - st.demand, 0.0)
-        g_headroom = np.bincount(comm_flat, weights=(headroom * price).ravel(), minlength=G)
-        u = uplift_fraction(np.maximum(g_budget - g_expected, 0.0), g_headroom)
-        target = st.demand + u[comm] * headroom  # (I, S) cases
-        ev = (target * price)[:, ks] * share  # (I, K) £m
-        st.expected_value = ev
-        g_expected = np.bincount(comm_flat, weights=(target * price).ravel(), minlength=G)
-        shortfall = np.maximum(g_expected - g_budget, 0.0)
+        # Plan: residents' expected activity at this year's routing, less what a stressed ICB withholds
+        # from out-of-area providers (growth cap: harder negotiation; that growth is not commissioned there).
+        demand_k = st.demand[:, ks]
+        plan_vol = demand_k * share
+        withheld_vol = None
+        st.decisions["growth_cap"] = 0
+        st.binding["growth_cap"] = 0.0
+        strength_g = p["growth_cap"] * np.minimum(1.0, dec.stress_g / FULL_STRESS)
+        strength_g[st.group_type != ICB_T] = 0.0  # only an ICB negotiating its own contracts
+        prev = getattr(st, "prev_demand_k", None)
+        rows = np.nonzero((strength_g[dec.group] > 0).any(axis=1))[0] if strength_g.any() else np.array([], int)
+        if len(rows) and prev is not None:
+            sg = strength_g[dec.group[rows]]
+            out_r = ~dec.in_system[rows] & dec.icb_led[rows] & (sg > 0)
+            growth_r = np.maximum(demand_k[rows] / np.maximum(prev[rows], 1e-12) - 1.0, 0.0)
+            allowed = st.last_contracted_vol[rows] * (1 + (1 - sg) * growth_r)
+            wr = np.where(out_r, np.maximum(plan_vol[rows] - allowed, 0.0), 0.0)
+            withheld_vol = np.zeros_like(plan_vol)
+            withheld_vol[rows] = wr
+            plan_vol = plan_vol - withheld_vol
+            st.decisions["growth_cap"] = len(rows)
+            st.binding["growth_cap"] = float((wr > 1e-9).any(axis=1).sum()) / len(rows)
+        st.prev_demand_k = demand_k
+        plan = plan_vol * price_k
+        g_plan = self.group_sum(plan)
+        st.plan_value = plan
 
-        # Cuts, over the contracts of commissioners that must cut.
-        contracted = ev
-        st.cut_total = 0.0
-        if shortfall.max(initial=0.0) > 0:
-            rules = self._cut_rules()
-            cutting = shortfall[rules.group] > 0
-            value = ev[cutting]
-            cut = allocate_cuts(value, rules.group[cutting], shortfall, rules.weight[cutting],
-                                value * rules.max_cut[cutting], total=g_expected)
-            contracted = ev.copy()
-            contracted[cutting] = value - cut
-            st.cut_total = float(cut.sum())
+        # Shortfall -> cuts by priority; surplus -> growth towards need by priority.
+        shortfall = np.maximum(g_plan - g_budget, 0.0)
+        spare = np.maximum(g_budget - g_plan, 0.0)
+        flat_g = dec.flat
+        contracted = plan
+        cut_total = growth_total = 0.0
+        capped = np.zeros(G, dtype=bool)
+        if shortfall.max(initial=0.0) > 1e-9:
+            cut_share, capped = priority_cuts(plan.ravel(), flat_g, shortfall, theta.ravel(), dec.cap.ravel(), G,
+                                              group_sum=self._flat_group_sum)
+            cut = cut_share.reshape(plan.shape) * plan
+            cut_total = float(cut.sum())
+            contracted = contracted - cut
+        headroom_cell = np.maximum(st.need - st.demand, 0.0)
+        if spare.max(initial=0.0) > 1e-9 and headroom_cell.max(initial=0.0) > 0:
+            headroom = (headroom_cell * st.price[None, :])[:, ks] * share
+            funded = priority_growth(headroom.ravel(), flat_g, spare, theta.ravel(), G,
+                                     group_sum=self._flat_group_sum).reshape(plan.shape)
+            growth = funded * headroom
+            growth_total = float(growth.sum())
+            contracted = contracted + growth
+        g_contracted = self.group_sum(contracted)
+        uncommitted = g_budget - g_contracted
         st.contracted_value = contracted
-        volume = contracted / price[ks]
-        st.requested_load = volume.sum(axis=0)  # (K,)
+        st.cut_total = cut_total
+        # Binding shares of the rules (ICB-led commissioners that had to decide).
+        cutting_icb = (shortfall > 0) & (st.group_type >= ICB_T)
+        st.decisions["spec_cap"] = int(cutting_icb.sum())
+        st.binding["spec_cap"] = float((capped & cutting_icb).sum()) / max(int(cutting_icb.sum()), 1)
+        if limited.any() or (dec.consent.any() and theta.any()):
+            consent_g = np.zeros(G, dtype=bool)
+            lim_g = np.zeros(G, dtype=bool)
+            consent_g[flat_g[(dec.consent & (theta > 0)).ravel()]] = True
+            lim_g[flat_g[limited.ravel()]] = True
+            deciding = consent_g | lim_g
+            st.decisions["nhse_consent"] = int(deciding.sum())
+            st.binding["nhse_consent"] = float(lim_g.sum()) / max(int(deciding.sum()), 1)
+        else:
+            st.decisions["nhse_consent"] = 0
+            st.binding["nhse_consent"] = 0.0
 
+        volume = contracted / price_k
+        st.requested_load = volume.sum(axis=0)
         st.capacity_at_delivery = lines.pick(st.capacity) * usable
         delivered, unplaced = cap_and_reroute(volume, st.capacity_at_delivery, st.weights * usable, lines)
         st.delivered = delivered
         st.unplaced = unplaced
-        payments = delivered * price[ks]
+        payments = delivered * price_k
         st.payments = payments
-        cell_paid = lines.by_service(payments)  # (I, S)
-        st.group_spend = np.bincount(comm_flat, weights=cell_paid.ravel(), minlength=G)
-        st.underspend = float((g_budget - st.group_spend).sum())
+        st.last_contracted_vol = volume
+        cell_paid = lines.by_service(payments)
+        st.group_spend = np.bincount(st.comm.ravel(), weights=cell_paid.ravel(), minlength=G)
+        paid = float(cell_paid.sum())
+        st.ledger = dict(
+            allocation=float(st.cell_budget.sum()), diverted=float(st.diversion.sum()),
+            pool_topslice=float(st.pool_topslice_icb.sum()), plan=float(g_plan.sum()),
+            withheld=0.0 if withheld_vol is None else float((withheld_vol * price_k).sum()),
+            cuts=cut_total, growth=growth_total, uncommitted=float(uncommitted.sum()), payments=paid,
+            undelivered=float(g_contracted.sum()) - paid, pool_paid=0.0, support_income=0.0, pdc=0.0,
+        )
+        st.group_uncommitted = uncommitted
 
-        # Provider accounts, per (provider, service) line.
+        # Provider lines: volume and income; capacity plans follow the activity asked for.
         vol = lines.dense(delivered.sum(axis=0))
         income = lines.dense(payments.sum(axis=0))
         st.line_volume = vol
         st.line_income = income
-        fixed = st.fixed_per_capacity * st.capacity * st.active
-        st.line_margin = income - fixed - st.var_cost * vol
-        st.prov_income = income.sum(axis=1)
-        st.prov_surplus = st.line_margin.sum(axis=1)
-        st.reserves = st.reserves + st.prov_surplus
-        # Providers expand capacity towards what they are asked for (unless in distress).
         want = lines.dense(st.requested_load) * (1 + HEADROOM)
-        grow = st.active & ~st.in_distress[:, None] & (want > st.capacity)
+        on_support = st.needs_support[:, None]
+        grow = st.active & ~on_support & (want > st.capacity)
         new_cap = np.where(grow, np.minimum(want, st.capacity * (1 + MAX_EXPANSION)), st.capacity)
-        st.capacity_target = np.maximum(st.capacity_target, new_cap)
         st.capacity = new_cap
-
-    def _cut_rules(self) -> SimpleNamespace:
-        """Per-contract (I, K) commissioner, cut weight and cut cap for this year's
-        arrangement and parameters; recomputed only when either changes."""
-        st, p = self.state, self.p
-        keys = ("home_bias", "local_volume_preference", "region_weight", "spec_enforcement", "home_bias_scope")
-        key = (st.comm.tobytes(), tuple(p[k] for k in keys))
-        cached = getattr(self, "_rules_cache", None)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        ks = self.lines.s
-        g = st.comm[:, ks]  # (I, K) commissioner of each contract
-        t = st.group_type[g]
-        out = np.select(
-            [t == ICB_T, t == JC, t == PAN, t == MERGED],
-            [st.out_icb, st.out_jc, st.out_region, st.out_merged],
-            default=False,
-        )
-        icb_led = t >= ICB_T
-        # Home bias and the preference for widely provided lines are behaviours of cash-strapped
-        # ICBs (MODEL.md), or of every ICB if ``home_bias_scope`` says so; in a joint
-        # committee or pan-ICB pool they act through the member ICB whose residents' contract
-        # it is, damped by NHS England's weight.
-        biased = st.cash_strapped if p["home_bias_scope"] == "cash_strapped" else np.ones(self.n_icbs, bool)
-        behaves = icb_led & biased[:, None]
-        damp = np.where((t == JC) | (t == PAN), 1 - p["region_weight"], 1.0)
-        h = np.where(behaves, p["home_bias"], 0.0) * damp
-        lvp = np.where(behaves, p["local_volume_preference"], 0.0) * damp
-        rules = SimpleNamespace(
-            group=g,
-            weight=home_bias_weight(out, h) * (1.0 + lvp * st.rarity[ks][None, :]),
-            max_cut=np.where(icb_led, (1 - p["spec_enforcement"]) * 0.5, 1.0),
-        )
-        self._rules_cache = (key, rules)
-        return rules
+        # Fixed costs: up with the capacity plan at once, down at the shed rate.
+        shed = p["cost_shed_rate"]
+        excess = np.maximum(st.cost_capacity - np.maximum(new_cap, want * st.active), 0.0)
+        st.cost_capacity = np.where(st.active, np.maximum(new_cap, st.cost_capacity - shed * excess), 0.0)
 
     def _icb_holder_groups(self) -> np.ndarray:
         """For each ICB, the commissioner group that holds its delegated budget (national if none)."""
@@ -651,51 +997,104 @@ class CommissioningModel(mesa.Model):
             holder[has] = st.comm[np.arange(I)[has], first[has]]
         return holder
 
-    def _repatriate(self, w: np.ndarray) -> np.ndarray:
-        """Shift routing weights ``w`` (I, K) of repatriating ICBs' delegated cells in area."""
-        st, lines = self.state, self.lines
-        rate = st.repatriate  # (I,)
-        in_area = ~st.out_icb  # (I, K)
-        cells = st.delegated_cells & (rate[:, None] > 0)  # (I, S)
-        tot = lines.by_service(w)
-        in_share = np.divide(lines.by_service(w * in_area), tot, out=np.zeros_like(tot), where=tot > 0)
-        can = cells & (in_share > 1e-9) & (in_share < 1 - 1e-9)
-        if not can.any():
-            return w
-        new_in = in_share + rate[:, None] * (1 - in_share)
-        f_in = np.where(can, new_in / np.maximum(in_share, 1e-12), 1.0)
-        f_out = np.where(can, (1 - new_in) / np.maximum(1 - in_share, 1e-12), 1.0)
-        factor = np.where(in_area, f_in[:, lines.s], f_out[:, lines.s])
-        st.pref = st.pref * factor
-        return w * factor
+    # --------------------------------------------------------------- accounts
+    def _provider_accounts(self) -> None:
+        """Close every trust's year: income, costs, surplus, cash, revenue support (``finance.py``)."""
+        st, p = self.state, self.p
+        ci = st.cost_index[:, None]
+        fixed = st.fixed_unit0 * ci * st.cost_capacity
+        var = st.var_unit0 * ci * st.line_volume
+        cost = np.where(st.pass_through[None, :], st.line_income, fixed + var)
+        st.line_cost = cost
+        st.line_margin = st.line_income - cost
+        spec_income = st.line_income.sum(axis=1)
+        spec_cost = cost.sum(axis=1)
+        # Other (non-specialised) business: income grows with ICB core allocations; costs with the same
+        # activity (core growth net of the tariff uplift) and the trust's cost index.
+        prev_ci = st.cost_index / (1 + st.cost_growth - st.cip)
+        st.other_income = st.other_income * (1 + st.core_growth)
+        st.other_cost = st.other_cost * (1 + st.core_growth) / (1 + st.tariff_uplift) * (st.cost_index / prev_ci)
+        # National support (2023-24 to 2025-26): shared in proportion to last year's deficits.
+        support = finance.share_support(self.money.provider_support(self.year, st.modelled_share),
+                                        np.maximum(-st.surplus, 0.0))
+        st.support_income = support
+        st.spec_income = spec_income
+        st.spec_cost = spec_cost
+        st.pool_income = st.subsidy.sum(axis=1)  # filled in by regions after this (intervene)
+        st.surplus = spec_income + st.other_income + support + st.diversion_to_trusts - spec_cost - st.other_cost
+        st.turnover = spec_income + st.other_income + support + st.diversion_to_trusts
+        st.cash = st.cash + st.surplus
+        st.ledger["support_income"] = float(support.sum())
+
+    def settle_cash(self) -> None:
+        """Revenue support for trusts below the cash floor (after regions' payments are in)."""
+        st, p = self.state, self.p
+        opex = st.spec_cost + st.other_cost
+        pdc = finance.cash_support(st.cash, opex, p["cash_floor_days"])
+        st.pdc = pdc
+        st.pdc_total = st.pdc_total + pdc
+        st.cash = st.cash + pdc
+        st.needs_support = pdc > 1e-9
+        st.support_years = np.where(st.needs_support, st.support_years + 1, 0)
+        st.on_recovery = st.needs_support.copy()
+        st.margin = st.surplus / np.maximum(st.turnover, 1e-9)
+        st.streak = finance.update_streaks(st.streak, st.margin)
+        st.streak_param = np.where(st.margin < -p["destabilised_deficit"], st.streak_param + 1, 0)
+        st.ledger["pdc"] = float(pdc.sum())
 
     def _line_streaks(self) -> None:
+        """A line is failing when its own economics deteriorate: its margin, with costs deflated by the trust's
+        general cost drift against tariff prices (that drift is the whole trust's problem, met by its finances),
+        falls below its base-year margin (or 0) less ``loss_tolerance``; or its volume is below the minimum."""
         st, p = self.state, self.p
-        ratio = np.divide(st.line_margin, st.line_income, out=np.full_like(st.line_margin, -1.0),
+        drift = (st.cost_index / st.tariff_index)[:, None]
+        own_cost = st.line_cost / drift
+        ratio = np.divide(st.line_income - own_cost, st.line_income, out=np.full_like(st.line_margin, -1.0),
                           where=st.line_income > 0)
-        losing = st.active & (ratio < np.minimum(st.base_margin_ratio, 0.0) - p["loss_tolerance"])
+        losing = st.active & ~st.pass_through[None, :] & (
+            ratio < np.minimum(st.base_margin_ratio, 0.0) - p["loss_tolerance"])
+        st.line_losing = losing
         low = st.active & (st.line_volume < st.min_volume)
         st.loss_streak = np.where(losing, st.loss_streak + 1, 0)
         st.low_streak = np.where(low, st.low_streak + 1, 0)
-        self.update_review_flags()
 
     def update_review_flags(self) -> None:
-        """Mark providers with something to decide (a failing line, distress, capacity to rebuild)."""
+        """Mark providers with something to decide (a failing line, revenue support)."""
         st, p = self.state, self.p
         k = p["withdrawal_rounds"]
         failing = ((st.loss_streak >= k) | (st.low_streak >= k)).any(axis=1)
-        distress_now = st.reserves < p["distress_threshold"] * st.turnover
-        lost_capacity = (st.capacity < st.capacity_target - 1e-9).any(axis=1)
-        st.review_flag = failing | distress_now | st.in_distress | lost_capacity
+        st.review_flag = failing | st.needs_support
 
-    def withdraw_line(self, p: int, s: int) -> None:
-        """Provider ``p`` stops offering service ``s``: capacity and fixed costs go;
-        its patients re-route to the remaining providers from the next round."""
+    def withdraw_line(self, p: int, s: int, financial: bool = False) -> None:
+        """Provider ``p`` stops offering service ``s``: capacity and fixed costs go; its patients
+        re-route to the remaining providers from the next round."""
         st = self.state
         st.active[p, s] = False
         st.withdrawn[p, s] = True
+        st.withdrawn_financial[p, s] = st.withdrawn_financial[p, s] or financial
         st.withdrawn_year[p, s] = self.year
+        st.n_withdrawn_total += 1
         st.capacity[p, s] = 0.0
-        st.capacity_target[p, s] = 0.0
+        st.cost_capacity[p, s] = 0.0
         st.low_streak[p, s] = 0
         st.loss_streak[p, s] = 0
+
+    def start_line(self, p: int, s: int, volume: float) -> None:
+        """A system starts service ``s`` at its provider ``p`` for ``volume`` cases a year: an incremental team
+        sized for ``local_start_share`` of the minimum viable volume (below it the unit cost exceeds the tariff)."""
+        st, d = self.state, self.data
+        cap = volume * (1 + HEADROOM)
+        st.active[p, s] = True
+        st.started[p, s] = True
+        st.withdrawn[p, s] = False
+        st.capacity[p, s] = cap
+        st.cost_capacity[p, s] = cap
+        price0 = st.price0[s]
+        # Incremental team: sized for local_start_share of the minimum viable volume (overheads shared).
+        team = max(self.p["local_start_share"] * st.min_volume_abs[s], volume)
+        st.fixed_unit0[p, s] = d.fixed_share[s] * price0 * team / cap
+        st.var_unit0[p, s] = (1 - d.fixed_share[s]) * price0
+        st.min_volume[p, s] = 0.8 * volume  # judged against the volume it was started for
+        st.base_margin_ratio[p, s] = 0.0
+        st.local_starts += 1
+        st.local_starts_total += 1

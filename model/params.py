@@ -28,9 +28,9 @@ class Param:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
-    group: str = "core"  # core | finance | contracting | allocation | arrangement | region | provider
+    group: str = "core"  # arrangement | finance | behaviour | allocation | region | provider | measure
     sweepable: bool = True
-    tags: tuple[str, ...] = field(default_factory=tuple)
+    when: str = "round"  # "round": read every year (may change in [[changes]]); "setup": read once, at construction
 
     def check(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type, or raise ParameterError."""
@@ -79,7 +79,8 @@ class Param:
         return value
 
 
-def _p(name, default, kind, low=None, high=None, *, doc, source, group="core", choices=(), sweepable=True):
+def _p(name, default, kind, low=None, high=None, *, doc, source, group="core", choices=(), sweepable=True,
+       when="round"):
     return Param(
         name=name,
         default=default,
@@ -91,156 +92,207 @@ def _p(name, default, kind, low=None, high=None, *, doc, source, group="core", c
         group=group,
         choices=tuple(choices),
         sweepable=sweepable,
+        when=when,
     )
 
 
 ARRANGEMENTS = ("nhse_direct", "delegated", "joint_committees", "pan_icb", "trailblazer", "split_2024")
 ICB_FOOTPRINTS = ("icb", "merged_2026")
 DELEGATED_SETS = ("planned_65", "as_happened_59", "as_happened_70")
+RINGFENCES = ("hard", "soft", "none")
 
 PARAMS: tuple[Param, ...] = (
     # --- arrangement (what a scenario mostly sets) -----------------------------------
     _p("arrangement", "nhse_direct", "choice", choices=ARRANGEMENTS, group="arrangement", sweepable=False,
-       doc="Who commissions the delegable service lines: NHSE regions (nhse_direct), each ICB "
-           "(delegated), ICB/NHSE joint committees on patient-flow footprints, ICBs pooled per "
-           "region through a lead ICB (pan_icb), mature ICBs first (trailblazer), or the 2024-25 "
-           "split (split_2024: delegated in East of England, Midlands and North West, joint "
-           "committees elsewhere).",
-       source="001, 002, 004"),
+       doc="Who commissions the delegable service lines: NHS England's regions (nhse_direct), each ICB "
+           "(delegated), ICB/NHS England joint committees on patient-flow footprints, ICBs pooled per region "
+           "through a lead ICB (pan_icb), ICBs in delegation waves from the public record (trailblazer: wave 1 "
+           "from 2023-24, wave 2 from 2024-25, the rest from 2025-26, NHS England before), or the 2024-25 split "
+           "(split_2024: the wave-2 ICBs of East of England, Midlands and North West delegated, joint committees "
+           "elsewhere).",
+       source="001, 002, 004; delegation waves: seeds/icbs.csv delegation_wave (NHS England board Dec 2023, Dec 2024)"),
     _p("delegated_set", "planned_65", "choice", choices=DELEGATED_SETS, group="arrangement", sweepable=False,
-       doc="Which service lines are delegable: the 65 of 154 planned for April 2023, the 59 "
-           "jointly commissioned from 2023-24, or the 70 delegated from 2025-26.",
+       doc="Which service lines are delegable: the 65 of 154 planned for April 2023, the 59 jointly commissioned "
+           "from 2023-24, or the 70 delegated from 2025-26.",
        source="001; NHS England board papers Feb 2023 and Dec 2024 (specialised_facts.md §2)"),
     _p("icb_footprint", "icb", "choice", choices=ICB_FOOTPRINTS, group="arrangement", sweepable=False,
-       doc="Footprint of an ICB commissioner: today's 42 ICBs, or the merged ICBs of 2026 "
-           "(merger groups in seeds/icbs.csv; illustrative where the full list is not public).",
+       doc="Footprint of an ICB commissioner: today's 42 ICBs, or the merged ICBs of 2026 (merger groups in "
+           "seeds/icbs.csv; illustrative where the full list is not public).",
        source="ministerial statement HCWS915 (Sep 2025), as listed in MODEL.md"),
     _p("clawback_share", 0.0, "float", 0.0, 1.0, group="arrangement",
-       doc="Share of the delegable lines (counted as lines represented; the service rows with fewest "
-           "centres first) that a national office claws back from ICBs to national commissioning.",
+       doc="Share of the delegable lines (counted as lines represented; the service rows with fewest centres "
+           "first) that a national office claws back from ICBs to national commissioning.",
        source="004 (a DHSC office may take back some delegated services); share is an assumption"),
     _p("upstream_investment", 0.0, "float", 0.0, 0.1, group="arrangement",
-       doc="Joint transplant + dialysis commissioning: each year, extra kidney transplants worth this "
-           "share of the value of dialysis demand are commissioned; each transplanted patient leaves "
-           "dialysis (and returns if the graft fails).",
-       source="003 (Nuffield Trust: commissioning transplantation and dialysis together aligns "
-              "incentives to do more transplants); share and graft survival are assumptions"),
-    _p("trailblazer_threshold", 0.8, "float", 0.0, 1.0, group="arrangement",
-       doc="Maturity score an ICB needs before it takes delegated budgets under the trailblazer arrangement.",
-       source="assumption: 002 says only organisationally mature ICSs should go first; with the seed "
-              "maturity scores the first wave is South East and South West London, the two ICSs that "
-              "said they were ready in early 2023 (HSJ, specialised_facts.md §2); with maturity_growth "
-              "0.05 most ICBs of the three 2024-25 delegation regions follow from 2026-27"),
-    _p("maturity_growth", 0.05, "float", 0.0, 0.3, group="arrangement",
-       doc="Yearly rise in every ICB's maturity score (later trailblazer waves join as they mature).",
-       source="assumption: reaches most ICBs within ~6 years, in line with the 2023-2025 roll-out"),
-    _p("region_weight", 0.5, "float", 0.0, 1.0, group="arrangement",
-       doc="Weight of NHSE in joint committees and of the region in pan-ICB pools: damps member ICBs' "
-           "home bias, volume preference, diversion and repatriation by this share.",
-       source="assumption: joint committees are co-chaired by ICBs and NHSE (001); equal weight"),
-    # --- money -------------------------------------------------------------------
-    _p("price_inflation", 0.025, "float", 0.0, 0.10, group="finance",
-       doc="Yearly growth of unit costs and prices after 2023-24 (2023-24 itself is calibrated to "
-           "the £25bn outturn).",
-       source="assumption: close to the 2% inflation target plus pay drift"),
-    _p("funding_gap", 0.0, "float", 0.0, 0.05, group="finance",
-       doc="Yearly shortfall of the national envelope's growth against the expected cost of demand "
-           "growth and inflation (0 = envelope keeps pace).",
-       source="assumption; specialised spend grew >50% 2013-2020 (002), i.e. roughly kept pace with demand"),
-    _p("demand_noise", 0.02, "float", 0.0, 0.2, group="finance",
-       doc="Standard deviation of the yearly random variation in demand growth per ICB and service line.",
-       source="assumption: small year-to-year variation around the service's trend"),
-    _p("cost_dispersion", 0.03, "float", 0.0, 0.2, group="provider",
-       doc="Standard deviation of provider unit-cost efficiency (1 = at tariff); above-tariff lines lose money.",
-       source="assumption; prices for the same procedure ranged widely between centres (PAC HC387, specialised_facts.md §1c)"),
-    # --- ICB finances and behaviour --------------------------------------------------
-    _p("cash_strapped_share", 0.4, "float", 0.0, 1.0, group="finance",
-       doc="Share of ICBs (those with the weakest seed financial position) that act as cash-strapped.",
-       source="assumption informed by 16 of 42 ICBs missing plan in 2022-23 and 31 of 42 planning "
-              "deficits in 2024-25 (specialised_facts.md §5)"),
-    _p("deficit_severity", 1.0, "float", 0.0, 3.0, group="finance",
-       doc="Multiplier on cash-strapped ICBs' seed core deficits (share of core allocation).",
-       source="assumption: 1 reproduces the seed deficits (about 0-5% of allocation)"),
-    _p("diversion_rate", 0.25, "float", 0.0, 1.0, group="contracting",
-       doc="Share of a cash-strapped ICB's core deficit it tries to cover from its delegated specialised budget.",
-       source="assumption: the risk providers raised (001, 003); no public figure"),
-    _p("max_diversion", 0.03, "float", 0.0, 0.2, group="contracting",
-       doc="Cap on diversion, as a share of the ICB's delegated specialised budget.",
-       source="assumption: regional sense-checking limits visible raids on ring-fenced budgets (004)"),
-    _p("home_bias", 0.6, "float", 0.0, 0.99, group="contracting",
-       doc="How strongly a (cash-strapped, see home_bias_scope) ICB cuts out-of-area contracts before "
-           "in-area ones (0 = even cuts; out-of-area cut weight is 1/(1-home_bias)).",
-       source="assumption: the behaviour the Shelford Group warned of (003)"),
-    _p("home_bias_scope", "cash_strapped", "choice", choices=("cash_strapped", "all_icbs"), group="contracting",
-       sweepable=False,
-       doc="Which ICBs show home bias and prefer widely provided lines when they cut: cash-strapped ones "
-           "(as the brief describes) or every ICB.",
-       source="MODEL.md funding round step 3; 003 for the behaviour"),
-    _p("local_volume_preference", 0.5, "float", 0.0, 1.0, group="contracting",
-       doc="How much more an ICB cuts rarer service lines (fewest centres) than widely provided, "
-           "high-volume local ones: cut weight x (1 + preference x rarity), rarity 0..1.",
-       source="assumption: 003 (ICBs focus on high-volume services for their population)"),
-    _p("repatriation_rate", 0.02, "float", 0.0, 0.5, group="contracting",
-       doc="Share of a cash-strapped ICB's remaining out-of-area delegated activity it moves each year "
-           "to in-area providers of the line (even below minimum viable volume).",
-       source="assumption: 003 (support for services inside the ICB footprint rather than at the optimal level)"),
-    # --- allocation --------------------------------------------------------------
-    _p("needs_weight_target", 0.0, "float", 0.0, 1.0, group="allocation",
-       doc="Target weight of the population-need formula in budgets (0 = historic provider-income "
-           "basis, 1 = fully need-based).",
-       source="001 (NHSE proposed moving from provider income to population need)"),
-    _p("pace_of_change", 0.2, "float", 0.0, 1.0, group="allocation",
-       doc="Yearly step of the budget weight towards the need-based target.",
-       source="assumption: a 5-year glide path, like the pace-of-change policy of core ICB allocations"),
-    _p("distance_access_elasticity", 0.15, "float", 0.0, 0.6, group="allocation",
-       doc="How much base-year use per head rises with proximity to specialist capacity (creates the "
-           "historic gap between spend and need that a needs formula would move).",
-       source="assumption: distance-decay of specialised use; no public figure (MODEL.md)"),
-    _p("reach_multiplier", 1.0, "float", 0.5, 2.0, group="allocation",
-       doc="Multiplier on every service's travel reach in the gravity model: higher means more "
-           "cross-border (out-of-area) activity.",
-       source="assumption: no public figure for the cross-border share (MODEL.md); swept instead"),
-    _p("in_area_affinity", 10.0, "float", 1.0, 30.0, group="allocation",
-       doc="Pull of providers in the patient's own ICB in the gravity model (referral pathways, "
-           "patient preference), as a multiplier on their attractiveness. Sets how much activity "
-           "crosses ICB borders: 1 gives ~67% of spend out of area, 10 ~40%, 30 ~33%.",
-       source="assumption (no public cross-border figure, MODEL.md): 10 keeps ~85-90% of dialysis and "
-              "chemotherapy in the patient's ICB, as the seed tables assume (seeds/README.md)"),
-    # --- regions -----------------------------------------------------------------
+       doc="Joint transplant + dialysis commissioning: each year, extra kidney transplants worth this share of the "
+           "value of dialysis demand are commissioned; each transplanted patient leaves dialysis (and returns if "
+           "the graft fails).",
+       source="003 (Nuffield Trust: commissioning transplantation and dialysis together aligns incentives); "
+              "share and graft survival are assumptions"),
+    # --- the money path ----------------------------------------------------------
+    _p("funding_growth", 0.05, "float", 0.0, 0.10, group="finance",
+       doc="Yearly cash growth of the national specialised allocation and of ICB core allocations after the last "
+           "year of seeds/funding.csv (2025-26).",
+       source="derived: Spending Review 2025, NHS England day-to-day budget +3.0% a year real to 2028-29 (King's "
+              "Fund, Jun 2025), plus about 2% for prices (assumption); swept"),
+    _p("cost_inflation", 0.027, "float", 0.0, 0.10, group="finance",
+       doc="Yearly growth of providers' input costs after 2025-26 (pay and non-pay); the tariff's cost uplift "
+           "factor is set to the same value (NHS England sets it to expected cost inflation).",
+       source="assumption: pay awards about 3% (pay share 0.65) and non-pay about 2% (the inflation target)"),
+    _p("efficiency_factor", 0.02, "float", 0.0, 0.05, group="finance",
+       doc="The tariff's yearly efficiency factor after the last year of seeds/funding.csv: prices rise by the cost "
+           "uplift factor less this.",
+       source="NHS England, Medium term planning framework (efficiency factor 2% in 2026-27)"),
+    _p("efficiency_gap", 0.0, "float", -0.02, 0.02, group="finance",
+       doc="Cost improvement providers deliver each year beyond (+) or short of (-) the tariff's efficiency factor, "
+           "net of cost pressures the tariff does not fund (a share of costs). 0 = providers match the efficiency "
+           "factor on average (the 2023-24 shortfall is a separate, calibrated series in seeds/funding.csv).",
+       source="assumption: the efficiency factor is set to be achievable (NHS Payment Scheme); swept"),
+    _p("pay_share", 0.65, "float", 0.4, 0.8, group="finance", when="setup",
+       doc="Share of provider costs that is pay: weights pay awards against non-pay inflation in cost growth "
+           "for the years of seeds/funding.csv.",
+       source="about 65-70% of trust spending is pay (TAC-based analysis, low confidence)"),
+    _p("demand_noise", 0.0, "float", 0.0, 0.2, group="finance",
+       doc="Standard deviation of the yearly random variation in demand growth per ICB and service line. Default 0: "
+           "no sourced year-on-year variation was found, so effects are read with noise off.",
+       source="assumption (no public figure); random draws come from their own stream of the run's seed, the "
+              "same in every scenario (common random numbers)"),
+    _p("cost_dispersion", 0.03, "float", 0.0, 0.2, group="provider", when="setup",
+       doc="Standard deviation of provider unit-cost efficiency per line (1 = at tariff): lines above tariff "
+           "lose money. No normalisation: a provider's specialised work may run at a surplus or a deficit.",
+       source="assumption; prices for the same procedure ranged widely between centres (PAC HC387, facts §1c)"),
+    _p("deficit_severity", 1.0, "float", 0.0, 3.0, group="finance", when="setup",
+       doc="Multiplier on the opening (2022-23) system deficits: trusts' opening margins below the sector mean and "
+           "ICB bodies' deficits. 1 reproduces the calibrated 2022-23 sector.",
+       source="1 = seeds/calibration.csv; swept to ask how many stressed systems it takes"),
+    # --- ICB behaviour: the system objective and the channels the rules leave -------
+    _p("system_weight", 2.0, "float", 0.0, 10.0, group="behaviour",
+       doc="How strongly a system's financial stress tilts its ICB's commissioning towards providers in its own "
+           "system. Money paid to an in-system trust partly returns to the system (the trust's contribution "
+           "margin); money paid out of area does not. A contract's protection from cuts (and its priority for "
+           "growth money) is system_weight x stress x contribution margin, where stress is the system's deficit "
+           "as a share of its allocation (e.g. 0.02): 0 = the ICB treats every provider alike.",
+       source="assumption: the behaviour specialist providers feared (001, 003); no public figure, swept"),
+    _p("growth_cap", 0.5, "float", 0.0, 1.0, group="behaviour",
+       doc="Harder contract negotiation: a system in deficit holds its out-of-area contracts at last year's "
+           "activity plus (1 - growth_cap x min(1, stress / 2%)) of demand growth; the rest of that growth is "
+           "not commissioned there (waiting lists) and its money goes to other contracts.",
+       source="assumption: activity caps and no payment for over-performance are the channels the payment "
+              "rules leave (API fixed elements; NHSPS 2025-26 activity plans; rules.md G); swept"),
+    _p("referral_shift", 1.0, "float", 0.0, 10.0, group="behaviour",
+       doc="Repatriation: each year a system in deficit moves referral_shift x stress (at most 20%) of its "
+           "residents' out-of-area delegated activity to in-system providers of the line with spare capacity.",
+       source="assumption: 003 (support for services inside the ICB footprint rather than at the optimal scale)"),
+    _p("local_start_share", 0.7, "float", 0.0, 1.5, group="behaviour",
+       doc="A system in deficit starts a delegated line it has no in-system provider of, at its largest acute "
+           "trust, for half its residents' activity of the line, when that planned volume is at least this share "
+           "of the line's minimum viable volume. The new line's fixed costs are an incremental team of that size "
+           "(overheads are shared with the trust), so it breaks even there: below 1 the system starts lines below "
+           "clinically optimal scale (at most one a year), unless NHS England's specifications forbid it.",
+       source="assumption: 001, 003 (repatriation below clinically optimal scale); swept"),
+    _p("ringfence", "hard", "choice", choices=RINGFENCES, group="behaviour",
+       doc="Whether an ICB may move delegated specialised money to its core deficit: hard (no), soft (up to "
+           "diversion_limit of its delegated budget, when its own body is in deficit), none (its whole ICB-body "
+           "deficit). The delegation agreement's finance terms were not found: a structural assumption.",
+       source="assumption (rules.md A: ring-fence not found; NHS England stays the accountable commissioner)"),
+    _p("diversion_limit", 0.01, "float", 0.0, 0.2, group="behaviour",
+       doc="Under a soft ring-fence, the most an ICB may move from its delegated budget to its core deficit, as a "
+           "share of that budget.",
+       source="assumption; swept with ringfence"),
+    # --- committees and NHS England's rules ----------------------------------------
+    _p("nhse_veto", True, "bool", group="region",
+       doc="Joint committees (and, with nof_condition, ICBs in oversight segments 3-4) need NHS England's consent "
+           "for cuts that treat providers unequally: it accepts a difference in cut (or growth) shares between "
+           "contracts of at most nhse_tolerance.",
+       source="2023-24 joint committees: NHS England kept the money and contracts and promised nothing would be "
+              "decided without agreement (HSJ Feb and Nov 2023): mutual consent (rules.md C)"),
+    _p("nhse_tolerance", 0.02, "float", 0.0, 0.5, group="region",
+       doc="The largest difference in cut share between contracts that NHS England accepts where it must consent.",
+       source="assumption; swept"),
+    _p("nof_condition", True, "bool", group="region",
+       doc="From 2025-26, delegation to ICBs in NHS Oversight Framework segments 3-4 carries a condition: modelled "
+           "as NHS England's consent (nhse_veto rule) to their unequal cuts.",
+       source="NHS England board Dec 2024 (a condition exists; its content was not found: rules.md B); assumption"),
     _p("spec_enforcement", 0.5, "float", 0.0, 1.0, group="region",
-       doc="Region's service-specification enforcement: an ICB-led commissioner cuts no contract by "
-           "more than (1 - spec_enforcement) x 50% in a year while others can take the cut; if every "
-           "contract is at that cap the budget still binds and the rest is cut evenly.",
-       source="assumption: regions sense-check ICB decisions and enforce specifications (004)"),
+       doc="NHS England's service specifications: an ICB-led commissioner cuts no contract by more than "
+           "(1 - spec_enforcement) x 50% in a year while others can take the cut, and starts no line below "
+           "spec_enforcement x its minimum viable volume.",
+       source="NHS England keeps service specifications and standards after delegation (Surrey Heartlands and "
+              "Frimley ICB pages 2025); strength an assumption"),
     _p("protect_last_provider", True, "bool", group="region",
        doc="Regions pay from their pool to keep the last provider of a service line in the region open.",
        source="assumption based on 004 (regions hold the risk of service sustainability)"),
     _p("pool_share", 0.005, "float", 0.0, 0.05, group="region",
-       doc="Size of each region's stabilisation reserve as a share of its ICBs' delegated budgets; "
-           "topped up each year from those budgets back to that level.",
+       doc="Size of each region's stabilisation reserve as a share of its ICBs' delegated budgets; topped up each "
+           "year from those budgets back to that level; unspent money stays in the pool (a measure).",
        source="assumption: a limited risk pool (004)"),
+    # --- allocation --------------------------------------------------------------
+    _p("needs_weight_target", 0.0, "float", 0.0, 1.0, group="allocation",
+       doc="Target weight of the population-need formula in delegated lines' budgets (0 = historic, 1 = fully "
+           "need-based); high-cost drugs and retained lines stay on the historic basis.",
+       source="001 (NHS England proposed moving from provider income to population need); ACRA method (rules.md E)"),
+    _p("pace_of_change", 0.2, "float", 0.0, 1.0, group="allocation",
+       doc="Yearly step of the budget weight towards the need-based target.",
+       source="assumption: fair share by 2028-29 for ICB core allocations (Medium term planning framework); "
+              "5-year glide path"),
+    _p("convergence_floor", 0.0, "float", -0.1, 0.1, group="allocation",
+       doc="Minimum yearly cash growth of any ICB's delegated allocation during convergence (0 = no ICB's "
+           "delegated budget falls in cash terms); the floor is paid for by the ICBs above target.",
+       source="assumption: convergence 'paced to avoid destabilising providers' (ACRA Annex 2, Dec 2023); "
+              "allocations policy usually sets growth floors"),
+    _p("deprivation_weight", 1.0, "float", 0.0, 2.0, group="allocation", when="setup",
+       doc="Weight of deprivation in the need index: need = age index x (1 + deprivation_weight x (share of the "
+           "ICB's areas in England's most deprived quintile - England's 20%)), renormalised.",
+       source="IMD 2019 (MHCLG) by ICB; ACRA formulas include deprivation (rules.md E); 1 is calibrated on the "
+              "observed catchments of specialist trusts (seeds/calibration.csv)"),
+    _p("distance_access_elasticity", 0.15, "float", 0.0, 0.6, group="allocation", when="setup",
+       doc="How much base-year use per head rises with proximity to specialist capacity (creates the historic gap "
+           "between spend and need that a needs formula would move).",
+       source="assumption: distance-decay of specialised use; no public figure (MODEL.md)"),
+    _p("reach_multiplier", 1.0, "float", 0.5, 2.0, group="allocation", when="setup",
+       doc="Multiplier on every service's travel reach in the gravity model: higher means more cross-border "
+           "(out-of-area) activity.",
+       source="calibrated on observed catchments (seeds/calibration.csv)"),
+    _p("in_area_affinity", 10.0, "float", 1.0, 30.0, group="allocation", when="setup",
+       doc="Pull of providers in the patient's own ICB in the gravity model (referral pathways, patient "
+           "preference), as a multiplier on their attractiveness.",
+       source="calibrated on observed catchments of specialist and children's trusts (seeds/calibration.csv)"),
     # --- providers ---------------------------------------------------------------
+    _p("cash_floor_days", 5.0, "float", 0.0, 30.0, group="provider",
+       doc="Cash, in days of operating costs, below which a trust needs revenue support (public dividend "
+           "capital), with conditions: a recovery plan (recovery_efficiency), capacity cuts on loss-making lines "
+           "and, after withdrawal_rounds years on support, withdrawal of lines that lose money.",
+       source="DHSC guidance (Jan 2023): revenue support as PDC when a trust shows a cash requirement; the floor is "
+              "an assumption (sector cash balances were not found)"),
+    _p("recovery_efficiency", 0.01, "float", 0.0, 0.05, group="provider",
+       doc="Extra cost improvement (share of costs a year) a trust on revenue support delivers under its recovery plan.",
+       source="assumption: conditions attached to revenue support (HSJ 2015; DHSC guidance 2023)"),
+    _p("cost_shed_rate", 0.25, "float", 0.0, 1.0, group="provider",
+       doc="Share of a line's fixed costs above its planned activity that a trust can shed in a year (fixed and "
+           "semi-fixed costs follow plans up at once, down slowly).",
+       source="assumption: staff and estates take years to reduce"),
     _p("withdrawal_rounds", 3, "int", 1, 10, group="provider",
-       doc="Consecutive rounds below minimum viable volume or at a loss before a provider withdraws a service line.",
+       doc="Consecutive rounds below minimum viable volume, at a loss, or on revenue support with a loss-making line, "
+           "before a provider withdraws a service line.",
        source="assumption: a trust board tolerates two bad years before a service review concludes"),
     _p("loss_tolerance", 0.05, "float", 0.0, 0.5, group="provider",
-       doc="A line counts as loss-making when its margin (share of its income) falls below its "
-           "base-year margin (or 0 if that was positive) minus loss_tolerance.",
-       source="assumption: trusts tolerate lines that always ran at a small loss (cross-subsidy); "
-              "a further 5% of income is a visible deterioration"),
-    _p("min_volume_factor", 1.0, "float", 0.5, 1.5, group="provider",
-       doc="Multiplier on every service's minimum viable annual volume (seeds/services.csv). A line "
-           "that was already below it in the base year is judged against 80% of its base volume.",
+       doc="A line counts as loss-making when its margin (share of its income) falls below its base-year margin "
+           "(or 0 if that was positive) minus loss_tolerance.",
+       source="assumption: trusts tolerate lines that always ran at a small loss (cross-subsidy)"),
+    _p("min_volume_factor", 1.0, "float", 0.5, 1.5, group="provider", when="setup",
+       doc="Multiplier on every service's minimum viable annual volume (seeds/services.csv). A line that was already "
+           "below it in the base year is judged against 80% of its base volume.",
        source="assumption; seed volumes from NHS England standards (see seeds)"),
-    _p("distress_threshold", 0.0, "float", -0.05, 0.05, group="provider",
-       doc="Reserves as a share of turnover below which a provider is in distress.",
-       source="assumption: distress when cash reserves run out (MODEL.md)"),
     _p("distress_capacity_cut", 0.1, "float", 0.0, 0.5, group="provider",
-       doc="Share of capacity a distressed provider removes each year from its loss-making lines (contagion).",
+       doc="Share of capacity a trust on revenue support removes each year from its loss-making lines (contagion: "
+           "their patients re-route).",
        source="assumption"),
-    _p("capacity_recovery", 0.1, "float", 0.0, 1.0, group="provider",
-       doc="Share of lost (distress-cut) capacity that returns each year once a provider is out of distress.",
-       source="assumption: specialist staff and kit are slow to rebuild"),
+    # --- measure definitions (no effect on the run) ---------------------------------
+    _p("destabilised_deficit", 0.02, "float", 0.0, 0.2, group="measure",
+       doc="A trust counts as destabilised when its deficit is worse than this share of turnover for two or more "
+           "consecutive years, or it needs revenue support, or it has withdrawn a line for financial reasons. "
+           "Reports also give the count for 0.5% to 10%.",
+       source="assumption; the curve across thresholds is reported so no conclusion hinges on it"),
 )
 
 PARAM_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
