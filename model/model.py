@@ -632,27 +632,30 @@ class CommissioningModel(mesa.Model):
         htype = st.group_type[holder]
         has = st.delegated_cells.any(axis=1)
         st.holder_type = np.where(has, htype, NATIONAL)
-        own = self.pooled_stress(d.merger_group)[d.merger_group]
+        merged = self.pooled_stress(d.merger_group)[d.merger_group]
         pan = self.pooled_stress(d.icb_region)[d.icb_region]
-        st.decider_stress = np.select([st.holder_type == ICB_T, st.holder_type == MERGED, st.holder_type == PAN],
-                                      [st.stress, own, pan], default=0.0)
-        st.can_act = has & np.isin(st.holder_type, (ICB_T, MERGED, PAN))
+        jc = self.pooled_stress(d.jc_footprint)[d.jc_footprint]
+        st.decider_stress = np.select(
+            [st.holder_type == ICB_T, st.holder_type == MERGED, st.holder_type == PAN, st.holder_type == JC],
+            [st.stress, merged, pan, jc], default=0.0)
+        st.can_act = has & np.isin(st.holder_type, (ICB_T, MERGED, PAN, JC))
         st.holds_own = has & np.isin(st.holder_type, (ICB_T, MERGED))
-        st.consent_needed = (p["nhse_veto"] & p["nof_condition"] & (self.year >= 2025)
-                             & (d.nof_segment >= 3) & st.holds_own)
+        nof = p["nof_condition"] & (self.year >= 2025) & (d.nof_segment >= 3) & st.holds_own
+        st.consent_needed = p["nhse_veto"] & ((st.holder_type == JC) | nof)
         if not hasattr(st, "start_wanted"):
             st.start_wanted = np.zeros(self.n_icbs, dtype=bool)
 
     def _in_system_k(self) -> np.ndarray:
-        """(I, K): provider of each contract in the ICB's decision-making system (own, merged or region);
+        """(I, K): provider of each contract in the ICB's decision-making system (own, merged, region or
+        joint-committee footprint);
         cached while who holds each ICB's budget stays the same."""
         st = self.state
         key = st.holder_type.tobytes()
         cached = getattr(self, "_insys_cache", None)
         if cached is None or cached[0] != key:
             t = st.holder_type[:, None]
-            mask = np.select([t == ICB_T, t == MERGED, t == PAN], [~st.out_icb, ~st.out_merged, ~st.out_region],
-                             default=False)
+            mask = np.select([t == ICB_T, t == MERGED, t == PAN, t == JC],
+                             [~st.out_icb, ~st.out_merged, ~st.out_region, ~st.out_jc], default=False)
             cached = (key, mask)
             self._insys_cache = cached
         return cached[1]
@@ -700,10 +703,13 @@ class CommissioningModel(mesa.Model):
             self._local_starts(full_in, self._in_system_k())
         # Diversion: the holder's budget is reduced in contracting; the money covers the ICB body's
         # deficit first, the rest goes to its trusts in deficit (their core contracts).
+        # The limit of a soft ring-fence is a channel that may or may not bind; a hard ring-fence is the
+        # channel closed (no money moves, by assumption: reported as such, not as a binding limit).
         wanted = st.diversion_wanted
-        st.decisions["diversion_limit"] = int((wanted > 0).sum()) if p["ringfence"] != "none" else 0
+        soft = p["ringfence"] == "soft"
+        st.decisions["diversion_limit"] = int((wanted > 0).sum()) if soft else 0
         st.binding["diversion_limit"] = (float(((wanted - st.diversion) > 1e-9).sum()) / max(int((wanted > 0).sum()), 1)
-                                         if p["ringfence"] != "none" else 0.0)
+                                         if soft else 0.0)
         body_def = np.maximum(-st.icb_body_position * st.core_allocation, 0.0)
         st.diversion_to_body = np.minimum(st.diversion, body_def)
         rest = st.diversion - st.diversion_to_body
@@ -890,7 +896,15 @@ class CommissioningModel(mesa.Model):
         st.decisions["growth_cap"] = 0
         st.binding["growth_cap"] = 0.0
         strength_g = p["growth_cap"] * np.minimum(1.0, dec.stress_g / FULL_STRESS)
-        strength_g[st.group_type != ICB_T] = 0.0  # only an ICB negotiating its own contracts
+        strength_g[st.group_type < ICB_T] = 0.0  # NHS England's commissioners negotiate without it
+        if p["nhse_veto"]:  # where NHS England must consent, it accepts at most nhse_tolerance of it
+            consent_g = st.group_type == JC
+            if p["nof_condition"] and self.year >= 2025:
+                off = self.group_offsets
+                icb_g = np.zeros(st.n_groups, dtype=bool)
+                icb_g[off[ICB_T]:off[ICB_T] + self.n_icbs] = self.data.nof_segment >= 3
+                consent_g = consent_g | icb_g
+            strength_g = np.where(consent_g, np.minimum(strength_g, p["nhse_tolerance"]), strength_g)
         prev = getattr(st, "prev_demand_k", None)
         rows = np.nonzero((strength_g[dec.group] > 0).any(axis=1))[0] if strength_g.any() else np.array([], int)
         if len(rows) and prev is not None:
@@ -915,12 +929,15 @@ class CommissioningModel(mesa.Model):
         flat_g = dec.flat
         contracted = plan
         cut_total = growth_total = 0.0
+        g_cut = np.zeros(G)
+        g_growth = np.zeros(G)
         capped = np.zeros(G, dtype=bool)
         if shortfall.max(initial=0.0) > 1e-9:
             cut_share, capped = priority_cuts(plan.ravel(), flat_g, shortfall, theta.ravel(), dec.cap.ravel(), G,
                                               group_sum=self._flat_group_sum)
             cut = cut_share.reshape(plan.shape) * plan
-            cut_total = float(cut.sum())
+            g_cut = self.group_sum(cut)
+            cut_total = float(g_cut.sum())
             contracted = contracted - cut
         headroom_cell = np.maximum(st.need - st.demand, 0.0)
         if spare.max(initial=0.0) > 1e-9 and headroom_cell.max(initial=0.0) > 0:
@@ -928,10 +945,14 @@ class CommissioningModel(mesa.Model):
             funded = priority_growth(headroom.ravel(), flat_g, spare, theta.ravel(), G,
                                      group_sum=self._flat_group_sum).reshape(plan.shape)
             growth = funded * headroom
-            growth_total = float(growth.sum())
+            g_growth = self.group_sum(growth)
+            growth_total = float(g_growth.sum())
             contracted = contracted + growth
         g_contracted = self.group_sum(contracted)
-        uncommitted = g_budget - g_contracted
+        # Money no contract uses, by its own rule: spare budget less the growth it bought (the cut rule
+        # takes exactly the shortfall, so a commissioner that cuts has none).
+        uncommitted = spare - g_growth
+        st.group_plan, st.group_cut, st.group_growth, st.group_contracted = g_plan, g_cut, g_growth, g_contracted
         st.contracted_value = contracted
         st.cut_total = cut_total
         # Binding shares of the rules (ICB-led commissioners that had to decide).
@@ -962,12 +983,13 @@ class CommissioningModel(mesa.Model):
         cell_paid = lines.by_service(payments)
         st.group_spend = np.bincount(st.comm.ravel(), weights=cell_paid.ravel(), minlength=G)
         paid = float(cell_paid.sum())
+        unplaced_value = float((unplaced * st.price[None, :]).sum())  # contracted cases with no provider room
         st.ledger = dict(
             allocation=float(st.cell_budget.sum()), diverted=float(st.diversion.sum()),
             pool_topslice=float(st.pool_topslice_icb.sum()), plan=float(g_plan.sum()),
             withheld=0.0 if withheld_vol is None else float((withheld_vol * price_k).sum()),
             cuts=cut_total, growth=growth_total, uncommitted=float(uncommitted.sum()), payments=paid,
-            undelivered=float(g_contracted.sum()) - paid, pool_paid=0.0, support_income=0.0, pdc=0.0,
+            undelivered=unplaced_value, pool_paid=0.0, support_income=0.0, pdc=0.0,
         )
         st.group_uncommitted = uncommitted
 
@@ -976,15 +998,17 @@ class CommissioningModel(mesa.Model):
         income = lines.dense(payments.sum(axis=0))
         st.line_volume = vol
         st.line_income = income
-        want = lines.dense(st.requested_load) * (1 + HEADROOM)
+        # Capacity (and its fixed costs) follows the activity plan: up at once (at most MAX_EXPANSION a year,
+        # not while on revenue support), down at the shed rate: no surplus from capacity lagging demand.
+        want = lines.dense(st.requested_load) * (1 + HEADROOM) * st.active
         on_support = st.needs_support[:, None]
-        grow = st.active & ~on_support & (want > st.capacity)
-        new_cap = np.where(grow, np.minimum(want, st.capacity * (1 + MAX_EXPANSION)), st.capacity)
-        st.capacity = new_cap
-        # Fixed costs: up with the capacity plan at once, down at the shed rate.
+        up = st.active & ~on_support & (want > st.capacity)
+        down = st.active & (want < st.capacity)
         shed = p["cost_shed_rate"]
-        excess = np.maximum(st.cost_capacity - np.maximum(new_cap, want * st.active), 0.0)
-        st.cost_capacity = np.where(st.active, np.maximum(new_cap, st.cost_capacity - shed * excess), 0.0)
+        new_cap = np.where(up, np.minimum(want, st.capacity * (1 + MAX_EXPANSION)), st.capacity)
+        new_cap = np.where(down, st.capacity - shed * (st.capacity - want), new_cap)
+        st.capacity = new_cap
+        st.cost_capacity = new_cap
 
     def _icb_holder_groups(self) -> np.ndarray:
         """For each ICB, the commissioner group that holds its delegated budget (national if none)."""

@@ -166,12 +166,14 @@ PARAMS: tuple[Param, ...] = (
            "ICB bodies' deficits. 1 reproduces the calibrated 2022-23 sector.",
        source="1 = seeds/calibration.csv; swept to ask how many stressed systems it takes"),
     # --- ICB behaviour: the system objective and the channels the rules leave -------
-    _p("system_weight", 2.0, "float", 0.0, 10.0, group="behaviour",
+    _p("system_weight", 5.0, "float", 0.0, 20.0, group="behaviour",
        doc="How strongly a system's financial stress tilts its ICB's commissioning towards providers in its own "
            "system. Money paid to an in-system trust partly returns to the system (the trust's contribution "
            "margin); money paid out of area does not. A contract's protection from cuts (and its priority for "
            "growth money) is system_weight x stress x contribution margin, where stress is the system's deficit "
-           "as a share of its allocation (e.g. 0.02): 0 = the ICB treats every provider alike.",
+           "as a share of its allocation (e.g. 0.02): 0 = the ICB treats every provider alike; at 5 a system 2% "
+           "in deficit cuts in-system contracts with a 40% contribution margin 4 percentage points less than "
+           "out-of-area ones (and funds their growth first by as much).",
        source="assumption: the behaviour specialist providers feared (001, 003); no public figure, swept"),
     _p("growth_cap", 0.5, "float", 0.0, 1.0, group="behaviour",
        doc="Harder contract negotiation: a system in deficit holds its out-of-area contracts at last year's "
@@ -253,7 +255,7 @@ PARAMS: tuple[Param, ...] = (
        doc="Multiplier on every service's travel reach in the gravity model: higher means more cross-border "
            "(out-of-area) activity.",
        source="calibrated on observed catchments (seeds/calibration.csv)"),
-    _p("in_area_affinity", 10.0, "float", 1.0, 30.0, group="allocation", when="setup",
+    _p("in_area_affinity", 20.0, "float", 1.0, 40.0, group="allocation", when="setup",
        doc="Pull of providers in the patient's own ICB in the gravity model (referral pathways, patient "
            "preference), as a multiplier on their attractiveness.",
        source="calibrated on observed catchments of specialist and children's trusts (seeds/calibration.csv)"),

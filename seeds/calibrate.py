@@ -32,7 +32,7 @@ def margin_2023(pressure: float) -> float:
     rows = list(csv.DictReader((SEEDS / "funding.csv").open(encoding="utf-8")))
     for r in rows:
         if r["series"] == "unfunded_cost_pressure" and r["year"] == "2023":
-            r["value"] = f"{pressure:.6f}"
+            r["value"] = repr(round(float(pressure), 6))
     _write(rows)
     model_data._cached.cache_clear()
     _base_world.cache_clear()
