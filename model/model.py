@@ -804,7 +804,7 @@ class CommissioningModel(mesa.Model):
             if p["nhse_veto"]:
                 consent = t == JC
                 if consent_year:
-                    consent = consent | (icb_led & (t != JC) & (d.nof_segment >= 3)[:, None])
+                    consent = consent | (((t == ICB_T) | (t == MERGED)) & (d.nof_segment >= 3)[:, None])
             cap = np.where(icb_led, (1 - p["spec_enforcement"]) * 0.5, 1.0)
             cached = (key, SimpleNamespace(group=g, type=t, in_system=in_sys, icb_led=icb_led, consent=consent,
                                            cap=cap, flat=g.ravel()))
