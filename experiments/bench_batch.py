@@ -1,6 +1,6 @@
 """Benchmark: the batch engine (``commissim compare``) against ``mesa.batch_run``.
 
-Run it from the project folder (after ``make install``, or with ``PYTHONPATH=.``)::
+Run it from the project folder (after ``make install``)::
 
     python experiments/bench_batch.py                 # 200 runs x 3 repeats, then memory
     python experiments/bench_batch.py --runs 100 --repeats 1 --memory-runs 200 50
@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _scenarios() -> list[str]:
-    from model.scenarios import list_scenarios
+    from commissim.model.scenarios import list_scenarios
 
     return [s.name for s in list_scenarios()]
 
@@ -65,7 +65,7 @@ def child_batch_run(args) -> dict:
     import numpy as np
     from mesa import batch_run
 
-    from model import CommissioningModel
+    from commissim.model import CommissioningModel
 
     scenarios, reps = _plan(args.runs, _scenarios())
     params: dict = {"scenario": scenarios}
@@ -81,8 +81,8 @@ def child_batch_run(args) -> dict:
 
 
 def child_engine(args) -> dict:
-    from experiments.engine import run_batch
-    from model.simulation import simulate  # imported before timing, as batch_run's side imports the model
+    from commissim.experiments.engine import run_batch
+    from commissim.model.simulation import simulate  # imported before timing, as batch_run's side imports the model
 
 
     scenarios, reps = _plan(args.runs, _scenarios())
@@ -157,19 +157,14 @@ def _child(kind: str, variant: str, runs: int, args) -> dict:
            "--runs", str(runs), "--years", str(args.years), "--root-seed", str(args.root_seed)]
     if args.seeds_path:
         cmd += ["--seeds-path", args.seeds_path]
-    env_path = str(ROOT)
-    import os
-
-    env = dict(os.environ, PYTHONPATH=env_path + (os.pathsep + os.environ["PYTHONPATH"]
-                                                   if os.environ.get("PYTHONPATH") else ""))
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise SystemExit(f"bench child {kind}/{variant} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _check_model(args) -> None:
-    from model.simulation import simulate
+    from commissim.model.simulation import simulate
 
     kw = {"seeds_path": args.seeds_path} if args.seeds_path else {}
     try:

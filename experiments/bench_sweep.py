@@ -33,8 +33,8 @@ CONFIG = Path(__file__).resolve().parent / "configs" / "sobol_delegation.toml"
 
 
 def _timed(spec, design, out: Path, executor: str, workers: int) -> dict:
-    from experiments.engine import load_results, run_batch
-    from experiments.executors import open_executor
+    from commissim.experiments.engine import load_results, run_batch
+    from commissim.experiments.executors import open_executor
 
     if executor != "serial":  # a finished serial folder is resumed: its run times are kept (T1 only)
         shutil.rmtree(out, ignore_errors=True)
@@ -54,8 +54,8 @@ def _timed(spec, design, out: Path, executor: str, workers: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
-    from experiments.space import load_spec
-    from experiments.sweep import prepare
+    from commissim.experiments.space import load_spec
+    from commissim.experiments.sweep import prepare
 
     ap = argparse.ArgumentParser(description="parallel efficiency of a sweep (processes and Dask)")
     ap.add_argument("--runs", type=int, default=2000)

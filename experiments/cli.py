@@ -13,11 +13,11 @@ import sys
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "scenarios": ("experiments.cmd_scenarios", "list the named scenarios with description and source"),
-    "run": ("experiments.cmd_run", "run one scenario and write a table and a figure under results/"),
-    "compare": ("experiments.compare", "run every scenario for many seeds and write a results folder"),
-    "sweep": ("experiments.sweep", "sensitivity sweep (SALib) on local processes or a Dask cluster"),
-    "viz": ("experiments.cmd_viz", "serve the SolaraViz page on 127.0.0.1"),
+    "scenarios": ("commissim.experiments.cmd_scenarios", "list the named scenarios with description and source"),
+    "run": ("commissim.experiments.cmd_run", "run one scenario and write a table and a figure under results/"),
+    "compare": ("commissim.experiments.compare", "run every scenario for many seeds and write a results folder"),
+    "sweep": ("commissim.experiments.sweep", "sensitivity sweep (SALib) on local processes or a Dask cluster"),
+    "viz": ("commissim.experiments.cmd_viz", "serve the SolaraViz page on 127.0.0.1"),
 }
 
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     command = argv[0] if argv and argv[0] in COMMANDS else "__none__"
     parser = build_parser(command)
     args = parser.parse_args(argv)
-    from model.errors import ModelInputError
+    from commissim.model.errors import ModelInputError
 
     try:
         return int(args._module.run(args) or 0)
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m experiments.cli`
-    from experiments.cli import main as _main  # the package module, so UserError is the same class
+if __name__ == "__main__":  # pragma: no cover - `python -m commissim.experiments.cli`
+    from commissim.experiments.cli import main as _main  # the package module, so UserError is the same class
 
     sys.exit(_main())

@@ -32,7 +32,7 @@ def provider_table(model):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from experiments.compare import _non_negative_int
+    from commissim.experiments.compare import _non_negative_int
 
     parser.add_argument("--scenario", default="nhse_direct", help="scenario name or TOML path (default nhse_direct)")
     parser.add_argument("--years", type=_non_negative_int, default=10, help="funding rounds to run (default 10)")
@@ -47,14 +47,14 @@ def run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments.cli import UserError
-    from experiments.engine import atomic_save_figure, atomic_write_text, git_commit, package_versions
-    from model import CommissioningModel
-    from model.scenarios import fy_label
+    from commissim.experiments.cli import UserError
+    from commissim.experiments.engine import atomic_save_figure, atomic_write_text, git_commit, package_versions
+    from commissim.model import CommissioningModel
+    from commissim.model.scenarios import fy_label
 
     if args.years > 100:  # argparse already refuses negative years
         raise UserError(f"--years {args.years}: allowed 0 to 100")
-    from experiments.compare import parse_set
+    from commissim.experiments.compare import parse_set
 
     params = parse_set(args.set)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -8,7 +8,7 @@ From the shell::
 
 From Python::
 
-    from experiments.compare import compare
+    from commissim.experiments.compare import compare
     folder = compare(scenarios=["nhse_direct", "full_delegation"], seeds=10, years=5)
 
 The folder holds per-run summaries and per-year series (Parquet and CSV), a
@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments.cli import UserError
+from commissim.experiments.cli import UserError
 
 __all__ = ["compare", "configure", "run", "parse_set"]
 
@@ -66,8 +66,8 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
     and checked by ``model.params.validate_parameters``; errors name the option,
     the parameter, the value and what is allowed.
     """
-    from model.errors import ParameterError
-    from model.params import PARAM_BY_NAME, validate_parameters
+    from commissim.model.errors import ParameterError
+    from commissim.model.params import PARAM_BY_NAME, validate_parameters
 
     raw: dict[str, Any] = {}
     for item in items or ():
@@ -96,7 +96,7 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
 
 def _resolve_scenarios(scenarios: str | Sequence[str] | None) -> tuple[list[str], list[int]]:
     """Scenario names (validated) and their seed indices (place in the built-in list)."""
-    from model.scenarios import list_scenarios, load_scenario
+    from commissim.model.scenarios import list_scenarios, load_scenario
 
     builtin = [s.name for s in list_scenarios()]
     if scenarios is None:
@@ -147,9 +147,9 @@ def compare(
     Returns the results folder; an existing folder of the same comparison is
     resumed, a different one refused unless ``overwrite=True``.
     """
-    from experiments.engine import run_batch
-    from model.errors import ParameterError
-    from model.params import validate_parameters
+    from commissim.experiments.engine import run_batch
+    from commissim.model.errors import ParameterError
+    from commissim.model.params import validate_parameters
 
     names, ids = _resolve_scenarios(scenarios)
     try:
@@ -185,10 +185,10 @@ def compare(
         log=say,
     )
     if figures and result.n_done:
-        from experiments.figures import make_figures
+        from commissim.experiments.figures import make_figures
 
         make_figures(out, log=say)
-    from experiments.report import write_report
+    from commissim.experiments.report import write_report
 
     write_report(out)
     return out
@@ -245,8 +245,8 @@ def _command_line(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from experiments.engine import load_results
-    from experiments.report import headline_text
+    from commissim.experiments.engine import load_results
+    from commissim.experiments.report import headline_text
 
     params = parse_set(args.set_)
     command = _command_line(args)

@@ -1,7 +1,6 @@
 """A custom parameter grid over one scenario, run through the batch engine.
 
-Run it from the project folder (after ``make install`` or ``pip install -e .``; or with
-``PYTHONPATH=.`` in front)::
+Run it from the project folder (after ``make install`` or ``pip install -e .``)::
 
     python experiments/custom_grid.py
 
@@ -20,7 +19,7 @@ their ranges with ``python -c "from model.params import describe; print(describe
 
 import itertools
 
-from experiments.engine import load_results, run_batch
+from commissim.experiments.engine import load_results, run_batch
 
 SCENARIO = "full_delegation"
 GRID = {

@@ -65,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.cli import UserError
+from commissim.experiments.cli import UserError
 
 __all__ = [
     "BatchConfigError",
@@ -195,8 +195,8 @@ def package_versions() -> dict[str, str]:
 def model_fingerprint() -> str:
     """A hash of what a run's results depend on: the model's code, scenario files and seed
     tables. Resuming a folder made with a different fingerprint would mix two models."""
-    import model as model_pkg
-    from model.data import seeds_dir
+    from commissim import model as model_pkg
+    from commissim.model.data import seeds_dir
 
     root = Path(model_pkg.__file__).resolve().parent
     files = sorted(root.rglob("*.py")) + sorted(root.rglob("*.toml")) + sorted(Path(seeds_dir()).glob("*.csv"))
@@ -255,7 +255,7 @@ def _func_name(func: Callable) -> str:
 
 
 def _default_func() -> Callable:
-    from model.simulation import simulate
+    from commissim.model.simulation import simulate
 
     return simulate
 
@@ -263,9 +263,9 @@ def _default_func() -> Callable:
 # --------------------------------------------------------------------------- design
 def _model_validate(point: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check a design point with the model's registry; return (checked point, manifest description)."""
-    from model.errors import ModelInputError
-    from model.params import DEFAULTS, validate_parameters
-    from model.scenarios import load_scenario
+    from commissim.model.errors import ModelInputError
+    from commissim.model.params import DEFAULTS, validate_parameters
+    from commissim.model.scenarios import load_scenario
 
     scenario = point.get("scenario", "nhse_direct")
     params = {k: v for k, v in point.items() if k != "scenario"}
@@ -915,7 +915,7 @@ def run_batch(
 
 def _smoke_test(func: Callable, func_kwargs: dict, task: tuple) -> None:
     """One ``years=0`` run in this process: bad input data fails before any run starts."""
-    from model.errors import ModelInputError
+    from commissim.model.errors import ModelInputError
 
     _run_id, _point, _rep, seed, scenario, params = task
     try:

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from experiments.cli import UserError
+from commissim.experiments.cli import UserError
 
 EXECUTORS = ("processes", "serial", "dask")
 

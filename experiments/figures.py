@@ -47,7 +47,7 @@ def scenario_order(manifest: dict, present) -> list[str]:
 
 
 def _save(fig, path: Path) -> Path:
-    from experiments.engine import atomic_save_figure
+    from commissim.experiments.engine import atomic_save_figure
 
     return atomic_save_figure(fig, path, dpi=130, bbox_inches="tight")
 

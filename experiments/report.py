@@ -14,7 +14,7 @@ import json
 import math
 from pathlib import Path
 
-from experiments.figures import scenario_order
+from commissim.experiments.figures import scenario_order
 
 __all__ = ["HEADLINE_MEASURES", "summary_table", "headline_text", "write_report", "difference"]
 
@@ -183,7 +183,7 @@ def write_report(folder: str | Path) -> Path:
     """Write ``report.md`` for a results folder (atomically) and return its path."""
     import pandas as pd
 
-    from experiments.engine import atomic_write_text, year_label
+    from commissim.experiments.engine import atomic_write_text, year_label
 
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text())

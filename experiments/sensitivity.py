@@ -39,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.cli import UserError
-from experiments.engine import atomic_save_figure
+from commissim.experiments.cli import UserError
+from commissim.experiments.engine import atomic_save_figure
 
 __all__ = ["SweepAnalysisError", "analyse", "outcome_matrix", "summary_text", "SWEEP_FILE"]
 
@@ -106,7 +106,7 @@ def outcome_matrix(folder: str | Path, sweep: dict | None = None) -> dict[str, A
     """
     import pandas as pd
 
-    from experiments.engine import load_results, make_run_id
+    from commissim.experiments.engine import load_results, make_run_id
 
     folder = Path(folder)
     sweep = sweep or read_sweep(folder)

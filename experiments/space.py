@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.cli import UserError
+from commissim.experiments.cli import UserError
 
 __all__ = [
     "SweepConfigError",
@@ -213,7 +213,7 @@ def _str_list(where: str, key: str, value: Any) -> list[str]:
 
 
 def _check_outcome(where: str, name: str) -> str:
-    from model.measures import SERIES_MEASURES, SUMMARY_MEASURES
+    from commissim.model.measures import SERIES_MEASURES, SUMMARY_MEASURES
 
     base, sep, agg = name.partition(":")
     if not sep:
@@ -242,7 +242,7 @@ def _check_outcome(where: str, name: str) -> str:
 
 
 def _param_spec(name: str, raw: Any, scenarios: list[str], where: str) -> ParamSpec:
-    from model.params import PARAM_BY_NAME
+    from commissim.model.params import PARAM_BY_NAME
 
     w = f"{where}: parameters.{name}"
     spec = PARAM_BY_NAME.get(name)
@@ -343,9 +343,9 @@ def _param_spec(name: str, raw: Any, scenarios: list[str], where: str) -> ParamS
 
 def load_spec(config: str | Path | dict, overrides: dict[str, Any] | None = None) -> SweepSpec:
     """Read and check a sweep file (or a dict of the same shape); ``overrides`` replace top-level keys."""
-    from model.errors import ModelInputError
-    from model.params import validate_parameters
-    from model.scenarios import load_scenario
+    from commissim.model.errors import ModelInputError
+    from commissim.model.params import validate_parameters
+    from commissim.model.scenarios import load_scenario
 
     if isinstance(config, dict):
         raw, where, source = dict(config), "sweep", ""

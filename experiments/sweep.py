@@ -10,7 +10,7 @@ From the shell::
 
 From Python::
 
-    from experiments.sweep import sweep
+    from commissim.experiments.sweep import sweep
     folder = sweep("experiments/configs/sobol_delegation.toml", n=64, executor="dask", workers=2)
 
 A sweep is a batch of the run engine (:mod:`experiments.engine`): one design point per
@@ -38,7 +38,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments.cli import UserError
+from commissim.experiments.cli import UserError
 
 __all__ = ["sweep", "prepare", "configure", "run"]
 
@@ -47,7 +47,7 @@ DEFAULT_OUT_PREFIX = "results/sweep_"
 
 def prepare(spec) -> tuple[list[dict], dict[str, Any], dict[str, Any]]:
     """(design points, per-scenario info for sweep.json, samples by scenario) of a checked spec."""
-    from experiments.space import design_for, draw_sample
+    from commissim.experiments.space import design_for, draw_sample
 
     design: list[dict] = []
     info: dict[str, Any] = {}
@@ -66,7 +66,7 @@ def _write_sweep_files(out: Path, spec, info: dict, samples: dict) -> None:
     import numpy as np
     import pandas as pd
 
-    from experiments.engine import atomic_write_text
+    from commissim.experiments.engine import atomic_write_text
 
     (out / "samples").mkdir(exist_ok=True)
     for scen, (X, pts) in samples.items():
@@ -131,9 +131,9 @@ def sweep(
     Dask cluster. ``func``/``func_kwargs``: the run function (default
     ``model.simulation.simulate``) and fixed keywords for it (e.g. ``seeds_path``).
     """
-    from experiments.engine import MANIFEST_NAME, run_batch
-    from experiments.executors import open_executor
-    from experiments.space import SweepWarning, load_spec
+    from commissim.experiments.engine import MANIFEST_NAME, run_batch
+    from commissim.experiments.executors import open_executor
+    from commissim.experiments.space import SweepWarning, load_spec
 
     say = log or (lambda msg: print(msg, file=sys.stderr))
     overrides = {"method": method, "n": n, "seeds": seeds, "years": years, "scenarios": scenarios,
@@ -181,7 +181,7 @@ def sweep(
     say(f"sweep {spec.name}: {result.n_done} of {result.n_runs} runs finished"
         + (f" ({result.n_skipped} from before)" if result.n_skipped else "") + f" in {result.seconds:.1f} s")
     if analyse:
-        from experiments.sensitivity import analyse as _analyse
+        from commissim.experiments.sensitivity import analyse as _analyse
 
         _analyse(out, figures=figures, log=say)
     return out
@@ -189,8 +189,8 @@ def sweep(
 
 # --------------------------------------------------------------------------- CLI
 def configure(parser: argparse.ArgumentParser) -> None:
-    from experiments.compare import _non_negative_int, _positive_int
-    from experiments.space import METHODS
+    from commissim.experiments.compare import _non_negative_int, _positive_int
+    from commissim.experiments.space import METHODS
 
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
@@ -247,7 +247,7 @@ def _command_line(argv_args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from experiments.sensitivity import analyse, summary_text
+    from commissim.experiments.sensitivity import analyse, summary_text
 
     if args.analyse_only:
         if args.config:

@@ -1,7 +1,6 @@
 """The SolaraViz page: watch a commissioning run in the browser.
 
-Serve it with ``commissim viz`` (or ``solara run model.app`` from the project
-root). Like Mesa's bundled examples, this module exposes ``page``; unlike them it
+Serve it with ``commissim viz`` (or ``solara run commissim.model.app``). Like Mesa's bundled examples, this module exposes ``page``; unlike them it
 builds the model *inside* the page component (``solara.use_memo``), so each
 browser session gets its own model and two users never step each other's run.
 
@@ -27,15 +26,7 @@ from __future__ import annotations
 
 import html
 import math
-import sys
-from pathlib import Path
 from typing import Any
-
-if not __package__:  # run as a script (`solara run model/app.py`): `model/` must not shadow the package
-    _here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
-    if str(_here.parent) not in sys.path:
-        sys.path.insert(0, str(_here.parent))
 
 import numpy as np
 import solara
@@ -46,9 +37,9 @@ from matplotlib.ticker import MaxNLocator
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from model.model import CommissioningModel
-from model.params import DEFAULTS, PARAM_BY_NAME
-from model.scenarios import list_scenarios
+from commissim.model.model import CommissioningModel
+from commissim.model.params import DEFAULTS, PARAM_BY_NAME
+from commissim.model.scenarios import list_scenarios
 
 TITLE = "commissim: NHS England specialised commissioning"
 DEFAULT_POLICY = "nhse_direct"
@@ -426,13 +417,12 @@ def SummaryPanel(model: CommissioningModel):
     return solara.HTML(tag="div", unsafe_innerHTML=summary_html(model))
 
 
-COMPONENTS = [(MapPanel, 0), (SeriesPanel, 0), (AtRiskPanel, 0), (SummaryPanel, 0)]
+PANELS = (MapPanel, SeriesPanel, AtRiskPanel, SummaryPanel)
 
-# Mesa gives every panel a 6-column by 10-row grid cell (a row is 30 px plus a 10 px
-# margin): too short for the map and the tables, which then overlap. Mesa 3.5 has no
-# argument for the initial layout, so this page's four panels get their own (map and
-# at-risk table on the left, time series and summary on the right); users can still
-# drag and resize them. Any other panel count keeps Mesa's layout.
+# The page's own grid (12 columns; a row is 30 px plus a 10 px margin): map and at-risk
+# table on the left, time series and summary on the right. Mesa's SolaraViz would give
+# every panel a 6 x 10 cell, too short for the map and the tables, so the page draws the
+# panels itself, in a solara.GridDraggable; users can still drag and resize them.
 PANEL_LAYOUT = (
     {"i": 0, "x": 0, "y": 0, "w": 6, "h": 12, "moved": False},
     {"i": 1, "x": 6, "y": 0, "w": 6, "h": 11, "moved": False},
@@ -441,31 +431,27 @@ PANEL_LAYOUT = (
 )
 
 
-def _install_layout() -> None:
-    from mesa.visualization import solara_viz
-
-    mesa_layout = solara_viz.make_initial_grid_layout
-    if getattr(mesa_layout, "commissim", False):
-        return
-
-    def initial_grid_layout(num_components: int) -> list[dict]:
-        if num_components == len(PANEL_LAYOUT):
-            return [dict(item) for item in PANEL_LAYOUT]
-        return mesa_layout(num_components)
-
-    initial_grid_layout.commissim = True
-    solara_viz.make_initial_grid_layout = initial_grid_layout
-
-
-_install_layout()
+@solara.component
+def Dashboard(model: CommissioningModel):
+    """The four panels in the page's own grid layout."""
+    layout, set_layout = solara.use_state([dict(item) for item in PANEL_LAYOUT])
+    solara.GridDraggable(items=[panel(model) for panel in PANELS], grid_layout=layout, resizable=True,
+                         draggable=True, on_grid_layout=set_layout)
 
 
 # --------------------------------------------------------------------------- page
 @solara.component
 def Page():
-    """One model per browser session: created here, not at module level."""
-    model = solara.use_memo(lambda: VizModel(), [])
-    return SolaraViz(model, components=COMPONENTS, model_params=model_params(), name=TITLE, play_interval=300)
+    """One model per browser session: created here, not at module level.
+
+    Mesa's SolaraViz draws the app bar and the sidebar (Step, Play, Reset, the scenario,
+    sliders and seed); it gets no components of its own, and the main area is the
+    Dashboard. Both read the same reactive model, which Mesa's Reset replaces.
+    """
+    first = solara.use_memo(lambda: VizModel(), [])
+    model = solara.use_reactive(first)
+    SolaraViz(model, components=[], model_params=model_params(), name=TITLE, play_interval=300)
+    Dashboard(model.value)
 
 
 page = Page

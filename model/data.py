@@ -23,19 +23,12 @@ PROVIDER_KINDS = ("shelford", "specialist", "childrens", "teaching", "local")
 
 
 def seeds_dir() -> Path:
-    """The folder holding the seed tables: $COMMISSIM_SEEDS, else the repo's ``seeds/``."""
+    """The folder holding the seed tables: $COMMISSIM_SEEDS, else ``commissim.seeds``
+    (the repo's ``seeds/``, next to ``model/`` in a source tree and in an installed package)."""
     env = os.environ.get("COMMISSIM_SEEDS")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent.parent / "seeds"
-    if (here / "icbs.csv").exists():
-        return here
-    try:  # installed (non-editable) package
-        import seeds as _seeds_pkg
-
-        return Path(_seeds_pkg.__file__).resolve().parent
-    except ImportError:  # pragma: no cover
-        return here
+    return Path(__file__).resolve().parent.parent / "seeds"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import _engine_helpers as h
-from experiments.engine import (
+from commissim.experiments.engine import (
     BatchConfigError,
     consolidate,
     load_results,
@@ -230,7 +230,7 @@ def test_without_series(tmp_path):
 
 def test_real_model_on_toy_world(tmp_path, toy_seeds):
     """The engine with the real ``simulate`` on the toy world (skipped while the model cannot run)."""
-    from model.simulation import simulate
+    from commissim.model.simulation import simulate
 
     try:
         simulate("nhse_direct", years=1, rng=1, seeds_path=toy_seeds)
@@ -245,7 +245,7 @@ def test_real_model_on_toy_world(tmp_path, toy_seeds):
 
 
 def test_resuming_a_folder_made_by_another_model_version_is_refused(tmp_path, monkeypatch):
-    from experiments import engine
+    from commissim.experiments import engine
 
     _batch(tmp_path / "r")
     monkeypatch.setattr(engine, "model_fingerprint", lambda: "something-else")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.agents import Provider, Region
+from commissim.model.agents import Provider, Region
 
 
 def _idx(m, kind, code):

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import CommissioningModel
-from model.errors import ParameterError, ScenarioError
+from commissim.model import CommissioningModel
+from commissim.model.errors import ParameterError, ScenarioError
 
 SCENARIOS = ["nhse_direct", "full_delegation", "joint_committees", "pan_icb", "trailblazer", "needs_based",
              "as_happened", "icb_consolidation", "national_clawback"]
@@ -83,7 +83,7 @@ def test_reporters_and_agent_types_are_collected(toy_model):
     for name in ("total_spend", "out_of_area_share", "providers_in_distress", "services_withdrawn",
                  "unmet_need_share", "access_cv"):
         assert name in df.columns and len(df) == 3
-    from model.agents import ICB, Provider
+    from commissim.model.agents import ICB, Provider
 
     icb = m.datacollector.get_agenttype_vars_dataframe(ICB)
     prov = m.datacollector.get_agenttype_vars_dataframe(Provider)

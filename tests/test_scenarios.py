@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.cli import main as cli
-from model import CommissioningModel
-from model.errors import ScenarioError
-from model.scenarios import list_scenarios, load_scenario, parse_scenario
-from model.simulation import simulate
+from commissim.experiments.cli import main as cli
+from commissim.model import CommissioningModel
+from commissim.model.errors import ScenarioError
+from commissim.model.scenarios import list_scenarios, load_scenario, parse_scenario
+from commissim.model.simulation import simulate
 
 BRIEF = {"nhse_direct", "full_delegation", "joint_committees", "trailblazer", "pan_icb", "needs_based",
          "as_happened", "icb_consolidation", "national_clawback", "transplant_dialysis"}
