@@ -10,9 +10,8 @@ Interrupt it whenever you like: running it again resumes where it stopped.
 Copy this file and change the settings below to make your own comparison.
 """
 
-from commissim.experiments.compare import compare
-from commissim.experiments.engine import load_results
-from commissim.experiments.report import headline_text
+from commissim.experiments.batch import load_results
+from commissim.experiments.compare import compare, headline_text
 
 # --- settings: edit these ------------------------------------------------------------
 SCENARIOS = None  # None = every named scenario; or e.g. ["nhse_direct", "full_delegation", "pan_icb"]

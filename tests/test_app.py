@@ -16,8 +16,9 @@ import pytest
 import solara
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
-from commissim.experiments import cmd_viz
-from commissim.experiments.cli import UserError, build_parser
+from commissim.experiments.cli import build_parser
+from commissim.experiments.cli import viz as cmd_viz
+from commissim.experiments.errors import UserError
 from commissim.model import app
 from commissim.model.model import CommissioningModel
 from commissim.model.params import DEFAULTS, PARAM_BY_NAME

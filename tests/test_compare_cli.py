@@ -126,3 +126,16 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+@pytest.mark.slow
+def test_compare_on_a_dask_cluster_gives_the_same_runs(tmp_path, fake_model):
+    """``commissim compare --executor dask --workers N`` (the sweeps' executors, from the one home)."""
+    args = ["compare", "--scenarios", "nhse_direct,pan_icb", "--seeds", "3", "--years", "2", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "serial"), "--executor", "serial"]) == 0
+    assert main([*args, "--out", str(tmp_path / "dask"), "--executor", "dask", "--workers", "2"]) == 0
+    a, b = (pd.read_parquet(tmp_path / f / "summaries.parquet").drop(columns="run_seconds") for f in ("serial", "dask"))
+    pd.testing.assert_frame_equal(a, b)
+    m = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+    assert m["executor_detail"] == "dask LocalCluster (2 workers)" and m["workers"] == 2
+    assert "--executor dask --workers 2" in m["command"]

@@ -18,11 +18,10 @@ import pytest
 
 import _engine_helpers as eh
 import _sweep_helpers as sh
+from commissim.experiments.batch import load_results, make_run_id
 from commissim.experiments.cli import main as cli_main
-from commissim.experiments.engine import load_results, make_run_id
-from commissim.experiments.sensitivity import SweepAnalysisError, analyse
-from commissim.experiments.space import ParamSpec, SweepConfigError, SweepWarning, load_spec, map_unit
-from commissim.experiments.sweep import sweep
+from commissim.experiments.errors import SweepAnalysisError, SweepConfigError, SweepWarning
+from commissim.experiments.sensitivity import ParamSpec, analyse, load_spec, map_unit, sweep
 
 QUIET = dict(progress=False, log=lambda m: None)
 
@@ -365,8 +364,8 @@ def test_killing_a_dask_worker_mid_sweep_still_runs_every_run_exactly_once(tmp_p
 
 
 def test_bad_executor_options(tmp_path, capsys):
-    from commissim.experiments.executors import open_executor
-    from commissim.experiments.cli import UserError
+    from commissim.experiments.batch import open_executor
+    from commissim.experiments.errors import UserError
 
     with pytest.raises(UserError, match=r"--scheduler: value 'localhost:8786' is not allowed; expected an address"):
         with open_executor("processes", scheduler="localhost:8786"):

@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 
-from commissim.experiments.cli import UserError
+from ..errors import UserError
 
 DEFAULT_PORT = 8765
 DEFAULT_HOST = "127.0.0.1"

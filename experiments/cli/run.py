@@ -14,6 +14,9 @@ import json
 import time
 from pathlib import Path
 
+from ..errors import UserError
+from .options import non_negative_int, parse_set
+
 
 def provider_table(model):
     """End-of-run state of every provider, most at risk first."""
@@ -32,11 +35,9 @@ def provider_table(model):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from commissim.experiments.compare import _non_negative_int
-
     parser.add_argument("--scenario", default="nhse_direct", help="scenario name or TOML path (default nhse_direct)")
-    parser.add_argument("--years", type=_non_negative_int, default=10, help="funding rounds to run (default 10)")
-    parser.add_argument("--seed", type=_non_negative_int, default=1, help="random seed, a whole number >= 0 (default 1)")
+    parser.add_argument("--years", type=non_negative_int, default=10, help="funding rounds to run (default 10)")
+    parser.add_argument("--seed", type=non_negative_int, default=1, help="random seed, a whole number >= 0 (default 1)")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a model parameter")
     parser.add_argument("--out", default=None, help="output folder (default results/run-<scenario>-seed<seed>)")
 
@@ -47,15 +48,14 @@ def run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from commissim.experiments.cli import UserError
-    from commissim.experiments.engine import atomic_save_figure, atomic_write_text, git_commit, package_versions
     from commissim.model import CommissioningModel
     from commissim.model.scenarios import fy_label
 
+    from .. import atomic
+    from ..batch import git_commit, package_versions
+
     if args.years > 100:  # argparse already refuses negative years
         raise UserError(f"--years {args.years}: allowed 0 to 100")
-    from commissim.experiments.compare import parse_set
-
     params = parse_set(args.set)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     model = CommissioningModel(scenario=args.scenario, rng=args.seed, **params)
@@ -68,10 +68,10 @@ def run(args: argparse.Namespace) -> int:
     series = model.datacollector.get_model_vars_dataframe()
     series.insert(0, "financial_year", [fy_label(2022 + int(t)) for t in series.index])
     series.index.name = "round"
-    atomic_write_text(out / "series.csv", series.to_csv())
-    atomic_write_text(out / "providers.csv", provider_table(model).to_csv(index=False))
+    atomic.write_text(out / "series.csv", series.to_csv())
+    atomic.write_text(out / "providers.csv", provider_table(model).to_csv(index=False))
     summary = model.summary()
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    atomic.write_text(out / "summary.json", json.dumps(summary, indent=2))
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     panels = [("providers_destabilised", "providers destabilised (count)"),
@@ -85,16 +85,16 @@ def run(args: argparse.Namespace) -> int:
         ax.tick_params(axis="x", rotation=45, labelsize=8)
     fig.suptitle(f"commissim: {model.policy_name}, seed {args.seed}, {fy_label(2022)} to {model.financial_year}")
     fig.tight_layout()
-    atomic_save_figure(fig, out / "run.png", dpi=110)
+    atomic.save_figure(fig, out / "run.png", dpi=110)
     plt.close(fig)
 
     manifest = {
         "command": "commissim run", "scenario": model.policy_name, "scenario_source": model.policy.path,
         "parameters": model.p, "user_parameters": params, "seed": args.seed, "years": args.years,
-        "versions": package_versions(), "git_commit": git_commit(), "started": started,
+        "versions": package_versions(("mesa",)), "git_commit": git_commit(), "started": started,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    atomic.write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
     print(f"{model.policy_name}, seed {args.seed}, {args.years} years -> {out}/")
     for k in ("total_spend", "providers_destabilised", "services_withdrawn", "out_of_area_share", "access_gini",
               "unmet_need_share"):

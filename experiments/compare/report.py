@@ -3,9 +3,10 @@
 Every sentence is computed from the numbers in ``summaries.parquet``: a headline
 measure's mean over seeds with the 5-95% range of runs, and each scenario's
 difference from the reference scenario (``nhse_direct`` when present) with a 90%
-confidence interval of the difference in means (normal approximation with the two
-groups' standard errors, as seeds are independent between scenarios). A difference
-whose interval includes zero is reported as no clear difference.
+confidence interval of the difference in means (Welch's t interval: the two groups'
+standard errors and the Welch-Satterthwaite degrees of freedom, as seeds are independent
+between scenarios, so a few seeds give honest, wide intervals). A difference whose
+interval includes zero is reported as no clear difference.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import math
 from pathlib import Path
 
-from commissim.experiments.figures import scenario_order
+from .figures import scenario_order
 
 __all__ = ["HEADLINE_MEASURES", "summary_table", "headline_text", "write_report", "difference"]
 
@@ -183,7 +184,8 @@ def write_report(folder: str | Path) -> Path:
     """Write ``report.md`` for a results folder (atomically) and return its path."""
     import pandas as pd
 
-    from commissim.experiments.engine import atomic_write_text, year_label
+    from .. import atomic
+    from ..model_runs import year_label
 
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -254,9 +256,9 @@ def write_report(folder: str | Path) -> Path:
         "- `series.parquet` / `series.csv`: one row per run and financial year",
         "- `providers.parquet` / `providers.csv`: end-of-run income change per provider and run",
         "- `manifest.json`: configuration, per-run seeds, versions, git commit, times",
-        "- load them with `experiments/load_results.py` or `experiments.engine.load_results`",
+        "- load them with `experiments/load_results.py` or `commissim.experiments.batch.load_results`",
         "",
     ]
     path = folder / "report.md"
-    atomic_write_text(path, "\n".join(lines))
+    atomic.write_text(path, "\n".join(lines))
     return path

@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["make_figures", "scenario_colours"]
+from .. import atomic
+
+__all__ = ["make_figures", "scenario_colours", "scenario_order"]
 
 BAND = (0.05, 0.95)
 
@@ -47,9 +49,7 @@ def scenario_order(manifest: dict, present) -> list[str]:
 
 
 def _save(fig, path: Path) -> Path:
-    from commissim.experiments.engine import atomic_save_figure
-
-    return atomic_save_figure(fig, path, dpi=130, bbox_inches="tight")
+    return atomic.save_figure(fig, path, dpi=130, bbox_inches="tight")
 
 
 def _band_figure(series, measure, title, ylabel, path, colours, order, n_seeds, scale=1.0):

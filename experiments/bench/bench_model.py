@@ -1,6 +1,6 @@
 """Benchmark of the model itself (a script, not a test).
 
-    python experiments/bench_model.py [--runs 30] [--scenario full_delegation]
+    python experiments/bench/bench_model.py [--runs 30] [--scenario full_delegation]
 
 Prints the median wall time of a full 10-round England run (construction
 included, as a sweep pays it), of one funding round, the runs per second that
