@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ParameterError
+from .errors import ParameterError, rethrow
 
 
 @dataclass(frozen=True)
@@ -261,10 +261,8 @@ def validate_parameters(values: dict[str, Any], *, where: str = "") -> dict[str,
             raise ParameterError(
                 f"{prefix}unknown parameter '{name}'{hint}; allowed: {', '.join(sorted(PARAM_BY_NAME))}"
             )
-        try:
+        with rethrow(ParameterError, prefix=prefix):
             out[name] = spec.check(value)
-        except ParameterError as exc:
-            raise ParameterError(f"{prefix}{exc}") from None
     return out
 
 

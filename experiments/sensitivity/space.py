@@ -264,11 +264,9 @@ def _param_spec(name: str, raw: Any, scenarios: list[str], where: str) -> ParamS
             raise _err(w, "levels", levels, "a list of at least two values")
         if len(set(map(repr, levels))) != len(levels):
             raise _err(w, "levels", levels, "distinct values")
-        for v in levels:
-            try:
+        for v in levels:  # ParameterError names the value and the range
+            with rethrow(SweepConfigError, prefix=f"{w}: 'levels' value {v!r} is not allowed: "):
                 spec.check(v)
-            except Exception as exc:  # noqa: BLE001 - ParameterError names the value and the range
-                raise SweepConfigError(f"{w}: 'levels' value {v!r} is not allowed: {exc}") from None
         if dist != "unif":
             raise SweepConfigError(f"{w}: 'distribution' {dist!r} cannot apply to levels (levels are equally likely)")
         return ParamSpec(name, spec.kind, levels=tuple(levels), scenarios=tuple(scen))

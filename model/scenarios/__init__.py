@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParameterError, ScenarioError
+from ..errors import ParameterError, ScenarioError, rethrow
 from ..params import validate_parameters
 
 BASE_YEAR = 2022  # financial year 2022-23
@@ -107,10 +107,8 @@ def parse_scenario(text: str, *, origin: str = "<string>") -> PolicyScenario:
     params = raw.get("parameters", {})
     if not isinstance(params, dict):
         raise ScenarioError(f"{origin}: 'parameters' must be a table ([parameters]), got {type(params).__name__}")
-    try:
+    with rethrow(ScenarioError, ParameterError):
         params = validate_parameters(params, where=f"{origin} [parameters]")
-    except ParameterError as exc:
-        raise ScenarioError(str(exc)) from None
     changes_raw = raw.get("changes", [])
     if not isinstance(changes_raw, list) or not all(isinstance(c, dict) for c in changes_raw):
         raise ScenarioError(f"{origin}: 'changes' must be an array of tables ([[changes]])")
@@ -123,10 +121,8 @@ def parse_scenario(text: str, *, origin: str = "<string>") -> PolicyScenario:
         rest = {key: v for key, v in ch.items() if key != "year"}
         if not rest:
             raise ScenarioError(f"{where}: no parameters to change")
-        try:
+        with rethrow(ScenarioError, ParameterError):
             rest = validate_parameters(rest, where=where)
-        except ParameterError as exc:
-            raise ScenarioError(str(exc)) from None
         for y, earlier in changes:
             clash = sorted(set(earlier) & set(rest)) if y == year else []
             if clash:
