@@ -37,6 +37,7 @@ from matplotlib.ticker import MaxNLocator
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
+from commissim.model.measures import MEASURE_BY_NAME
 from commissim.model.model import CommissioningModel
 from commissim.model.params import DEFAULTS, PARAM_BY_NAME
 from commissim.model.scenarios import list_scenarios
@@ -58,6 +59,17 @@ SLIDER_PARAMS: dict[str, str] = {
     "funding_gap": "Funding gap a year",
     "pool_share": "Stabilisation pool",
 }
+
+# Measures shown (labels, units and scales from the measure registry, model/measures.py):
+# the time-series panels (title, measures drawn) and the rows of the "this run" table.
+SERIES_PANELS = (
+    ("Providers destabilised", ("providers_destabilised", "providers_in_distress")),
+    ("Out-of-area share of spend", ("out_of_area_share",)),
+    ("Access inequality", ("access_gini", "access_cv")),
+    ("Unmet need", ("unmet_need_share",)),
+)
+SUMMARY_ROWS = ("providers_destabilised", "providers_in_distress", "services_withdrawn", "out_of_area_share",
+                "unmet_need_share", "access_gini", "access_cv", "total_spend", "diverted_to_core")
 
 # Provider state colours (map and table).
 STABLE, DESTABILISED, DISTRESS = "#2e7d32", "#f0a202", "#c62828"
@@ -290,23 +302,17 @@ def series_figure(model: CommissioningModel) -> Figure:
     fig = Figure(figsize=(5.6, 4.4), dpi=90)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.11, top=0.86, wspace=0.25, hspace=0.3)
     axes = fig.subplots(2, 2, sharex=True)
-    panels = [
-        (axes[0, 0], "Providers destabilised", [("providers_destabilised", "destabilised", 1.0, "-"),
-                                                 ("providers_in_distress", "in distress", 1.0, "--")], ""),
-        (axes[0, 1], "Out-of-area share of spend", [("out_of_area_share", None, 100.0, "-")], "%"),
-        (axes[1, 0], "Access inequality", [("access_gini", "Gini", 1.0, "-"), ("access_cv", "CV", 1.0, "--")], ""),
-        (axes[1, 1], "Unmet need", [("unmet_need_share", None, 100.0, "-")], "% of demand"),
-    ]
-    for ax, title, lines, unit in panels:
-        for key, label, mult, ls in lines:
-            ax.plot(years, np.asarray(data[key], dtype=float) * mult, ls, marker="o", ms=2.5, lw=1.4,
-                    label=label)
+    for ax, (title, names) in zip(axes.ravel(), SERIES_PANELS):
+        for name, ls in zip(names, ("-", "--")):
+            m = MEASURE_BY_NAME[name]
+            ax.plot(years, np.asarray(data[name], dtype=float) * m.scale, ls, marker="o", ms=2.5, lw=1.4,
+                    label=m.heading if len(names) > 1 else None)
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
-        ax.set_ylabel(unit, fontsize=7)
+        ax.set_ylabel(MEASURE_BY_NAME[names[0]].unit, fontsize=7)
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-        if any(label for _, label, _, _ in lines):
+        if len(names) > 1:
             ax.legend(fontsize=6.5, frameon=False)
     axes[0, 0].set_ylim(0, max(3.0, 1.15 * max(data["providers_destabilised"])))
     axes[0, 0].yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -377,18 +383,8 @@ def AtRiskPanel(model: CommissioningModel):
 
 
 def summary_html(model: CommissioningModel) -> str:
-    m = model.measures
     p = model.p
-    rows = [
-        ("Providers destabilised", f"{m['providers_destabilised']:.0f} of {model.n_providers}"),
-        ("Providers in distress", f"{m['providers_in_distress']:.0f}"),
-        ("Service lines withdrawn", f"{m['services_withdrawn']:.0f}"),
-        ("Out-of-area share of spend", f"{100 * m['out_of_area_share']:.1f}%"),
-        ("Unmet need", f"{100 * m['unmet_need_share']:.2f}% of demand"),
-        ("Access Gini / CV", f"{m['access_gini']:.3f} / {m['access_cv']:.3f}"),
-        ("Total spend", f"£{m['total_spend']:.1f}bn"),
-        ("Diverted to ICB core deficits", f"£{m['diverted_to_core']:.0f}m"),
-    ]
+    rows = [(MEASURE_BY_NAME[name].label, MEASURE_BY_NAME[name].text(model.measures[name])) for name in SUMMARY_ROWS]
     params = [(label, f"{p[name]:g}") for name, label in SLIDER_PARAMS.items()]
     params.append(("Seed", str(model.seed)))
 

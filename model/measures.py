@@ -1,59 +1,146 @@
-"""Measures of the model: computed once per round from the arrays (``update``), read
-by module-level reporter functions (as in Mesa's examples) and summarised at the end.
+"""Measures of the model: the registry of every measure (name, label, unit, definition), their
+computation once per round from the arrays (``update``), the reporters Mesa's DataCollector
+reads, and the end-of-run summary.
 
-Definitions (money in £; shares are fractions):
+The registry :data:`MEASURES` (beside the parameter registry, ``params.PARAMS``) is the one
+place a measure is described: the report, the figures, ``commissim run`` and the browser page
+take their labels, units and scales from it. A measure of kind ``"series"`` is a model
+reporter (one value per financial year; its final value is also in the summary); kind
+``"summary"`` is in the end-of-run summary only. Money in £ (the unit says £bn or £m);
+shares are fractions, shown as % (``scale`` 100).
 
-- ``total_spend`` (£bn): every payment to providers this round, commissioners' and
-  regions' stabilisation payments.
-- ``out_of_area_share``: share of spend paid to providers outside the patient's ICB.
-- ``providers_in_distress``: providers whose reserves are below ``distress_threshold``
-  of turnover.
-- ``providers_destabilised``: providers in distress, or whose specialised income
-  fell against its fair-share path by more than ``DESTABILISED_INCOME_DROP`` of
-  turnover, or running a specialised deficit worse than ``DESTABILISED_DEFICIT``
-  of turnover.
-- ``services_withdrawn``: provider service lines withdrawn so far.
-- ``unmet_need_share``: share of demand (valued at tariff) not delivered.
-- ``access_cv`` / ``access_gini``: spread across the 42 ICBs (unweighted, as in
-  the NHS Atlas of Variation) of the need-adjusted access rate: delivered value
-  per unit of population need, relative to England.
-- ``out_of_area_income_change``: providers' income from other ICBs' residents
-  against its fair-share path (base-year value grown by prices and demand).
-- ``specialist_income_change``: income-weighted mean income change of the Shelford
-  Group, specialist and children's trusts.
-- ``income_change_p10``: 10th percentile across providers of specialised income
-  change against the provider's fair-share path (base income grown by prices and
-  by the demand growth of its service mix).
-- ``extra_travel_km``: mean km per delivered case above what the same cases would
-  have travelled with base-year patient flows.
-- ``below_min_volume_activity``: cases delivered by lines below their service's
-  minimum viable volume (a quality-risk measure).
-- ``income_change_mean``: income-weighted mean of provider income change.
-- ``diverted_to_core`` (£m): specialised budget diverted to ICB core deficits.
-- ``stabilisation_paid`` (£m): regions' payments from their pools to keep last providers open.
-- ``access_max_min_ratio``: highest over lowest ICB access rate (Atlas of Variation style).
-- ``budget_total`` (£bn): all commissioners' budgets; ``unplaced_cases``: cases with no
-  provider that had room.
-- Summary only (``summary()``): ``income_change_min`` (the worst provider),
-  ``cumulative_diverted`` and ``cumulative_stabilisation`` (£m over the run).
-- ``spend_<commissioner type>`` (£bn): spend by NHS England nationally, its
-  regions, ICBs (own or merged footprint), joint committees and pan-ICB pools.
+To add a measure: compute it in :func:`update` (or :func:`summary`) and add its entry here.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from mesa import DataCollector
 
 if TYPE_CHECKING:  # pragma: no cover
+    from mesa import DataCollector
+
     from .model import CommissioningModel
 
 DESTABILISED_INCOME_DROP = 0.03  # of turnover; assumption (a 3% hit is a large share of a trust's margin)
 DESTABILISED_DEFICIT = 0.02  # of turnover; assumption
 
-SPEND_TYPES = ("national", "region", "icb", "joint_committee", "pan_icb")
+
+@dataclass(frozen=True)
+class Measure:
+    """One measure of the model, as people read it."""
+
+    name: str
+    label: str  # e.g. "Providers destabilised"
+    unit: str  # shown after the scaled value: "providers", "%", "% of demand", "£bn", "km", "" ...
+    definition: str
+    scale: float = 1.0  # shown value = value x scale (shares are shown as %)
+    fmt: str = "{:.3f}"  # format of a shown value (a mean over runs, in tables and reports)
+    kind: str = "series"  # "series": a reporter every round; "summary": end of run only
+    count: bool = False  # a count: one run's value is a whole number
+    short: str = ""  # a short column heading (console tables)
+
+    def number(self, value: float, *, signed: bool = False) -> str:
+        """The scaled value in the measure's format (``signed``: always with its sign)."""
+        fmt = self.fmt if not signed or "+" in self.fmt else self.fmt.replace("{:", "{:+")
+        return fmt.format(value * self.scale)
+
+    def text(self, value: float) -> str:
+        """One run's value with its unit, e.g. ``3``, ``38.0%``, ``£25.1bn``, ``0.81% of demand``."""
+        number = f"{value * self.scale:.0f}" if self.count else self.number(value)
+        if self.unit.startswith("£"):
+            return f"£{number}{self.unit[1:]}"
+        if self.unit.startswith("%") or not self.unit:
+            return f"{number}{self.unit}"
+        return f"{number} {self.unit}"
+
+    @property
+    def axis_label(self) -> str:
+        """``label (unit)``, e.g. for a figure's axis."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+    @property
+    def heading(self) -> str:
+        return self.short or self.name
+
+
+def _m(name, label, unit, definition, **kw) -> Measure:
+    return Measure(name, label, unit, definition, **kw)
+
+
+MEASURES: tuple[Measure, ...] = (
+    # --- reporters, one value per round (the order of the series columns) -------------
+    _m("total_spend", "Total specialised spend", "£bn",
+       "Every payment to providers this round, commissioners' and regions' stabilisation payments.", fmt="{:.2f}"),
+    _m("out_of_area_share", "Out-of-area share of spend", "%",
+       "Share of spend paid to providers outside the patient's ICB.", scale=100.0, fmt="{:.1f}",
+       short="out-of-area (%)"),
+    _m("providers_in_distress", "Providers in distress", "providers",
+       "Providers whose reserves are below distress_threshold of turnover.", fmt="{:.1f}", count=True,
+       short="providers in distress"),
+    _m("providers_destabilised", "Providers destabilised", "providers",
+       "Providers in distress, or whose specialised income fell against its fair-share path by more than "
+       f"{DESTABILISED_INCOME_DROP:.0%} of turnover, or running a specialised deficit worse than "
+       f"{DESTABILISED_DEFICIT:.0%} of turnover.", fmt="{:.1f}", count=True, short="providers destabilised"),
+    _m("services_withdrawn", "Service lines withdrawn", "lines",
+       "Provider service lines withdrawn so far.", fmt="{:.1f}", count=True, short="lines withdrawn"),
+    _m("unmet_need_share", "Unmet need", "% of demand",
+       "Share of demand (valued at tariff) not delivered.", scale=100.0, fmt="{:.2f}", short="unmet need (%)"),
+    _m("access_cv", "Access inequality (CV across ICBs)", "",
+       "Coefficient of variation across the 42 ICBs (unweighted, as in the NHS Atlas of Variation) of the "
+       "need-adjusted access rate: delivered value per unit of population need, relative to England.",
+       short="access CV"),
+    _m("access_gini", "Access inequality (Gini across ICBs)", "",
+       "Gini coefficient across the ICBs of the need-adjusted access rate (0 = equal).", short="access Gini"),
+    _m("income_change_p10", "Income change, 10th percentile provider", "%",
+       "10th percentile across providers of specialised income change against the provider's fair-share path "
+       "(base income grown by prices and by the demand growth of its service mix).", scale=100.0, fmt="{:+.1f}",
+       short="income change p10 (%)"),
+    _m("income_change_mean", "Income change, mean provider", "%",
+       "Income-weighted mean of provider income change.", scale=100.0, fmt="{:+.1f}"),
+    _m("out_of_area_income_change", "Out-of-area income change", "%",
+       "Providers' income from other ICBs' residents against its fair-share path (base-year value grown by "
+       "prices and demand).", scale=100.0, fmt="{:+.1f}"),
+    _m("specialist_income_change", "Income change, specialist providers", "%",
+       "Income-weighted mean income change of the Shelford Group, specialist and children's trusts.",
+       scale=100.0, fmt="{:+.1f}"),
+    _m("extra_travel_km", "Extra travel per case", "km",
+       "Mean km per delivered case above what the same cases would have travelled with base-year patient flows.",
+       fmt="{:.2f}"),
+    _m("below_min_volume_activity", "Activity below minimum viable volume", "cases",
+       "Cases delivered by lines below their service's minimum viable volume (a quality-risk measure).",
+       fmt="{:,.0f}"),
+    _m("diverted_to_core", "Diverted to ICB core deficits", "£m",
+       "Specialised budget diverted to ICB core deficits this round.", fmt="{:.0f}"),
+    _m("spend_national", "Spend by NHS England nationally", "£bn",
+       "Spend commissioned by NHS England nationally.", fmt="{:.2f}"),
+    _m("spend_region", "Spend by NHS England regions", "£bn",
+       "Spend commissioned by NHS England's regions.", fmt="{:.2f}"),
+    _m("spend_icb", "Spend by ICBs", "£bn", "Spend commissioned by ICBs (own or merged footprint).", fmt="{:.2f}"),
+    _m("spend_joint_committee", "Spend by joint committees", "£bn",
+       "Spend commissioned by ICB/NHS England joint committees.", fmt="{:.2f}"),
+    _m("spend_pan_icb", "Spend by pan-ICB pools", "£bn", "Spend commissioned by pan-ICB pools.", fmt="{:.2f}"),
+    _m("stabilisation_paid", "Stabilisation paid by regions", "£m",
+       "Regions' payments from their pools to keep last providers open this round.", fmt="{:.1f}"),
+    # --- end of run only -------------------------------------------------------------
+    _m("income_change_min", "Income change, worst provider", "%",
+       "The lowest provider income change at the end of the run.", scale=100.0, fmt="{:+.1f}", kind="summary"),
+    _m("access_max_min_ratio", "Access, highest over lowest ICB", "",
+       "Highest over lowest ICB access rate (Atlas of Variation style).", fmt="{:.2f}", kind="summary"),
+    _m("cumulative_diverted", "Diverted to ICB core deficits, whole run", "£m",
+       "Specialised budget diverted to ICB core deficits over the run.", fmt="{:.0f}", kind="summary"),
+    _m("cumulative_stabilisation", "Stabilisation paid, whole run", "£m",
+       "Regions' stabilisation payments over the run.", fmt="{:.1f}", kind="summary"),
+    _m("unplaced_cases", "Cases with no provider", "cases",
+       "Cases in the final round with no provider that had room.", fmt="{:,.0f}", kind="summary", count=True),
+)
+
+MEASURE_BY_NAME: dict[str, Measure] = {m.name: m for m in MEASURES}
+SERIES_MEASURES: tuple[str, ...] = tuple(m.name for m in MEASURES if m.kind == "series")
+SUMMARY_MEASURES: tuple[str, ...] = tuple(m.name for m in MEASURES)
 
 
 def gini(x: np.ndarray) -> float:
@@ -152,43 +239,14 @@ def update(model: CommissioningModel) -> None:
     model.measures = m
 
 
-# --- module-level reporters (picklable, as in Mesa's examples) -------------------------
-def total_spend(model): return model.measures["total_spend"]
-def out_of_area_share(model): return model.measures["out_of_area_share"]
-def providers_in_distress(model): return model.measures["providers_in_distress"]
-def providers_destabilised(model): return model.measures["providers_destabilised"]
-def services_withdrawn(model): return model.measures["services_withdrawn"]
-def unmet_need_share(model): return model.measures["unmet_need_share"]
-def access_cv(model): return model.measures["access_cv"]
-def access_gini(model): return model.measures["access_gini"]
-def income_change_p10(model): return model.measures["income_change_p10"]
-def income_change_mean(model): return model.measures["income_change_mean"]
-def out_of_area_income_change(model): return model.measures["out_of_area_income_change"]
-def specialist_income_change(model): return model.measures["specialist_income_change"]
-def extra_travel_km(model): return model.measures["extra_travel_km"]
-def below_min_volume_activity(model): return model.measures["below_min_volume_activity"]
-def diverted_to_core(model): return model.measures["diverted_to_core"]
-def spend_national(model): return model.measures["spend_national"]
-def spend_region(model): return model.measures["spend_region"]
-def spend_icb(model): return model.measures["spend_icb"]
-def spend_joint_committee(model): return model.measures["spend_joint_committee"]
-def spend_pan_icb(model): return model.measures["spend_pan_icb"]
-def stabilisation_paid(model): return model.measures["stabilisation_paid"]
+# --- reporters -------------------------------------------------------------------------
+def read_measure(name: str, model: CommissioningModel) -> float:
+    """This round's value of measure ``name`` (the DataCollector's reporter of every series measure)."""
+    return model.measures[name]
 
 
-MODEL_REPORTERS = {
-    f.__name__: f
-    for f in (
-        total_spend, out_of_area_share, providers_in_distress, providers_destabilised, services_withdrawn,
-        unmet_need_share, access_cv, access_gini, income_change_p10, income_change_mean,
-        out_of_area_income_change, specialist_income_change, extra_travel_km,
-        below_min_volume_activity, diverted_to_core, spend_national, spend_region, spend_icb,
-        spend_joint_committee, spend_pan_icb, stabilisation_paid,
-    )
-}
-SERIES_MEASURES = tuple(MODEL_REPORTERS)
-SUMMARY_MEASURES = SERIES_MEASURES + ("income_change_min", "access_max_min_ratio", "cumulative_diverted",
-                                       "cumulative_stabilisation", "unplaced_cases")
+# partial(read_measure, name): picklable, and called with the model by Mesa's DataCollector.
+MODEL_REPORTERS = {name: partial(read_measure, name) for name in SERIES_MEASURES}
 
 ICB_REPORTERS = {
     "budget": "budget",
@@ -208,6 +266,8 @@ PROVIDER_REPORTERS = {
 
 
 def make_datacollector(model: CommissioningModel, agents: bool = True) -> DataCollector:
+    from mesa import DataCollector
+
     from .agents import ICB, Provider
 
     agenttype = {ICB: dict(ICB_REPORTERS), Provider: dict(PROVIDER_REPORTERS)} if agents else None

@@ -12,7 +12,7 @@ allowed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ParameterError, rethrow
@@ -30,7 +30,6 @@ class Param:
     choices: tuple[str, ...] = ()
     group: str = "core"  # core | finance | contracting | allocation | arrangement | region | provider
     sweepable: bool = True
-    tags: tuple[str, ...] = field(default_factory=tuple)
 
     def check(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type, or raise ParameterError."""

@@ -17,6 +17,11 @@ from pathlib import Path
 from ..errors import UserError
 from .options import non_negative_int, parse_set
 
+# Measures (names in commissim.model.measures.MEASURES): the figure's four panels, and the lines printed.
+PANELS = ("providers_destabilised", "out_of_area_share", "access_gini", "unmet_need_share")
+PRINTED = ("total_spend", "providers_destabilised", "services_withdrawn", "out_of_area_share", "access_gini",
+           "unmet_need_share")
+
 
 def provider_table(model):
     """End-of-run state of every provider, most at risk first."""
@@ -49,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib.pyplot as plt
 
     from commissim.model import CommissioningModel
+    from commissim.model.measures import MEASURE_BY_NAME
     from commissim.model.scenarios import fy_label
 
     from .. import atomic
@@ -74,13 +80,10 @@ def run(args: argparse.Namespace) -> int:
     atomic.write_text(out / "summary.json", json.dumps(summary, indent=2))
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-    panels = [("providers_destabilised", "providers destabilised (count)"),
-              ("out_of_area_share", "out-of-area share of spend"),
-              ("access_gini", "access inequality between ICBs (Gini)"),
-              ("unmet_need_share", "unmet need (share of demand)")]
-    for ax, (col, label) in zip(axes.ravel(), panels):
-        ax.plot(series["financial_year"], series[col], marker="o", color="#005EB8")
-        ax.set_title(label, fontsize=10)
+    for ax, name in zip(axes.ravel(), PANELS):
+        m = MEASURE_BY_NAME[name]
+        ax.plot(series["financial_year"], series[name] * m.scale, marker="o", color="#005EB8")
+        ax.set_title(m.axis_label, fontsize=10)
         ax.grid(alpha=0.3)
         ax.tick_params(axis="x", rotation=45, labelsize=8)
     fig.suptitle(f"commissim: {model.policy_name}, seed {args.seed}, {fy_label(2022)} to {model.financial_year}")
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     }
     atomic.write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
     print(f"{model.policy_name}, seed {args.seed}, {args.years} years -> {out}/")
-    for k in ("total_spend", "providers_destabilised", "services_withdrawn", "out_of_area_share", "access_gini",
-              "unmet_need_share"):
-        print(f"  {k:24s} {summary[k]:.4g}")
+    for name in PRINTED:
+        m = MEASURE_BY_NAME[name]
+        print(f"  {m.label:40s} {m.text(summary[name])}")
     return 0
