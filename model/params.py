@@ -30,6 +30,10 @@ class Param:
     choices: tuple[str, ...] = ()
     group: str = "core"  # core | finance | contracting | allocation | arrangement | region | provider
     sweepable: bool = True
+    # "round": read every funding round, so a scenario's [[changes]] block can change it from a
+    # year on; "setup": read once, when the model is built (a change from a later year would have
+    # no effect, so scenario files refuse it).
+    when: str = "round"
 
     def check(self, value: Any) -> Any:
         """Return ``value`` converted to this parameter's type, or raise ParameterError."""
@@ -78,7 +82,8 @@ class Param:
         return value
 
 
-def _p(name, default, kind, low=None, high=None, *, doc, source, group="core", choices=(), sweepable=True):
+def _p(name, default, kind, low=None, high=None, *, doc, source, group="core", choices=(), sweepable=True,
+       when="round"):
     return Param(
         name=name,
         default=default,
@@ -90,6 +95,7 @@ def _p(name, default, kind, low=None, high=None, *, doc, source, group="core", c
         group=group,
         choices=tuple(choices),
         sweepable=sweepable,
+        when=when,
     )
 
 
@@ -149,15 +155,15 @@ PARAMS: tuple[Param, ...] = (
     _p("demand_noise", 0.02, "float", 0.0, 0.2, group="finance",
        doc="Standard deviation of the yearly random variation in demand growth per ICB and service line.",
        source="assumption: small year-to-year variation around the service's trend"),
-    _p("cost_dispersion", 0.03, "float", 0.0, 0.2, group="provider",
+    _p("cost_dispersion", 0.03, "float", 0.0, 0.2, group="provider", when="setup",
        doc="Standard deviation of provider unit-cost efficiency (1 = at tariff); above-tariff lines lose money.",
        source="assumption; prices for the same procedure ranged widely between centres (PAC HC387, specialised_facts.md §1c)"),
     # --- ICB finances and behaviour --------------------------------------------------
-    _p("cash_strapped_share", 0.4, "float", 0.0, 1.0, group="finance",
+    _p("cash_strapped_share", 0.4, "float", 0.0, 1.0, group="finance", when="setup",
        doc="Share of ICBs (those with the weakest seed financial position) that act as cash-strapped.",
        source="assumption informed by 16 of 42 ICBs missing plan in 2022-23 and 31 of 42 planning "
               "deficits in 2024-25 (specialised_facts.md §5)"),
-    _p("deficit_severity", 1.0, "float", 0.0, 3.0, group="finance",
+    _p("deficit_severity", 1.0, "float", 0.0, 3.0, group="finance", when="setup",
        doc="Multiplier on cash-strapped ICBs' seed core deficits (share of core allocation).",
        source="assumption: 1 reproduces the seed deficits (about 0-5% of allocation)"),
     _p("diversion_rate", 0.25, "float", 0.0, 1.0, group="contracting",
@@ -191,15 +197,15 @@ PARAMS: tuple[Param, ...] = (
     _p("pace_of_change", 0.2, "float", 0.0, 1.0, group="allocation",
        doc="Yearly step of the budget weight towards the need-based target.",
        source="assumption: a 5-year glide path, like the pace-of-change policy of core ICB allocations"),
-    _p("distance_access_elasticity", 0.15, "float", 0.0, 0.6, group="allocation",
+    _p("distance_access_elasticity", 0.15, "float", 0.0, 0.6, group="allocation", when="setup",
        doc="How much base-year use per head rises with proximity to specialist capacity (creates the "
            "historic gap between spend and need that a needs formula would move).",
        source="assumption: distance-decay of specialised use; no public figure (MODEL.md)"),
-    _p("reach_multiplier", 1.0, "float", 0.5, 2.0, group="allocation",
+    _p("reach_multiplier", 1.0, "float", 0.5, 2.0, group="allocation", when="setup",
        doc="Multiplier on every service's travel reach in the gravity model: higher means more "
            "cross-border (out-of-area) activity.",
        source="assumption: no public figure for the cross-border share (MODEL.md); swept instead"),
-    _p("in_area_affinity", 10.0, "float", 1.0, 30.0, group="allocation",
+    _p("in_area_affinity", 10.0, "float", 1.0, 30.0, group="allocation", when="setup",
        doc="Pull of providers in the patient's own ICB in the gravity model (referral pathways, "
            "patient preference), as a multiplier on their attractiveness. Sets how much activity "
            "crosses ICB borders: 1 gives ~67% of spend out of area, 10 ~40%, 30 ~33%.",
@@ -227,7 +233,7 @@ PARAMS: tuple[Param, ...] = (
            "base-year margin (or 0 if that was positive) minus loss_tolerance.",
        source="assumption: trusts tolerate lines that always ran at a small loss (cross-subsidy); "
               "a further 5% of income is a visible deterioration"),
-    _p("min_volume_factor", 1.0, "float", 0.5, 1.5, group="provider",
+    _p("min_volume_factor", 1.0, "float", 0.5, 1.5, group="provider", when="setup",
        doc="Multiplier on every service's minimum viable annual volume (seeds/services.csv). A line "
            "that was already below it in the base year is judged against 80% of its base volume.",
        source="assumption; seed volumes from NHS England standards (see seeds)"),
@@ -243,6 +249,8 @@ PARAMS: tuple[Param, ...] = (
 )
 
 PARAM_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
+# Read once, when the model is built (the world's geography, cost and finance draws).
+SETUP_PARAMS: tuple[str, ...] = tuple(p.name for p in PARAMS if p.when == "setup")
 DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMS}
 
 
