@@ -51,6 +51,7 @@ class SeedData:
     jc_names: tuple
     merger_group: np.ndarray  # int index into merger_names
     merger_names: tuple
+    delegated_2024: np.ndarray  # bool: took full delegation in 2024-25 (arrangement split_2024)
     # regions
     region_code: np.ndarray
     region_name: np.ndarray
@@ -213,7 +214,7 @@ def read_seeds(folder: str | Path | None = None) -> SeedData:
     icb = _Table(
         folder / "icbs.csv",
         ("icb_code", "ons_code", "name", "short_name", "region_code", "population", "need_index", "lat", "lon",
-         "financial_position", "core_allocation_gbp_m", "maturity", "jc_footprint", "merger_group"),
+         "financial_position", "core_allocation_gbp_m", "maturity", "jc_footprint", "merger_group", "delegated_2024"),
     )
     icb_code = icb.unique("icb_code")
     icb.unique("ons_code")
@@ -296,6 +297,7 @@ def read_seeds(folder: str | Path | None = None) -> SeedData:
         jc_names=jc_names,
         merger_group=np.asarray([merger_names.index(v) for v in mg_vals], dtype=np.int64),
         merger_names=merger_names,
+        delegated_2024=icb.boolean("delegated_2024"),
         region_code=np.asarray(region_code),
         region_name=np.asarray(reg.text("name")),
         region_short=np.asarray(reg.text("short_name")),

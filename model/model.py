@@ -373,10 +373,9 @@ class CommissioningModel(mesa.Model):
             holder = off[PAN] + d.icb_region
             damping[:] = 1.0 - p["region_weight"]
         elif arr == "split_2024":
-            # 2024-25 as it happened: full delegation in East of England, Midlands and North West,
-            # joint committees elsewhere.
-            names = d.region_short[d.icb_region]
-            full = np.isin(names, ("East of England", "Midlands", "North West"))
+            # 2024-25 as it happened: full delegation to the ICBs the seed data marks (delegated_2024
+            # in icbs.csv: East of England, Midlands and North West), joint committees elsewhere.
+            full = d.delegated_2024
             holder = np.where(full, icb_gid, off[JC] + d.jc_footprint)
             damping = np.where(full, 1.0, 1.0 - p["region_weight"])
         else:  # pragma: no cover - validated by params

@@ -109,8 +109,8 @@ PARAMS: tuple[Param, ...] = (
        doc="Who commissions the delegable service lines: NHSE regions (nhse_direct), each ICB "
            "(delegated), ICB/NHSE joint committees on patient-flow footprints, ICBs pooled per "
            "region through a lead ICB (pan_icb), mature ICBs first (trailblazer), or the 2024-25 "
-           "split (split_2024: delegated in East of England, Midlands and North West, joint "
-           "committees elsewhere).",
+           "split (split_2024: delegated to the ICBs marked delegated_2024 in seeds/icbs.csv - those "
+           "of East of England, Midlands and North West - joint committees elsewhere).",
        source="001, 002, 004"),
     _p("delegated_set", "planned_65", "choice", choices=DELEGATED_SETS, group="arrangement", sweepable=False,
        doc="Which service lines are delegable: the 65 of 154 planned for April 2023, the 59 "

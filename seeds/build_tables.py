@@ -102,6 +102,11 @@ MERGER = {  # first mergers from 1 April 2026 (HCWS915, Sep 2025)
 }
 
 
+# East of England, Midlands and North West: their ICBs took full delegation in 2024-25 (NHS England
+# board, 7 Dec 2023; facts §2); joint committees continued elsewhere.
+DELEGATED_2024_REGIONS = ("E40000007", "E40000011", "E40000010")
+
+
 def build_icbs() -> pd.DataFrame:
     path = SEEDS / "icbs.csv"
     icb = pd.read_csv(path, dtype={"population": int})
@@ -119,7 +124,7 @@ def build_icbs() -> pd.DataFrame:
     for c, r in zip(icb["icb_code"], icb["region_code"]):
         if c in ("QKK", "QWE"):
             mat.append(0.85); msrc.append("SE/SW London were the only ICSs ready for delegation in early 2023 (HSJ Feb 2023, facts §2); score an assumption")
-        elif r in ("E40000007", "E40000011", "E40000010"):
+        elif r in DELEGATED_2024_REGIONS:
             m = 0.70 - (0.05 if ICB_FIN[c][2] <= -0.035 else 0.0)
             mat.append(m); msrc.append("ICBs of East of England, Midlands and North West took full delegation in 2024-25 (NHSE board 7 Dec 2023, facts §2); score an assumption" + ("; -0.05 for a deep deficit (assumption)" if m < 0.70 else ""))
         else:
@@ -127,9 +132,11 @@ def build_icbs() -> pd.DataFrame:
             mat.append(m); msrc.append("assumption: joint committees continued in 2024-25 in this region (facts §2)" + ("; +0.05 as NENC commissioned alone (facts §2)" if c == "QHM" else ""))
     icb["maturity"] = mat
     icb["maturity_source"] = msrc
+    # ICBs that took full delegation in 2024-25 (arrangement split_2024); joint committees elsewhere.
+    icb["delegated_2024"] = icb["region_code"].isin(DELEGATED_2024_REGIONS)
     cols = ["icb_code", "ons_code", "name", "short_name", "region_code", "population", "need_index", "lat", "lon",
             "financial_position", "core_allocation_gbp_m", "maturity", "jc_footprint", "merger_group",
-            "finance_source", "maturity_source"]
+            "delegated_2024", "finance_source", "maturity_source"]
     icb = icb[cols].sort_values("icb_code").reset_index(drop=True)
     write_csv(icb, path)
     return icb

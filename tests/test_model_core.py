@@ -116,3 +116,26 @@ def test_bad_input_names_the_parameter(toy_seeds):
         CommissioningModel(seeds_path=toy_seeds, withdrawal_rounds=2.5)
     m = CommissioningModel(seeds_path=toy_seeds, rng="7")  # a seed typed into a text box
     assert m.run(1).steps == 1
+
+
+def test_the_2024_split_comes_from_the_seed_data_with_a_clear_error(toy_seeds, tmp_path):
+    """split_2024's full-delegation ICBs are data (icbs.csv delegated_2024), not names in a rule."""
+    import shutil
+
+    from commissim.model.data import read_seeds
+    from commissim.model.errors import SeedDataError
+
+    folder = tmp_path / "seeds"
+    shutil.copytree(toy_seeds, folder)
+    text = (folder / "icbs.csv").read_text().splitlines()
+    assert text[0].split(",")[-1] == "delegated_2024" and text[1].endswith(",true")
+    (folder / "icbs.csv").write_text("\n".join([text[0], text[1][: -len("true")] + "maybe", *text[2:]]) + "\n")
+    with pytest.raises(SeedDataError, match=r"icbs.csv row 2, field 'delegated_2024': value 'maybe' is not true/false"):
+        read_seeds(folder)
+    (folder / "icbs.csv").write_text("\n".join(line.rsplit(",", 1)[0] for line in text) + "\n")
+    with pytest.raises(SeedDataError, match=r"icbs.csv: missing column\(s\) delegated_2024"):
+        read_seeds(folder)
+    m = CommissioningModel("as_happened", rng=1, seeds_path=toy_seeds).run(2)  # 2024-25: the split
+    deleg = m.state.delegated_cells.any(axis=1)
+    held_by_icb = m.state.group_type[m.state.comm[deleg]] == 2
+    assert deleg.any() and held_by_icb.any() and not held_by_icb.all()

@@ -78,9 +78,9 @@ def write_toy_seeds(folder: str | Path) -> Path:
     wmean = sum(p * n for p, n in zip(pops, needs)) / sum(pops)
     write("icbs.csv", ["icb_code", "ons_code", "name", "short_name", "region_code", "population", "need_index",
                        "lat", "lon", "financial_position", "core_allocation_gbp_m", "maturity", "jc_footprint",
-                       "merger_group"], [
+                       "merger_group", "delegated_2024"], [
         (c, f"E5400{k:04d}", f"NHS {c} ICB", c, reg, pop, round(need / wmean, 6), lat, lon, fin, pop * 0.002,
-         mat, jc, mg)
+         mat, jc, mg, str(reg == "E40000001").lower())  # region A took full delegation in 2024-25
         for k, (c, reg, pop, need, lat, lon, fin, mat, jc, mg) in enumerate(ICBS)
     ])
     write("services.csv", ["service_id", "name", "tier", "lines_represented", "spend_share", "cost_per_case_gbp",
