@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +85,9 @@ class SeedData:
     envelope_years: np.ndarray
     envelope_bn: np.ndarray
     source_dir: str = ""
+    # What the model derives from this data alone (e.g. base-year worlds), kept with it so it
+    # lives and dies with the data: see ``model.base_world``.
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_icbs(self) -> int:

@@ -26,7 +26,6 @@ indices and decision rules (``agents.py``). Money is in £m throughout.
 
 from __future__ import annotations
 
-import functools
 from types import SimpleNamespace
 from typing import Any
 
@@ -66,9 +65,28 @@ MAX_EXPANSION = 0.08
 GRAFT_SURVIVAL = 0.95
 
 
-@functools.lru_cache(maxsize=32)
-def _base_world_cached(data_key: int, reach_multiplier: float, elasticity: float, affinity: float) -> SimpleNamespace:
-    d = _DATA_BY_KEY[data_key]
+BASE_WORLDS_KEPT = 32  # base-year worlds kept per seed data (a sweep over reach or affinity makes many)
+
+
+def base_world(data: SeedData, reach_multiplier: float, elasticity: float, affinity: float = 1.0) -> SimpleNamespace:
+    """Base-year geography and flows (distances, need, use, balanced gravity flows).
+
+    Depends only on the seed data and three parameters, so it is computed once per process
+    for each combination, kept with the seed data (``data.derived``, the most recent
+    ``BASE_WORLDS_KEPT``) and shared read-only by every model instance built from that data.
+    """
+    worlds = data.derived.setdefault("base_worlds", {})
+    key = (float(reach_multiplier), float(elasticity), float(affinity))
+    world = worlds.pop(key, None)
+    if world is None:
+        world = _make_base_world(data, *key)
+        while len(worlds) >= BASE_WORLDS_KEPT:
+            worlds.pop(next(iter(worlds)))  # the least recently used
+    worlds[key] = world  # most recently used last
+    return world
+
+
+def _make_base_world(d: SeedData, reach_multiplier: float, elasticity: float, affinity: float) -> SimpleNamespace:
     dist = distances_km(d.icb_lat, d.icb_lon, d.prov_lat, d.prov_lon)  # (I, P)
     offered = d.base_cases > 0
     gravity = gravity_weights(dist, d.reach_km * reach_multiplier, offered)
@@ -99,20 +117,6 @@ def _base_world_cached(data_key: int, reach_multiplier: float, elasticity: float
         if isinstance(v, np.ndarray):
             v.setflags(write=False)
     return world
-
-
-_DATA_BY_KEY: dict[int, SeedData] = {}
-
-
-def base_world(data: SeedData, reach_multiplier: float, elasticity: float, affinity: float = 1.0) -> SimpleNamespace:
-    """Base-year geography and flows (distances, need, use, balanced gravity flows).
-
-    Depends only on the seed data and three parameters, so it is computed once per
-    process for each combination and shared read-only by every model instance.
-    """
-    key = id(data)
-    _DATA_BY_KEY[key] = data
-    return _base_world_cached(key, float(reach_multiplier), float(elasticity), float(affinity))
 
 
 class CommissioningModel(mesa.Model):

@@ -139,3 +139,20 @@ def test_the_2024_split_comes_from_the_seed_data_with_a_clear_error(toy_seeds, t
     deleg = m.state.delegated_cells.any(axis=1)
     held_by_icb = m.state.group_type[m.state.comm[deleg]] == 2
     assert deleg.any() and held_by_icb.any() and not held_by_icb.all()
+
+
+def test_base_worlds_are_kept_with_their_seed_data(toy_seeds):
+    """The base-year world is cached on the SeedData it was built from (not by id() in a global)."""
+    from commissim.model.data import load_seeds, read_seeds
+    from commissim.model.model import BASE_WORLDS_KEPT, base_world
+
+    d = load_seeds(toy_seeds)
+    w = base_world(d, 1.0, 0.15, 10.0)
+    assert base_world(d, 1.0, 0.15, 10.0) is w
+    other = read_seeds(toy_seeds)  # the same tables read again: another object, its own worlds
+    assert base_world(other, 1.0, 0.15, 10.0) is not w
+    np.testing.assert_array_equal(base_world(other, 1.0, 0.15, 10.0).flow0, w.flow0)
+    for k in range(BASE_WORLDS_KEPT + 3):
+        base_world(other, 0.5 + k / 100, 0.15, 10.0)
+    assert len(other.derived["base_worlds"]) == BASE_WORLDS_KEPT
+    assert base_world(d, 1.0, 0.15, 10.0) is w  # d's worlds are untouched
