@@ -1,7 +1,6 @@
 """Compare the named scenarios from Python - the same as ``commissim compare``.
 
-Run it from the project folder (after ``make install`` or ``pip install -e .``; or with
-``PYTHONPATH=.`` in front)::
+Run it from the project folder (after ``make install`` or ``pip install -e .``)::
 
     python experiments/compare_scenarios.py
 
@@ -11,9 +10,8 @@ Interrupt it whenever you like: running it again resumes where it stopped.
 Copy this file and change the settings below to make your own comparison.
 """
 
-from experiments.compare import compare
-from experiments.engine import load_results
-from experiments.report import headline_text
+from commissim.experiments.batch import load_results
+from commissim.experiments.compare import compare, headline_text
 
 # --- settings: edit these ------------------------------------------------------------
 SCENARIOS = None  # None = every named scenario; or e.g. ["nhse_direct", "full_delegation", "pan_icb"]

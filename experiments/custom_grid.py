@@ -1,7 +1,6 @@
 """A custom parameter grid over one scenario, run through the batch engine.
 
-Run it from the project folder (after ``make install`` or ``pip install -e .``; or with
-``PYTHONPATH=.`` in front)::
+Run it from the project folder (after ``make install`` or ``pip install -e .``)::
 
     python experiments/custom_grid.py
 
@@ -15,12 +14,13 @@ Each grid point is a *design point*: a dict with the scenario and the parameters
 that differ from it. The engine validates the whole grid before any run starts,
 gives every run its own seed (``SeedSequence(root_seed, spawn_key=(point, replicate))``),
 writes results as runs finish and resumes if interrupted. List the parameters and
-their ranges with ``python -c "from model.params import describe; print(describe())"``.
+their ranges with ``python -c "from commissim.model.params import describe; print(describe())"``.
 """
 
 import itertools
 
-from experiments.engine import load_results, run_batch
+from commissim.experiments.batch import load_results, run_batch
+from commissim.experiments.model_runs import model_runner
 
 SCENARIO = "full_delegation"
 GRID = {
@@ -40,7 +40,7 @@ def design_points(scenario: str, grid: dict[str, list]) -> list[dict]:
 
 if __name__ == "__main__":  # the guard is needed: worker processes import this file
     design = design_points(SCENARIO, GRID)
-    result = run_batch(design, out=OUT, replicates=SEEDS, years=YEARS, label="grid",
+    result = run_batch(design, runner=model_runner(), out=OUT, replicates=SEEDS, years=YEARS, label="grid",
                        series=False)  # summaries only: smaller and faster for big grids
     summaries = load_results(result.out, series=False).summaries
     table = summaries.pivot_table(index="home_bias", columns="funding_gap", values="providers_destabilised",

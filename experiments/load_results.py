@@ -1,14 +1,13 @@
 """Load a results folder back into pandas and print what it holds.
 
-Run it from the project folder (after ``make install`` or ``pip install -e .``; or with
-``PYTHONPATH=.`` in front)::
+Run it from the project folder (after ``make install`` or ``pip install -e .``)::
 
     python experiments/load_results.py results/compare
 
-(any folder written by ``commissim compare``, ``experiments/custom_grid.py`` or the
-engine). In your own code::
+(any folder written by ``commissim compare``, ``experiments/custom_grid.py`` or a
+batch). In your own code::
 
-    from experiments.engine import load_results
+    from commissim.experiments.batch import load_results
     res = load_results("results/compare")
     res.summaries   # one row per run: run_id, point, replicate, seed, scenario, parameters, measures
     res.series      # one row per run and financial year (round 0 = 2022-23)
@@ -22,7 +21,7 @@ works as well; an unfinished batch is loaded from its ``parts/`` folder.
 
 import sys
 
-from experiments.engine import load_results
+from commissim.experiments.batch import load_results
 
 if __name__ == "__main__":
     folder = sys.argv[1] if len(sys.argv) > 1 else "results/compare"

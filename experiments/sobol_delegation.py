@@ -33,8 +33,7 @@ CONFIG = Path(__file__).resolve().parent / "configs" / "sobol_delegation.toml"
 
 
 def main(argv: list[str] | None = None) -> int:
-    from experiments.sensitivity import analyse, summary_text
-    from experiments.sweep import sweep
+    from commissim.experiments.sensitivity import analyse, summary_text, sweep
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=None, help="Sobol base sample size (default 256 from the config)")
@@ -62,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # the guard is needed: worker processes import this file
-    from experiments.cli import UserError
+    from commissim.experiments.errors import UserError
 
     try:
         raise SystemExit(main())

@@ -1,7 +1,6 @@
 """The SolaraViz page: watch a commissioning run in the browser.
 
-Serve it with ``commissim viz`` (or ``solara run model.app`` from the project
-root). Like Mesa's bundled examples, this module exposes ``page``; unlike them it
+Serve it with ``commissim viz`` (or ``solara run commissim.model.app``). Like Mesa's bundled examples, this module exposes ``page``; unlike them it
 builds the model *inside* the page component (``solara.use_memo``), so each
 browser session gets its own model and two users never step each other's run.
 
@@ -27,15 +26,7 @@ from __future__ import annotations
 
 import html
 import math
-import sys
-from pathlib import Path
 from typing import Any
-
-if not __package__:  # run as a script (`solara run model/app.py`): `model/` must not shadow the package
-    _here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here]
-    if str(_here.parent) not in sys.path:
-        sys.path.insert(0, str(_here.parent))
 
 import numpy as np
 import solara
@@ -46,9 +37,10 @@ from matplotlib.ticker import MaxNLocator
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
-from model.model import CommissioningModel
-from model.params import DEFAULTS, PARAM_BY_NAME
-from model.scenarios import list_scenarios
+from commissim.model.measures import MEASURE_BY_NAME
+from commissim.model.model import CommissioningModel
+from commissim.model.params import DEFAULTS, PARAM_BY_NAME
+from commissim.model.scenarios import list_scenarios
 
 TITLE = "commissim: NHS England specialised commissioning"
 DEFAULT_POLICY = "nhse_direct"
@@ -67,6 +59,17 @@ SLIDER_PARAMS: dict[str, str] = {
     "funding_gap": "Funding gap a year",
     "pool_share": "Stabilisation pool",
 }
+
+# Measures shown (labels, units and scales from the measure registry, model/measures.py):
+# the time-series panels (title, measures drawn) and the rows of the "this run" table.
+SERIES_PANELS = (
+    ("Providers destabilised", ("providers_destabilised", "providers_in_distress")),
+    ("Out-of-area share of spend", ("out_of_area_share",)),
+    ("Access inequality", ("access_gini", "access_cv")),
+    ("Unmet need", ("unmet_need_share",)),
+)
+SUMMARY_ROWS = ("providers_destabilised", "providers_in_distress", "services_withdrawn", "out_of_area_share",
+                "unmet_need_share", "access_gini", "access_cv", "total_spend", "diverted_to_core")
 
 # Provider state colours (map and table).
 STABLE, DESTABILISED, DISTRESS = "#2e7d32", "#f0a202", "#c62828"
@@ -299,23 +302,17 @@ def series_figure(model: CommissioningModel) -> Figure:
     fig = Figure(figsize=(5.6, 4.4), dpi=90)
     fig.subplots_adjust(left=0.08, right=0.98, bottom=0.11, top=0.86, wspace=0.25, hspace=0.3)
     axes = fig.subplots(2, 2, sharex=True)
-    panels = [
-        (axes[0, 0], "Providers destabilised", [("providers_destabilised", "destabilised", 1.0, "-"),
-                                                 ("providers_in_distress", "in distress", 1.0, "--")], ""),
-        (axes[0, 1], "Out-of-area share of spend", [("out_of_area_share", None, 100.0, "-")], "%"),
-        (axes[1, 0], "Access inequality", [("access_gini", "Gini", 1.0, "-"), ("access_cv", "CV", 1.0, "--")], ""),
-        (axes[1, 1], "Unmet need", [("unmet_need_share", None, 100.0, "-")], "% of demand"),
-    ]
-    for ax, title, lines, unit in panels:
-        for key, label, mult, ls in lines:
-            ax.plot(years, np.asarray(data[key], dtype=float) * mult, ls, marker="o", ms=2.5, lw=1.4,
-                    label=label)
+    for ax, (title, names) in zip(axes.ravel(), SERIES_PANELS):
+        for name, ls in zip(names, ("-", "--")):
+            m = MEASURE_BY_NAME[name]
+            ax.plot(years, np.asarray(data[name], dtype=float) * m.scale, ls, marker="o", ms=2.5, lw=1.4,
+                    label=m.heading if len(names) > 1 else None)
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
-        ax.set_ylabel(unit, fontsize=7)
+        ax.set_ylabel(MEASURE_BY_NAME[names[0]].unit, fontsize=7)
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-        if any(label for _, label, _, _ in lines):
+        if len(names) > 1:
             ax.legend(fontsize=6.5, frameon=False)
     axes[0, 0].set_ylim(0, max(3.0, 1.15 * max(data["providers_destabilised"])))
     axes[0, 0].yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -386,18 +383,8 @@ def AtRiskPanel(model: CommissioningModel):
 
 
 def summary_html(model: CommissioningModel) -> str:
-    m = model.measures
     p = model.p
-    rows = [
-        ("Providers destabilised", f"{m['providers_destabilised']:.0f} of {model.n_providers}"),
-        ("Providers in distress", f"{m['providers_in_distress']:.0f}"),
-        ("Service lines withdrawn", f"{m['services_withdrawn']:.0f}"),
-        ("Out-of-area share of spend", f"{100 * m['out_of_area_share']:.1f}%"),
-        ("Unmet need", f"{100 * m['unmet_need_share']:.2f}% of demand"),
-        ("Access Gini / CV", f"{m['access_gini']:.3f} / {m['access_cv']:.3f}"),
-        ("Total spend", f"£{m['total_spend']:.1f}bn"),
-        ("Diverted to ICB core deficits", f"£{m['diverted_to_core']:.0f}m"),
-    ]
+    rows = [(MEASURE_BY_NAME[name].label, MEASURE_BY_NAME[name].text(model.measures[name])) for name in SUMMARY_ROWS]
     params = [(label, f"{p[name]:g}") for name, label in SLIDER_PARAMS.items()]
     params.append(("Seed", str(model.seed)))
 
@@ -426,13 +413,12 @@ def SummaryPanel(model: CommissioningModel):
     return solara.HTML(tag="div", unsafe_innerHTML=summary_html(model))
 
 
-COMPONENTS = [(MapPanel, 0), (SeriesPanel, 0), (AtRiskPanel, 0), (SummaryPanel, 0)]
+PANELS = (MapPanel, SeriesPanel, AtRiskPanel, SummaryPanel)
 
-# Mesa gives every panel a 6-column by 10-row grid cell (a row is 30 px plus a 10 px
-# margin): too short for the map and the tables, which then overlap. Mesa 3.5 has no
-# argument for the initial layout, so this page's four panels get their own (map and
-# at-risk table on the left, time series and summary on the right); users can still
-# drag and resize them. Any other panel count keeps Mesa's layout.
+# The page's own grid (12 columns; a row is 30 px plus a 10 px margin): map and at-risk
+# table on the left, time series and summary on the right. Mesa's SolaraViz would give
+# every panel a 6 x 10 cell, too short for the map and the tables, so the page draws the
+# panels itself, in a solara.GridDraggable; users can still drag and resize them.
 PANEL_LAYOUT = (
     {"i": 0, "x": 0, "y": 0, "w": 6, "h": 12, "moved": False},
     {"i": 1, "x": 6, "y": 0, "w": 6, "h": 11, "moved": False},
@@ -441,31 +427,27 @@ PANEL_LAYOUT = (
 )
 
 
-def _install_layout() -> None:
-    from mesa.visualization import solara_viz
-
-    mesa_layout = solara_viz.make_initial_grid_layout
-    if getattr(mesa_layout, "commissim", False):
-        return
-
-    def initial_grid_layout(num_components: int) -> list[dict]:
-        if num_components == len(PANEL_LAYOUT):
-            return [dict(item) for item in PANEL_LAYOUT]
-        return mesa_layout(num_components)
-
-    initial_grid_layout.commissim = True
-    solara_viz.make_initial_grid_layout = initial_grid_layout
-
-
-_install_layout()
+@solara.component
+def Dashboard(model: CommissioningModel):
+    """The four panels in the page's own grid layout."""
+    layout, set_layout = solara.use_state([dict(item) for item in PANEL_LAYOUT])
+    solara.GridDraggable(items=[panel(model) for panel in PANELS], grid_layout=layout, resizable=True,
+                         draggable=True, on_grid_layout=set_layout)
 
 
 # --------------------------------------------------------------------------- page
 @solara.component
 def Page():
-    """One model per browser session: created here, not at module level."""
-    model = solara.use_memo(lambda: VizModel(), [])
-    return SolaraViz(model, components=COMPONENTS, model_params=model_params(), name=TITLE, play_interval=300)
+    """One model per browser session: created here, not at module level.
+
+    Mesa's SolaraViz draws the app bar and the sidebar (Step, Play, Reset, the scenario,
+    sliders and seed); it gets no components of its own, and the main area is the
+    Dashboard. Both read the same reactive model, which Mesa's Reset replaces.
+    """
+    first = solara.use_memo(lambda: VizModel(), [])
+    model = solara.use_reactive(first)
+    SolaraViz(model, components=[], model_params=model_params(), name=TITLE, play_interval=300)
+    Dashboard(model.value)
 
 
 page = Page

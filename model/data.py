@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +28,12 @@ FUNDING_REQUIRED = ("specialised_allocation",)
 
 
 def seeds_dir() -> Path:
-    """The folder holding the seed tables: $COMMISSIM_SEEDS, else the repo's ``seeds/``."""
+    """The folder holding the seed tables: $COMMISSIM_SEEDS, else ``commissim.seeds``
+    (the repo's ``seeds/``, next to ``model/`` in a source tree and in an installed package)."""
     env = os.environ.get("COMMISSIM_SEEDS")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent.parent / "seeds"
-    if (here / "icbs.csv").exists():
-        return here
-    try:  # installed (non-editable) package
-        import seeds as _seeds_pkg
-
-        return Path(_seeds_pkg.__file__).resolve().parent
-    except ImportError:  # pragma: no cover
-        return here
+    return Path(__file__).resolve().parent.parent / "seeds"
 
 
 @dataclass(frozen=True)
@@ -104,6 +97,9 @@ class SeedData:
     # observed catchments (provider_catchment.csv): share of admissions from outside the host ICB (NaN: not in file)
     observed_out_of_area: np.ndarray
     source_dir: str = ""
+    # What the model derives from this data alone (e.g. base-year worlds), kept with it so it
+    # lives and dies with the data: see ``model.base_world``.
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_icbs(self) -> int:

@@ -1,166 +1,208 @@
-"""Measures of the model: computed once per round from the arrays (``update``), read by module-level
-reporter functions (as in Mesa's examples) and summarised at the end of a run.
+"""Measures of the model: the registry of every measure (name, label, unit, definition), their
+computation once per round from the arrays (``update``), the reporters Mesa's DataCollector
+reads, and the end-of-run summary.
 
-``MEASURES`` is the registry: every measure's name, label, unit, how to display it (scale), whether it
-is a per-year series (a model reporter) or a summary-only value, and its definition. Reports,
-figures, the command line and the browser page read labels and units from it.
+The registry :data:`MEASURES` (beside the parameter registry, ``params.PARAMS``) is the one
+place a measure is described: the report, the figures, ``commissim run`` and the browser page
+take their labels, units and scales from it. A measure of kind ``"series"`` is a model
+reporter (one value per financial year; its final value is also in the summary); kind
+``"summary"`` is in the end-of-run summary only. Money in £ (the unit says £bn or £m);
+shares are fractions, shown as % (``scale`` 100).
+
+To add a measure: compute it in :func:`update` (or :func:`summary`) and add its entry here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from mesa import DataCollector
 
 from .finance import DESTAB_THRESHOLDS, gini, threshold_label
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import CommissioningModel
+    from mesa import DataCollector
 
+    from .model import CommissioningModel
 
 @dataclass(frozen=True)
 class Measure:
+    """One measure of the model, as people read it."""
+
     name: str
-    label: str
-    unit: str  # what the stored value is in: "£bn", "£m", "count", "share", "km", "cases", "index"
+    label: str  # e.g. "Providers destabilised"
+    unit: str  # shown after the scaled value: "providers", "%", "% of demand", "£bn", "km", "" ...
     definition: str
-    kind: str = "series"  # "series": one value per year (model reporter); "summary": end of run only
-    scale: float = 1.0  # display value = stored value x scale (e.g. 100 for a share shown in %)
-    display_unit: str = ""  # unit after scaling (default: unit)
-    higher_is_worse: bool | None = None  # for reports' wording; None when neither
+    scale: float = 1.0  # shown value = value x scale (shares are shown as %)
+    fmt: str = "{:.3f}"  # format of a shown value (a mean over runs, in tables and reports)
+    kind: str = "series"  # "series": a reporter every round; "summary": end of run only
+    count: bool = False  # a count: one run's value is a whole number
+    short: str = ""  # a short column heading (console tables)
+
+    def number(self, value: float, *, signed: bool = False) -> str:
+        """The scaled value in the measure's format (``signed``: always with its sign)."""
+        fmt = self.fmt if not signed or "+" in self.fmt else self.fmt.replace("{:", "{:+")
+        return fmt.format(value * self.scale)
+
+    def text(self, value: float) -> str:
+        """One run's value with its unit, e.g. ``3``, ``38.0%``, ``£25.1bn``, ``0.81% of demand``."""
+        number = f"{value * self.scale:.0f}" if self.count else self.number(value)
+        if self.unit.startswith("£"):
+            return f"£{number}{self.unit[1:]}"
+        if self.unit.startswith("%") or not self.unit:
+            return f"{number}{self.unit}"
+        return f"{number} {self.unit}"
 
     @property
-    def shown_unit(self) -> str:
-        return self.display_unit or self.unit
+    def axis_label(self) -> str:
+        """``label (unit)``, e.g. for a figure's axis."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
+    @property
+    def heading(self) -> str:
+        return self.short or self.name
 
 
-def _m(name, label, unit, definition, kind="series", scale=1.0, display_unit="", worse=None):
-    return Measure(name, label, unit, definition, kind, scale, display_unit, worse)
+def _m(name, label, unit, definition, **kw) -> Measure:
+    return Measure(name, label, unit, definition, **kw)
 
 
-_SERIES = (
+MEASURES: tuple[Measure, ...] = (
+    # --- reporters, one value per round (the order of the series columns) -------------
     _m("total_spend", "Specialised spend", "£bn", "Payments to providers for delivered activity plus regions' "
-       "stabilisation payments, this year."),
-    _m("budget_total", "Specialised allocation", "£bn", "The national specialised allocation shared into cell budgets."),
-    _m("returned_to_nhse", "Budget returned unspent", "£m", "Budget no contract used (no demand or need left to buy) "
-       "plus contracted activity no provider had capacity to deliver, returned to NHS England."),
+       "stabilisation payments, this year.", fmt="{:.2f}"),
+    _m("budget_total", "Specialised allocation", "£bn", "The national specialised allocation shared into cell "
+       "budgets this year (seeds/funding.csv, then funding_growth).", fmt="{:.2f}"),
+    _m("returned_to_nhse", "Budget returned unspent", "£m", "Budget no contract used (no demand or need left to "
+       "buy) plus contracted activity no provider had capacity to deliver, returned to NHS England.", fmt="{:.0f}"),
     _m("withheld_growth", "Growth withheld out of area", "£m", "Value of demand growth a system in deficit did not "
-       "commission from out-of-area providers (growth_cap): patients wait.", worse=True),
-    _m("out_of_area_share", "Out-of-area share of spend", "share", "Share of spend paid to providers outside the "
-       "patient's ICB.", scale=100, display_unit="%"),
-    _m("out_of_area_income_change", "Out-of-area income vs fair share", "share", "Providers' income from other "
-       "ICBs' residents against its fair-share path (base-year value grown by prices and demand).", scale=100,
-       display_unit="%", worse=False),
-    _m("providers_destabilised", "Providers destabilised", "count", "Trusts with a deficit worse than "
-       "destabilised_deficit of turnover for two or more consecutive years, or on revenue support, or that "
-       "withdrew a line for financial reasons.", worse=True),
-    _m("providers_needing_support", "Providers needing cash support", "count", "Trusts whose cash fell below "
-       "the floor this year (revenue support as public dividend capital).", worse=True),
-    _m("providers_in_deficit", "Providers in deficit", "count", "Trusts with a deficit this year.", worse=True),
+       "commission from out-of-area providers (growth_cap): those patients wait.", fmt="{:.0f}"),
+    _m("out_of_area_share", "Out-of-area share of spend", "%", "Share of spend paid to providers outside the "
+       "patient's ICB.", scale=100.0, fmt="{:.1f}", short="out-of-area (%)"),
+    _m("out_of_area_income_change", "Out-of-area income change", "%", "Providers' income from other ICBs' "
+       "residents against its fair-share path (base-year value grown by prices and demand).", scale=100.0,
+       fmt="{:+.1f}", short="out-of-area income (%)"),
+    _m("providers_destabilised", "Providers destabilised", "providers", "Trusts with a deficit worse than "
+       "destabilised_deficit (default 2%) of turnover for two or more consecutive years, or on revenue "
+       "support, or that withdrew a line for financial reasons.", fmt="{:.1f}", count=True,
+       short="destabilised"),
+    _m("providers_needing_support", "Providers needing cash support", "providers", "Trusts whose cash fell below "
+       "the floor this year (revenue support as public dividend capital).", fmt="{:.1f}", count=True,
+       short="on cash support"),
+    _m("providers_in_deficit", "Providers in deficit", "providers", "Trusts with a deficit this year.",
+       fmt="{:.1f}", count=True, short="in deficit"),
     _m("provider_sector_surplus", "Trusts' surplus", "£m", "Sum of the modelled trusts' surpluses (negative = "
-       "deficit), whole organisations.", worse=False),
-    _m("trust_sector_margin", "Trusts' margin", "share", "Income-weighted mean surplus of the modelled trusts, "
-       "share of income.", scale=100, display_unit="%", worse=False),
-    _m("specialist_trust_margin", "Specialist trusts' margin", "share", "Income-weighted mean surplus of the "
-       "Shelford, specialist and children's trusts, share of income.", scale=100, display_unit="%", worse=False),
-    _m("acute_trust_margin", "Acute trusts' margin", "share", "Income-weighted mean surplus of Shelford, teaching "
-       "and local acute trusts, share of income.", scale=100, display_unit="%", worse=False),
-    _m("trusts_in_deficit_share", "Share of trusts in deficit", "share", "Share of modelled trusts with a deficit.",
-       scale=100, display_unit="%", worse=True),
+       "deficit), whole organisations.", fmt="{:,.0f}", short="trusts' surplus (£m)"),
+    _m("trust_sector_margin", "Trusts' margin", "% of income", "Income-weighted mean surplus of the modelled "
+       "trusts.", scale=100.0, fmt="{:+.2f}", short="trust margin (%)"),
+    _m("specialist_trust_margin", "Specialist trusts' margin", "% of income", "Income-weighted mean surplus of the "
+       "Shelford, specialist and children's trusts.", scale=100.0, fmt="{:+.2f}", short="specialist margin (%)"),
+    _m("acute_trust_margin", "Acute trusts' margin", "% of income", "Income-weighted mean surplus of Shelford, "
+       "teaching and local acute trusts.", scale=100.0, fmt="{:+.2f}"),
+    _m("trusts_in_deficit_share", "Trusts in deficit", "%", "Share of the modelled trusts with a deficit.",
+       scale=100.0, fmt="{:.0f}"),
     _m("icb_sector_deficit", "ICB bodies' deficit", "£m", "Sum of ICB bodies' own deficits (positive = deficit), "
-       "net of delegated money moved to them.", worse=True),
-    _m("systems_in_deficit", "Systems in deficit", "count", "ICB systems (ICB body plus the trusts it hosts) with a "
-       "deficit.", worse=True),
-    _m("services_withdrawn", "Lines closed now", "count", "Provider service lines withdrawn and not restarted.",
-       worse=True),
-    _m("cumulative_lines_withdrawn", "Lines withdrawn so far", "count", "Provider service lines withdrawn since "
-       "the base year.", worse=True),
-    _m("lines_withdrawn_financial", "Lines withdrawn for money", "count", "Lines withdrawn while loss-making or "
-       "under a revenue-support recovery plan, since the base year.", worse=True),
-    _m("local_services_started", "Local lines started", "count", "Delegated lines systems started at their own "
-       "trusts since the base year (below optimal scale where below the minimum viable volume)."),
-    _m("unmet_need_share", "Unmet demand", "share", "Share of demand (valued at tariff) not delivered.", scale=100,
-       display_unit="%", worse=True),
-    _m("access_cv", "Access inequality (CV)", "index", "Coefficient of variation across the 42 ICBs of the "
-       "need-adjusted access rate (delivered value per unit of need, relative to England).", worse=True),
-    _m("access_gini", "Access inequality (Gini)", "index", "Gini coefficient across ICBs of the need-adjusted "
-       "access rate (Atlas of Variation style, unweighted).", worse=True),
-    _m("income_change_p10", "Income change, worst 10%", "share", "10th percentile across providers of specialised "
-       "income against each provider's fair-share path.", scale=100, display_unit="%", worse=False),
-    _m("income_change_mean", "Income change, mean", "share", "Income-weighted mean of providers' specialised income "
-       "change against their fair-share paths.", scale=100, display_unit="%", worse=False),
-    _m("specialist_income_change", "Specialist trusts' income change", "share", "Income-weighted mean income change "
-       "of the Shelford, specialist and children's trusts.", scale=100, display_unit="%", worse=False),
+       "net of delegated money moved to them.", fmt="{:,.0f}"),
+    _m("systems_in_deficit", "Systems in deficit", "systems", "ICB systems (ICB body plus the trusts it hosts) with "
+       "a deficit.", fmt="{:.1f}", count=True),
+    _m("services_withdrawn", "Service lines closed", "lines", "Provider service lines withdrawn and not "
+       "restarted.", fmt="{:.1f}", count=True, short="lines closed"),
+    _m("cumulative_lines_withdrawn", "Service lines withdrawn so far", "lines", "Provider service lines withdrawn "
+       "since the base year.", fmt="{:.1f}", count=True, short="lines withdrawn"),
+    _m("lines_withdrawn_financial", "Lines withdrawn for money", "lines", "Lines withdrawn while loss-making or "
+       "under a revenue-support recovery plan, since the base year.", fmt="{:.1f}", count=True),
+    _m("local_services_started", "Local lines started", "lines", "Delegated lines systems started at their own "
+       "trusts since the base year (below optimal scale where below the minimum viable volume).", fmt="{:.1f}",
+       count=True, short="local starts"),
+    _m("unmet_need_share", "Unmet demand", "% of demand", "Share of demand (valued at tariff) not delivered.",
+       scale=100.0, fmt="{:.2f}", short="unmet (%)"),
+    _m("access_cv", "Access inequality (CV across ICBs)", "", "Coefficient of variation across the 42 ICBs "
+       "(unweighted, as in the NHS Atlas of Variation) of the need-adjusted access rate: delivered value per "
+       "unit of population need, relative to England.", short="access CV"),
+    _m("access_gini", "Access inequality (Gini across ICBs)", "", "Gini coefficient across the ICBs of the "
+       "need-adjusted access rate (0 = equal).", short="access Gini"),
+    _m("income_change_p10", "Income change, 10th percentile provider", "%", "10th percentile across providers of "
+       "specialised income against each provider's fair-share path (base income grown by prices and by the "
+       "demand growth of its service mix).", scale=100.0, fmt="{:+.1f}", short="income p10 (%)"),
+    _m("income_change_mean", "Income change, mean provider", "%", "Income-weighted mean of providers' "
+       "specialised income change against their fair-share paths.", scale=100.0, fmt="{:+.1f}"),
+    _m("specialist_income_change", "Income change, specialist providers", "%", "Income-weighted mean income "
+       "change of the Shelford Group, specialist and children's trusts.", scale=100.0, fmt="{:+.1f}"),
     _m("extra_travel_km", "Extra travel per case", "km", "Mean km per delivered case above what the same cases "
-       "would have travelled with base-year flows.", worse=True),
-    _m("below_min_volume_activity", "Cases at sub-scale lines", "cases", "Cases delivered by lines below their "
-       "service's minimum viable volume (a quality-risk measure).", worse=True),
+       "would have travelled with base-year patient flows.", fmt="{:.2f}"),
+    _m("below_min_volume_activity", "Activity below minimum viable volume", "cases", "Cases delivered by lines "
+       "below their service's minimum viable volume (a quality-risk measure).", fmt="{:,.0f}"),
     _m("diverted_to_core", "Diverted to system deficits", "£m", "Delegated specialised money moved to ICB bodies' "
-       "or their trusts' deficits (only where the ring-fence allows).", worse=True),
-    _m("stabilisation_paid", "Stabilisation paid", "£m", "Regions' payments from their pools to keep last "
-       "providers open."),
-    _m("pool_balance", "Stabilisation pools' balance", "£m", "Money in regions' pools not (yet) spent."),
-    _m("revenue_support_paid", "Revenue support (PDC)", "£m", "Cash support to trusts below the cash floor this year.",
-       worse=True),
-    _m("deficit_support_paid", "National deficit support", "£m", "National in-year and deficit support paid to the "
-       "modelled trusts (2023-24 to 2025-26, seeds/funding.csv)."),
-    _m("home_bias_observed_stressed", "Observed home bias, systems in deficit", "share", "Mean over ICBs whose "
-       "system was in deficit and that commission their own delegated lines of: growth of their residents' "
-       "in-system spend minus growth of their out-of-system spend (0 when there are none).", scale=100,
-       display_unit="pp"),
-    _m("home_bias_observed_other", "Observed home bias, other systems", "share", "The same for ICBs whose system "
-       "was not in deficit.", scale=100, display_unit="pp"),
-    _m("binding_spec_cap", "Binding: specification cap", "share", "Share of ICB-led commissioners cutting this "
-       "year whose contracts all hit the specification cap.", scale=100, display_unit="%"),
-    _m("binding_nhse_consent", "Binding: NHS England consent", "share", "Share of decisions needing NHS England's "
-       "consent where it limited unequal treatment.", scale=100, display_unit="%"),
-    _m("binding_growth_cap", "Binding: out-of-area growth cap", "share", "Share of ICBs able to hold out-of-area "
-       "contracts that withheld some growth.", scale=100, display_unit="%"),
-    _m("binding_diversion_limit", "Binding: ring-fence", "share", "Share of ICBs wanting to move delegated money "
-       "that the ring-fence limited.", scale=100, display_unit="%"),
-    _m("binding_referral_capacity", "Binding: capacity for repatriation", "share", "Share of repatriating ICBs "
-       "limited by in-system spare capacity.", scale=100, display_unit="%"),
-    _m("binding_local_start_blocked", "Binding: local starts blocked", "share", "Share of intended local starts "
-       "that specifications or consent blocked.", scale=100, display_unit="%"),
-    _m("binding_convergence_floor", "Binding: convergence floor", "share", "Share of ICBs whose delegated budget "
-       "the growth floor held up this year.", scale=100, display_unit="%"),
-    _m("spend_national", "Spend: NHS England national", "£bn", "Spend by the national commissioner."),
-    _m("spend_region", "Spend: NHS England regions", "£bn", "Spend by NHS England's regions."),
-    _m("spend_icb", "Spend: ICBs", "£bn", "Spend by ICBs (own or merged footprint)."),
-    _m("spend_joint_committee", "Spend: joint committees", "£bn", "Spend by ICB/NHS England joint committees."),
-    _m("spend_pan_icb", "Spend: pan-ICB pools", "£bn", "Spend by pan-ICB pools."),
-)
-_SUMMARY = (
-    _m("income_change_min", "Income change, worst provider", "share", "Lowest provider income change at the end.",
-       "summary", scale=100, display_unit="%", worse=False),
-    _m("access_max_min_ratio", "Access: highest / lowest ICB", "index", "Highest over lowest ICB access rate.",
-       "summary", worse=True),
-    _m("cumulative_diverted", "Diverted over the run", "£m", "Delegated money moved to system deficits, all years.",
-       "summary", worse=True),
-    _m("cumulative_stabilisation", "Stabilisation over the run", "£m", "Regions' stabilisation payments, all years.",
-       "summary"),
-    _m("cumulative_revenue_support", "Revenue support over the run", "£m", "Cash support to trusts, all years.",
-       "summary", worse=True),
-    _m("cumulative_returned", "Returned unspent over the run", "£m", "Budget returned to NHS England, all years.",
-       "summary"),
-    _m("unplaced_cases", "Cases with no provider", "cases", "Cases contracted that no provider had room for.",
-       "summary", worse=True),
-    _m("max_providers_destabilised", "Providers destabilised, peak", "count", "Highest yearly count over the run.",
-       "summary", worse=True),
+       "or their trusts' deficits this year (only where the ring-fence allows).", fmt="{:.0f}"),
+    _m("stabilisation_paid", "Stabilisation paid by regions", "£m", "Regions' payments from their pools to keep "
+       "last providers open this year.", fmt="{:.1f}"),
+    _m("pool_balance", "Stabilisation pools' balance", "£m", "Money in regions' pools not (yet) spent.",
+       fmt="{:.0f}"),
+    _m("revenue_support_paid", "Revenue support (PDC)", "£m", "Cash support to trusts below the cash floor this "
+       "year.", fmt="{:,.0f}"),
+    _m("deficit_support_paid", "National deficit support", "£m", "National in-year and deficit support paid to "
+       "the modelled trusts this year (2023-24 to 2025-26, seeds/funding.csv).", fmt="{:,.0f}"),
+    _m("home_bias_observed_stressed", "Observed home bias, systems in deficit", "pp", "Mean over ICBs whose "
+       "deciding system was in deficit and that act on their delegated lines of: growth of their residents' "
+       "in-system spend minus growth of their out-of-system spend (0 when there are none).", scale=100.0,
+       fmt="{:+.2f}"),
+    _m("home_bias_observed_other", "Observed home bias, other systems", "pp", "The same for ICBs whose deciding "
+       "system was not in deficit.", scale=100.0, fmt="{:+.2f}"),
+    _m("binding_spec_cap", "Binding: specification cap", "%", "Share of ICB-led commissioners cutting this year "
+       "whose contracts all hit the specification cap.", scale=100.0, fmt="{:.0f}"),
+    _m("binding_nhse_consent", "Binding: NHS England consent", "%", "Share of decisions needing NHS England's "
+       "consent where it limited unequal treatment.", scale=100.0, fmt="{:.0f}"),
+    _m("binding_growth_cap", "Binding: out-of-area growth cap", "%", "Share of systems in deficit holding their "
+       "own contracts that withheld some out-of-area growth.", scale=100.0, fmt="{:.0f}"),
+    _m("binding_diversion_limit", "Binding: ring-fence limit", "%", "Under a soft ring-fence, share of ICBs wanting "
+       "to move delegated money that the limit held back (0 under a hard ring-fence: the channel is closed).",
+       scale=100.0, fmt="{:.0f}"),
+    _m("binding_referral_capacity", "Binding: capacity for repatriation", "%", "Share of repatriating ICBs "
+       "limited by in-system spare capacity.", scale=100.0, fmt="{:.0f}"),
+    _m("binding_local_start_blocked", "Binding: local starts blocked", "%", "Share of intended local starts that "
+       "specifications or consent blocked.", scale=100.0, fmt="{:.0f}"),
+    _m("binding_convergence_floor", "Binding: convergence floor", "%", "Share of ICBs whose delegated budget the "
+       "growth floor held up this year.", scale=100.0, fmt="{:.0f}"),
+    _m("spend_national", "Spend by NHS England nationally", "£bn", "Spend commissioned by NHS England nationally.",
+       fmt="{:.2f}"),
+    _m("spend_region", "Spend by NHS England regions", "£bn", "Spend commissioned by NHS England's regions.",
+       fmt="{:.2f}"),
+    _m("spend_icb", "Spend by ICBs", "£bn", "Spend commissioned by ICBs (own or merged footprint).", fmt="{:.2f}"),
+    _m("spend_joint_committee", "Spend by joint committees", "£bn", "Spend commissioned by ICB/NHS England joint "
+       "committees.", fmt="{:.2f}"),
+    _m("spend_pan_icb", "Spend by pan-ICB pools", "£bn", "Spend commissioned by pan-ICB pools.", fmt="{:.2f}"),
+    # --- end of run only -------------------------------------------------------------
+    _m("income_change_min", "Income change, worst provider", "%", "The lowest provider income change at the end "
+       "of the run.", scale=100.0, fmt="{:+.1f}", kind="summary"),
+    _m("access_max_min_ratio", "Access, highest over lowest ICB", "", "Highest over lowest ICB access rate "
+       "(Atlas of Variation style).", fmt="{:.2f}", kind="summary"),
+    _m("cumulative_diverted", "Diverted to system deficits, whole run", "£m", "Delegated money moved to system "
+       "deficits over the run.", fmt="{:.0f}", kind="summary"),
+    _m("cumulative_stabilisation", "Stabilisation paid, whole run", "£m", "Regions' stabilisation payments over "
+       "the run.", fmt="{:.1f}", kind="summary"),
+    _m("cumulative_revenue_support", "Revenue support, whole run", "£m", "Cash support to trusts over the run.",
+       fmt="{:,.0f}", kind="summary"),
+    _m("cumulative_returned", "Returned unspent, whole run", "£m", "Budget returned to NHS England over the run.",
+       fmt="{:,.0f}", kind="summary"),
+    _m("unplaced_cases", "Cases with no provider", "cases", "Cases in the final round with no provider that had "
+       "room.", fmt="{:,.0f}", kind="summary", count=True),
+    _m("max_providers_destabilised", "Providers destabilised, peak year", "providers", "Highest yearly count of "
+       "destabilised providers over the run.", fmt="{:.1f}", kind="summary", count=True, short="peak destabilised"),
     *(
-        _m(f"destabilised_at_{threshold_label(x)}", f"Destabilised at a {x:.1%} deficit", "count",
-           f"Providers destabilised at the end, with a deficit threshold of {x:.1%} of turnover (the curve across "
-           "thresholds).", "summary", worse=True)
+        _m(f"destabilised_at_{threshold_label(x)}", f"Destabilised at a {x * 100:g}% deficit", "providers",
+           f"Providers destabilised at the end of the run with a deficit threshold of {x * 100:g}% of turnover "
+           "(the curve across thresholds; revenue support and financial withdrawals count at every threshold).",
+           fmt="{:.1f}", kind="summary", count=True)
         for x in DESTAB_THRESHOLDS
     ),
 )
-MEASURES: dict[str, Measure] = {m.name: m for m in (*_SERIES, *_SUMMARY)}
-SERIES_MEASURES = tuple(m.name for m in _SERIES)
-SUMMARY_MEASURES = SERIES_MEASURES + tuple(m.name for m in _SUMMARY)
-CURVE_MEASURES = tuple(f"destabilised_at_{threshold_label(x)}" for x in DESTAB_THRESHOLDS)
 
+MEASURE_BY_NAME: dict[str, Measure] = {m.name: m for m in MEASURES}
+SERIES_MEASURES: tuple[str, ...] = tuple(m.name for m in MEASURES if m.kind == "series")
+SUMMARY_MEASURES: tuple[str, ...] = tuple(m.name for m in MEASURES)
+CURVE_MEASURES: tuple[str, ...] = tuple(f"destabilised_at_{threshold_label(x)}" for x in DESTAB_THRESHOLDS)
 
 def quantile(x: np.ndarray, q: float) -> float:
     """Linear-interpolated quantile (numpy's default method), via a partial sort."""
@@ -294,19 +336,14 @@ def update(model: CommissioningModel) -> None:
     model.measures = {k: clean(v) for k, v in m.items()}
 
 
-def _reporter(name: str):
-    def reporter(model):
-        return model.measures[name]
-
-    reporter.__name__ = name
-    reporter.__qualname__ = name
-    return reporter
+# --- reporters -------------------------------------------------------------------------
+def read_measure(name: str, model: CommissioningModel) -> float:
+    """This round's value of measure ``name`` (the DataCollector's reporter of every series measure)."""
+    return model.measures[name]
 
 
-# Module-level reporters (picklable by name, as in Mesa's examples): one per series measure.
-for _name in SERIES_MEASURES:
-    globals()[_name] = _reporter(_name)
-MODEL_REPORTERS = {name: globals()[name] for name in SERIES_MEASURES}
+# partial(read_measure, name): picklable, and called with the model by Mesa's DataCollector.
+MODEL_REPORTERS = {name: partial(read_measure, name) for name in SERIES_MEASURES}
 
 ICB_REPORTERS = {
     "budget": "budget",
@@ -330,6 +367,8 @@ PROVIDER_REPORTERS = {
 
 
 def make_datacollector(model: CommissioningModel, agents: bool = True) -> DataCollector:
+    from mesa import DataCollector
+
     from .agents import ICB, Provider
 
     agenttype = {ICB: dict(ICB_REPORTERS), Provider: dict(PROVIDER_REPORTERS)} if agents else None

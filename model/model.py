@@ -28,7 +28,6 @@ decision rules (``agents.py``).
 
 from __future__ import annotations
 
-import functools
 from types import SimpleNamespace
 from typing import Any
 
@@ -70,11 +69,12 @@ FULL_STRESS = 0.02
 MAX_SHIFT = 0.20
 
 
-@functools.lru_cache(maxsize=32)
-def _base_world(folder: str, reach_multiplier: float, elasticity: float, affinity: float,
-                deprivation: float) -> SimpleNamespace:
-    """Base-year geography and flows; depends only on the seed folder and four set-up parameters."""
-    d = load_seeds(folder)
+BASE_WORLDS_KEPT = 32  # base-year worlds kept per seed data (a sweep over reach or affinity makes many)
+
+
+def _make_base_world(d: SeedData, reach_multiplier: float, elasticity: float, affinity: float,
+                     deprivation: float) -> SimpleNamespace:
+    """Base-year geography and flows; depends only on the seed data and four set-up parameters."""
     dist = distances_km(d.icb_lat, d.icb_lon, d.prov_lat, d.prov_lon)  # (I, P)
     offered = d.base_cases > 0
     gravity = gravity_weights(dist, d.reach_km * reach_multiplier, offered)
@@ -131,9 +131,21 @@ def potential_lines(d: SeedData) -> np.ndarray:
 
 def base_world(data: SeedData, reach_multiplier: float, elasticity: float, affinity: float = 1.0,
                deprivation: float = 0.0) -> SimpleNamespace:
-    """Base-year geography and flows (distances, need, use, balanced gravity flows), cached per process."""
-    return _base_world(data.source_dir, float(reach_multiplier), float(elasticity), float(affinity),
-                       float(deprivation))
+    """Base-year geography and flows (distances, need, use, balanced gravity flows).
+
+    Depends only on the seed data and four set-up parameters, so it is computed once per process for each
+    combination, kept with the seed data (``data.derived``, the most recent ``BASE_WORLDS_KEPT``) and shared
+    read-only by every model instance built from that data.
+    """
+    worlds = data.derived.setdefault("base_worlds", {})
+    key = (float(reach_multiplier), float(elasticity), float(affinity), float(deprivation))
+    world = worlds.pop(key, None)
+    if world is None:
+        world = _make_base_world(data, *key)
+        while len(worlds) >= BASE_WORLDS_KEPT:
+            worlds.pop(next(iter(worlds)))  # the least recently used
+    worlds[key] = world  # most recently used last
+    return world
 
 
 class CommissioningModel(mesa.Model):

@@ -12,10 +12,10 @@ allowed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .errors import ParameterError
+from .errors import ParameterError, rethrow
 
 
 @dataclass(frozen=True)
@@ -298,6 +298,8 @@ PARAMS: tuple[Param, ...] = (
 )
 
 PARAM_BY_NAME: dict[str, Param] = {p.name: p for p in PARAMS}
+# Read once, when the model is built (the world's geography, cost and finance draws).
+SETUP_PARAMS: tuple[str, ...] = tuple(p.name for p in PARAMS if p.when == "setup")
 DEFAULTS: dict[str, Any] = {p.name: p.default for p in PARAMS}
 
 
@@ -315,10 +317,8 @@ def validate_parameters(values: dict[str, Any], *, where: str = "") -> dict[str,
             raise ParameterError(
                 f"{prefix}unknown parameter '{name}'{hint}; allowed: {', '.join(sorted(PARAM_BY_NAME))}"
             )
-        try:
+        with rethrow(ParameterError, prefix=prefix):
             out[name] = spec.check(value)
-        except ParameterError as exc:
-            raise ParameterError(f"{prefix}{exc}") from None
     return out
 
 

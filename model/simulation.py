@@ -7,11 +7,13 @@ the model through this function, so a run means the same thing everywhere.
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
 from .measures import SERIES_MEASURES, SUMMARY_MEASURES
 
-__all__ = ["simulate", "SUMMARY_MEASURES", "SERIES_MEASURES"]
+__all__ = ["simulate", "fingerprint", "SUMMARY_MEASURES", "SERIES_MEASURES"]
 
 
 def simulate(
@@ -45,3 +47,20 @@ def simulate(
         out["series"] = {k: [float(x) for x in mv[k]] for k in SERIES_MEASURES}
         out["provider_income_change"] = [float(x) for x in model.state.income_change]
     return out
+
+
+def fingerprint() -> str:
+    """A hash of what a run's results depend on: the model's code, scenario files and seed
+    tables (not the browser page). A results folder made with another fingerprint would mix
+    two models, so the batch engine does not resume it."""
+    from .data import seeds_dir
+
+    root = Path(__file__).resolve().parent
+    files = sorted(root.rglob("*.py")) + sorted(root.rglob("*.toml")) + sorted(Path(seeds_dir()).glob("*.csv"))
+    h = hashlib.sha256()
+    for f in files:
+        if "__pycache__" in f.parts or f.name == "app.py":  # the browser page does not affect runs
+            continue
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]

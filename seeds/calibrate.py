@@ -27,15 +27,14 @@ SEEDS_USED = (1, 2, 3)
 
 def margin_2023(pressure: float) -> float:
     from model import data as model_data
-    from model.model import CommissioningModel, _base_world
+    from model.model import CommissioningModel
 
     rows = list(csv.DictReader((SEEDS / "funding.csv").open(encoding="utf-8")))
     for r in rows:
         if r["series"] == "unfunded_cost_pressure" and r["year"] == "2023":
             r["value"] = repr(round(float(pressure), 6))
     _write(rows)
-    model_data._cached.cache_clear()
-    _base_world.cache_clear()
+    model_data._cached.cache_clear()  # fresh seed data, and with it fresh base-year worlds
     vals = []
     for seed in SEEDS_USED:
         m = CommissioningModel("as_happened", rng=seed, collect_agent_data=False)

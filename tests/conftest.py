@@ -19,7 +19,7 @@ def toy_seeds(tmp_path_factory) -> str:
 
 @pytest.fixture
 def toy_model(toy_seeds):
-    from model import CommissioningModel
+    from commissim.model import CommissioningModel
 
     def make(scenario="nhse_direct", rng=1, **params):
         return CommissioningModel(scenario=scenario, rng=rng, seeds_path=toy_seeds, **params)

@@ -6,12 +6,12 @@ import importlib
 
 
 def test_readme_python_snippet_runs(toy_seeds):
-    import model.simulation  # noqa: F401 - importing the submodule first must not shadow the function
+    import commissim.model.simulation  # noqa: F401 - importing the submodule first must not shadow the function
 
-    mod = importlib.import_module("model")
-    from model import CommissioningModel, simulate
+    mod = importlib.import_module("commissim.model")
+    from commissim import CommissioningModel, simulate  # the documented entry point
 
-    assert callable(simulate) and simulate is mod.simulate
+    assert callable(simulate) and simulate is mod.simulate and CommissioningModel is mod.CommissioningModel
     m = CommissioningModel(scenario="full_delegation", rng=42, home_bias=0.8, seeds_path=toy_seeds)
     m.run(3)
     summary = m.summary()

@@ -16,12 +16,13 @@ import pytest
 import solara
 from mesa.experimental.scenarios import Scenario as MesaScenario
 
-from experiments import cmd_viz
-from experiments.cli import UserError, build_parser
-from model import app
-from model.model import CommissioningModel
-from model.params import DEFAULTS, PARAM_BY_NAME
-from model.scenarios import list_scenarios
+from commissim.experiments.cli import build_parser
+from commissim.experiments.cli import viz as cmd_viz
+from commissim.experiments.errors import UserError
+from commissim.model import app
+from commissim.model.model import CommissioningModel
+from commissim.model.params import DEFAULTS, PARAM_BY_NAME
+from commissim.model.scenarios import list_scenarios
 
 
 # ----------------------------------------------------------------------- helpers
@@ -259,7 +260,7 @@ def test_viz_command_line():
     args = build_parser("viz").parse_args(["viz", "--port", "9001", "--host", "localhost"])
     assert (args.host, args.port) == ("localhost", 9001)
     cmd = cmd_viz.server_command("127.0.0.1", 9001)
-    assert cmd[1:5] == ["-m", "solara", "run", "model.app"]
+    assert cmd[1:5] == ["-m", "solara", "run", "commissim.model.app"]
     for flag in ("--production", "--no-open", "--no-check-version"):
         assert flag in cmd
     assert cmd_viz.server_env()["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
@@ -278,7 +279,7 @@ def test_viz_refuses_a_busy_port():
 
 
 def test_viz_busy_port_is_a_clean_cli_error(capsys):
-    from experiments.cli import main
+    from commissim.experiments.cli import main
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

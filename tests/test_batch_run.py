@@ -9,8 +9,8 @@ import mesa
 import pandas as pd
 import pytest
 
-from model import CommissioningModel
-from model.simulation import simulate
+from commissim.model import CommissioningModel
+from commissim.model.simulation import simulate
 
 
 def test_batch_run_drives_the_model_unchanged_and_matches_simulate(toy_seeds):

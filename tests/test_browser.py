@@ -84,11 +84,11 @@ def server(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     log_path = tmp_path_factory.mktemp("viz") / "server.log"
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("PYTHONPATH", None)  # the installed package, as a user runs it
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "experiments.cli", "viz", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "commissim.experiments.cli", "viz", "--port", str(port)],
+            cwd=log_path.parent, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
         deadline = time.monotonic() + READY_TIMEOUT_S

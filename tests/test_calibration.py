@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model import CommissioningModel
-from model.data import TIERS, load_seeds
+from commissim.model import CommissioningModel
+from commissim.model.data import TIERS, load_seeds
 
 
 @pytest.fixture(scope="module")

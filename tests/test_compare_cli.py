@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 import _engine_helpers as h
-from experiments.cli import main
-from experiments.compare import compare
+from commissim.experiments.cli import main
+from commissim.experiments.compare import compare
 
 FIGURES = {"providers_destabilised.png", "income_change_distribution.png", "access_inequality.png",
            "out_of_area_share.png"}
@@ -22,9 +22,9 @@ FIGURES = {"providers_destabilised.png", "income_change_distribution.png", "acce
 
 @pytest.fixture
 def fake_model(monkeypatch):
-    import model.simulation
+    import commissim.model.simulation
 
-    monkeypatch.setattr(model.simulation, "simulate", h.fake_simulate)
+    monkeypatch.setattr(commissim.model.simulation, "simulate", h.fake_simulate)
     return h.fake_simulate
 
 
@@ -107,9 +107,9 @@ def test_user_mistakes_exit_2_with_a_message(tmp_path, fake_model, capsys, extra
 
 
 def test_failed_runs_are_reported_and_exit_1(tmp_path, monkeypatch, capsys):
-    import model.simulation
+    import commissim.model.simulation
 
-    monkeypatch.setattr(model.simulation, "simulate", h.fail_odd_seeds)
+    monkeypatch.setattr(commissim.model.simulation, "simulate", h.fail_odd_seeds)
     rc = main(["compare", "--scenarios", "nhse_direct,pan_icb", "--seeds", "4", "--years", "1", "--out",
                str(tmp_path / "f"), "--executor", "serial"])
     err = capsys.readouterr().err
@@ -126,3 +126,16 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+@pytest.mark.slow
+def test_compare_on_a_dask_cluster_gives_the_same_runs(tmp_path, fake_model):
+    """``commissim compare --executor dask --workers N`` (the sweeps' executors, from the one home)."""
+    args = ["compare", "--scenarios", "nhse_direct,pan_icb", "--seeds", "3", "--years", "2", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "serial"), "--executor", "serial"]) == 0
+    assert main([*args, "--out", str(tmp_path / "dask"), "--executor", "dask", "--workers", "2"]) == 0
+    a, b = (pd.read_parquet(tmp_path / f / "summaries.parquet").drop(columns="run_seconds") for f in ("serial", "dask"))
+    pd.testing.assert_frame_equal(a, b)
+    m = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+    assert m["executor_detail"] == "dask LocalCluster (2 workers)" and m["workers"] == 2
+    assert "--executor dask --workers 2" in m["command"]

@@ -16,22 +16,19 @@ import pandas as pd
 import pytest
 
 import _engine_helpers as h
-from experiments.engine import (
-    BatchConfigError,
-    consolidate,
-    load_results,
-    make_run_id,
-    run_batch,
-    run_seed,
-)
+from commissim.experiments.batch import consolidate, load_results, make_run_id, run_batch, run_seed
+from commissim.experiments.errors import BatchConfigError
+from commissim.experiments.model_runs import model_runner
 
 DESIGN = [{"scenario": "nhse_direct"}, {"scenario": "full_delegation", "home_bias": 0.3}]
 
 
-def _batch(out, **kw):
-    args = dict(replicates=3, years=2, func=h.fake_simulate, executor="serial", progress=False, log=lambda m: None)
+def _batch(out, runner=None, **kw):
+    """A batch of the model's runner with ``func`` (default the fake) and ``func_kwargs``."""
+    runner = runner or model_runner(kw.pop("func", h.fake_simulate), kw.pop("func_kwargs", None))
+    args = dict(replicates=3, years=2, executor="serial", progress=False, log=lambda m: None)
     args.update(kw)
-    return run_batch(kw.pop("design", DESIGN), out=out, **{k: v for k, v in args.items() if k != "design"})
+    return run_batch(args.pop("design", DESIGN), runner=runner, out=out, **args)
 
 
 def _tables(folder):
@@ -230,7 +227,7 @@ def test_without_series(tmp_path):
 
 def test_real_model_on_toy_world(tmp_path, toy_seeds):
     """The engine with the real ``simulate`` on the toy world (skipped while the model cannot run)."""
-    from model.simulation import simulate
+    from commissim.model.simulation import simulate
 
     try:
         simulate("nhse_direct", years=1, rng=1, seeds_path=toy_seeds)
@@ -244,11 +241,11 @@ def test_real_model_on_toy_world(tmp_path, toy_seeds):
     shutil.rmtree(tmp_path / "procs")
 
 
-def test_resuming_a_folder_made_by_another_model_version_is_refused(tmp_path, monkeypatch):
-    from experiments import engine
+def test_resuming_a_folder_made_by_another_model_version_is_refused(tmp_path):
+    import dataclasses
 
     _batch(tmp_path / "r")
-    monkeypatch.setattr(engine, "model_fingerprint", lambda: "something-else")
-    with pytest.raises(engine.BatchConfigError, match="different version of the model.*--overwrite"):
-        _batch(tmp_path / "r")
-    _batch(tmp_path / "r", overwrite=True)  # --overwrite starts again
+    changed = dataclasses.replace(model_runner(h.fake_simulate), fingerprint=lambda: "something-else")
+    with pytest.raises(BatchConfigError, match="different version of the model.*--overwrite"):
+        _batch(tmp_path / "r", runner=changed)
+    _batch(tmp_path / "r", runner=changed, overwrite=True)  # --overwrite starts again

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from model.contracting import allocate_cuts, home_bias_weight, uplift_fraction
-from model.flows import LineIndex, balance_flows, cap_and_reroute, distances_km, gravity_weights, shares
+from commissim.model.contracting import allocate_cuts, home_bias_weight, uplift_fraction
+from commissim.model.flows import LineIndex, balance_flows, cap_and_reroute, distances_km, gravity_weights, shares
 
 
 def _world(seed=0, I=5, P=4, S=3):
@@ -121,7 +121,7 @@ def test_uplift_fraction():
 
 
 def test_quantile_matches_numpy():
-    from model.measures import quantile
+    from commissim.model.measures import quantile
 
     x = np.random.default_rng(5).normal(size=109)
     for q in (0.0, 0.1, 0.5, 0.9, 1.0):

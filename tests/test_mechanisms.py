@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.agents import Provider, Region
+from commissim.model.agents import Provider, Region
 
 
 def _idx(m, kind, code):
@@ -200,6 +200,7 @@ def test_as_happened_timeline_changes_commissioners(toy_model):
         m.step()
         kinds[m.year] = {k: m.measures[f"spend_{k}"] > 0 for k in ("region", "icb", "joint_committee")}
     assert kinds[2023]["joint_committee"] and not kinds[2023]["icb"]
+    assert kinds[2024]["icb"] and kinds[2024]["joint_committee"]  # split: region A's ICBs (delegated_2024)
     assert kinds[2025]["icb"] and not kinds[2025]["joint_committee"]
     assert m.p["icb_footprint"] == "merged_2026"
     merged = m.state.comm[m.state.delegated_cells]

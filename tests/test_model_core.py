@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import CommissioningModel
-from model.errors import ParameterError, ScenarioError
+from commissim.model import CommissioningModel
+from commissim.model.errors import ParameterError, ScenarioError
 
 SCENARIOS = ["nhse_direct", "full_delegation", "joint_committees", "pan_icb", "trailblazer", "needs_based",
              "as_happened", "icb_consolidation", "national_clawback"]
@@ -83,7 +83,7 @@ def test_reporters_and_agent_types_are_collected(toy_model):
     for name in ("total_spend", "out_of_area_share", "providers_in_distress", "services_withdrawn",
                  "unmet_need_share", "access_cv"):
         assert name in df.columns and len(df) == 3
-    from model.agents import ICB, Provider
+    from commissim.model.agents import ICB, Provider
 
     icb = m.datacollector.get_agenttype_vars_dataframe(ICB)
     prov = m.datacollector.get_agenttype_vars_dataframe(Provider)
@@ -116,3 +116,43 @@ def test_bad_input_names_the_parameter(toy_seeds):
         CommissioningModel(seeds_path=toy_seeds, withdrawal_rounds=2.5)
     m = CommissioningModel(seeds_path=toy_seeds, rng="7")  # a seed typed into a text box
     assert m.run(1).steps == 1
+
+
+def test_the_2024_split_comes_from_the_seed_data_with_a_clear_error(toy_seeds, tmp_path):
+    """split_2024's full-delegation ICBs are data (icbs.csv delegated_2024), not names in a rule."""
+    import shutil
+
+    from commissim.model.data import read_seeds
+    from commissim.model.errors import SeedDataError
+
+    folder = tmp_path / "seeds"
+    shutil.copytree(toy_seeds, folder)
+    text = (folder / "icbs.csv").read_text().splitlines()
+    assert text[0].split(",")[-1] == "delegated_2024" and text[1].endswith(",true")
+    (folder / "icbs.csv").write_text("\n".join([text[0], text[1][: -len("true")] + "maybe", *text[2:]]) + "\n")
+    with pytest.raises(SeedDataError, match=r"icbs.csv row 2, field 'delegated_2024': value 'maybe' is not true/false"):
+        read_seeds(folder)
+    (folder / "icbs.csv").write_text("\n".join(line.rsplit(",", 1)[0] for line in text) + "\n")
+    with pytest.raises(SeedDataError, match=r"icbs.csv: missing column\(s\) delegated_2024"):
+        read_seeds(folder)
+    m = CommissioningModel("as_happened", rng=1, seeds_path=toy_seeds).run(2)  # 2024-25: the split
+    deleg = m.state.delegated_cells.any(axis=1)
+    held_by_icb = m.state.group_type[m.state.comm[deleg]] == 2
+    assert deleg.any() and held_by_icb.any() and not held_by_icb.all()
+
+
+def test_base_worlds_are_kept_with_their_seed_data(toy_seeds):
+    """The base-year world is cached on the SeedData it was built from (not by id() in a global)."""
+    from commissim.model.data import load_seeds, read_seeds
+    from commissim.model.model import BASE_WORLDS_KEPT, base_world
+
+    d = load_seeds(toy_seeds)
+    w = base_world(d, 1.0, 0.15, 10.0)
+    assert base_world(d, 1.0, 0.15, 10.0) is w
+    other = read_seeds(toy_seeds)  # the same tables read again: another object, its own worlds
+    assert base_world(other, 1.0, 0.15, 10.0) is not w
+    np.testing.assert_array_equal(base_world(other, 1.0, 0.15, 10.0).flow0, w.flow0)
+    for k in range(BASE_WORLDS_KEPT + 3):
+        base_world(other, 0.5 + k / 100, 0.15, 10.0)
+    assert len(other.derived["base_worlds"]) == BASE_WORLDS_KEPT
+    assert base_world(d, 1.0, 0.15, 10.0) is w  # d's worlds are untouched

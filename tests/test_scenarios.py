@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.cli import main as cli
-from model import CommissioningModel
-from model.errors import ScenarioError
-from model.scenarios import list_scenarios, load_scenario, parse_scenario
-from model.simulation import simulate
+from commissim.experiments.cli import main as cli
+from commissim.model import CommissioningModel
+from commissim.model.errors import ScenarioError
+from commissim.model.scenarios import list_scenarios, load_scenario, parse_scenario
+from commissim.model.simulation import simulate
 
 BRIEF = {"nhse_direct", "full_delegation", "joint_committees", "trailblazer", "pan_icb", "needs_based",
          "as_happened", "icb_consolidation", "national_clawback", "transplant_dialysis"}
@@ -184,3 +184,38 @@ def test_compare_refuses_to_override_what_defines_a_scenario(tmp_path, capsys):
               "--set", "arrangement=delegated", "--out", str(tmp_path / "c")])
     assert rc == 2
     assert "define what a scenario is" in capsys.readouterr().err
+
+
+def test_a_change_of_a_setup_parameter_is_refused_naming_it_and_the_year():
+    text = ('name = "x"\ndescription = "d"\nsource = "s"\n[parameters]\narrangement = "delegated"\n'
+            '[[changes]]\nyear = "2024-25"\ncash_strapped_share = 0.6\n')
+    with pytest.raises(ScenarioError) as exc:
+        parse_scenario(text, origin="x.toml")
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert "x.toml [[changes]] #1: parameter 'cash_strapped_share' is read once" in msg and "2024-25" in msg
+    assert "[parameters]" in msg
+    ok = parse_scenario(text.replace("[[changes]]\nyear", "[[changes]]\nhome_bias = 0.3\nyear").replace(
+        "cash_strapped_share = 0.6\n", ""), origin="x.toml")
+    assert ok.changes == ((2024, {"home_bias": 0.3}),)
+
+
+@pytest.mark.parametrize("name", sorted(__import__("commissim.model.params", fromlist=["x"]).SETUP_PARAMS))
+def test_setup_parameters_really_are_read_only_at_setup(name, toy_seeds):
+    """Why they are refused in [[changes]]: changing one after the base year changes nothing."""
+    from commissim.model.params import PARAM_BY_NAME
+    from commissim.model.scenarios import PolicyScenario
+
+    spec = PARAM_BY_NAME[name]
+    other = spec.high if spec.default != spec.high else spec.low
+    base = load_scenario("full_delegation")
+    changed = PolicyScenario(base.name, base.description, base.source, base.parameters, ((2024, {name: other}),))
+    a = CommissioningModel(base, rng=3, seeds_path=toy_seeds).run(4)
+    b = CommissioningModel(changed, rng=3, seeds_path=toy_seeds).run(4)
+    assert b.p[name] == other  # the change was applied to the parameters in force...
+    assert a.summary() == b.summary()  # ...and had no effect
+    # ...although set from the base year it changes the world the model builds (so the check above is not empty)
+    built = [CommissioningModel(base, rng=3, seeds_path=toy_seeds, **kw).state for kw in ({}, {name: other})]
+    differs = [k for k, v in vars(built[0]).items()
+               if isinstance(v, np.ndarray) and not np.array_equal(v, getattr(built[1], k))]
+    assert differs, f"{name} set from the base year changed no state array"

@@ -18,11 +18,10 @@ import pytest
 
 import _engine_helpers as eh
 import _sweep_helpers as sh
-from experiments.cli import main as cli_main
-from experiments.engine import load_results, make_run_id
-from experiments.sensitivity import SweepAnalysisError, analyse
-from experiments.space import ParamSpec, SweepConfigError, SweepWarning, load_spec, map_unit
-from experiments.sweep import sweep
+from commissim.experiments.batch import load_results, make_run_id
+from commissim.experiments.cli import main as cli_main
+from commissim.experiments.errors import SweepAnalysisError, SweepConfigError, SweepWarning
+from commissim.experiments.sensitivity import ParamSpec, analyse, load_spec, map_unit, sweep
 
 QUIET = dict(progress=False, log=lambda m: None)
 
@@ -109,7 +108,7 @@ def test_space_file_from_toml_and_cli_error_is_one_line(tmp_path, capsys):
 
 
 def test_headline_config_is_valid():
-    from experiments.sobol_delegation import CONFIG
+    from commissim.experiments.sobol_delegation import CONFIG
 
     spec = load_spec(CONFIG)
     assert spec.method == "sobol" and spec.scenarios == ["full_delegation"] and not spec.warnings
@@ -300,7 +299,7 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
 # --------------------------------------------------------------------------- executors
 @pytest.mark.slow
 def test_identical_results_serial_processes_and_dask_local_cluster(tmp_path, toy_seeds):
-    from model.simulation import simulate
+    from commissim.model.simulation import simulate
 
     cfg = _space(n=4, seeds=2, outcomes=["providers_destabilised", "access_gini", "income_change_p10"],
                  parameters={"home_bias": {"bounds": [0.0, 0.9]}, "funding_gap": {"bounds": [0.0, 0.03]},
@@ -365,8 +364,8 @@ def test_killing_a_dask_worker_mid_sweep_still_runs_every_run_exactly_once(tmp_p
 
 
 def test_bad_executor_options(tmp_path, capsys):
-    from experiments.executors import open_executor
-    from experiments.cli import UserError
+    from commissim.experiments.batch import open_executor
+    from commissim.experiments.errors import UserError
 
     with pytest.raises(UserError, match=r"--scheduler: value 'localhost:8786' is not allowed; expected an address"):
         with open_executor("processes", scheduler="localhost:8786"):

@@ -14,7 +14,9 @@ A scenario file looks like::
     delegated_set = "as_happened_70"
 
 Any model parameter (``commissim`` lists them in ``model.params``) may appear under
-``[parameters]`` or in a change. The built-in scenarios live next to this module;
+``[parameters]``; in a change, any parameter the model reads every round. The ones it reads
+once, when it is built (``when="setup"`` in ``model.params``: ``params.SETUP_PARAMS``), are
+refused in ``[[changes]]``: a change from a later year would have no effect. The built-in scenarios live next to this module;
 copy one, edit it and pass its path wherever a scenario name is accepted.
 
 Mesa's ``Model`` owns a ``scenario`` attribute of its own, so the model keeps the
@@ -30,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ParameterError, ScenarioError
-from ..params import validate_parameters
+from ..errors import ParameterError, ScenarioError, rethrow
+from ..params import PARAM_BY_NAME, validate_parameters
 
 BASE_YEAR = 2022  # financial year 2022-23
 SCENARIO_DIR = Path(__file__).resolve().parent
@@ -107,10 +109,8 @@ def parse_scenario(text: str, *, origin: str = "<string>") -> PolicyScenario:
     params = raw.get("parameters", {})
     if not isinstance(params, dict):
         raise ScenarioError(f"{origin}: 'parameters' must be a table ([parameters]), got {type(params).__name__}")
-    try:
+    with rethrow(ScenarioError, ParameterError):
         params = validate_parameters(params, where=f"{origin} [parameters]")
-    except ParameterError as exc:
-        raise ScenarioError(str(exc)) from None
     changes_raw = raw.get("changes", [])
     if not isinstance(changes_raw, list) or not all(isinstance(c, dict) for c in changes_raw):
         raise ScenarioError(f"{origin}: 'changes' must be an array of tables ([[changes]])")
@@ -123,10 +123,15 @@ def parse_scenario(text: str, *, origin: str = "<string>") -> PolicyScenario:
         rest = {key: v for key, v in ch.items() if key != "year"}
         if not rest:
             raise ScenarioError(f"{where}: no parameters to change")
-        try:
+        with rethrow(ScenarioError, ParameterError):
             rest = validate_parameters(rest, where=where)
-        except ParameterError as exc:
-            raise ScenarioError(str(exc)) from None
+        setup = [k for k in rest if PARAM_BY_NAME[k].when == "setup"]
+        if setup:
+            raise ScenarioError(
+                f"{where}: parameter '{setup[0]}' is read once, when the model is built, so changing it from "
+                f"{fy_label(year)} would have no effect; set it under [parameters] instead (it then holds from the "
+                "base year)"
+            )
         for y, earlier in changes:
             clash = sorted(set(earlier) & set(rest)) if y == year else []
             if clash:

@@ -1,6 +1,6 @@
 """``commissim viz``: serve the SolaraViz page (``model/app.py``) on 127.0.0.1.
 
-Runs ``python -m solara run model.app`` in a child process with the options that
+Runs ``python -m solara run commissim.model.app`` in a child process with the options that
 keep the page offline (``--production``: browser files from the local
 ``solara-assets`` package; no version check; no telemetry), prints the address
 and forwards Ctrl-C. Each browser tab gets its own model.
@@ -16,14 +16,12 @@ import signal
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
-from experiments.cli import UserError
+from ..errors import UserError
 
 DEFAULT_PORT = 8765
 DEFAULT_HOST = "127.0.0.1"
-APP_MODULE = "model.app"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+APP_MODULE = "commissim.model.app"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -67,8 +65,6 @@ def server_command(host: str, port: int) -> list[str]:
 def server_env() -> dict[str, str]:
     env = dict(os.environ)
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
-    path = env.get("PYTHONPATH", "")
-    env["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + path if path else "")
     return env
 
 
@@ -100,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"commissim viz: note: listening on {host}, so other machines may reach the page", flush=True)
 
-    proc = subprocess.Popen(server_command(host, port), env=server_env(), cwd=str(PROJECT_ROOT))
+    proc = subprocess.Popen(server_command(host, port), env=server_env())
 
     def on_term(signum, frame):  # forward a polite stop (e.g. from a test harness) to the server
         raise KeyboardInterrupt

@@ -5,7 +5,7 @@ A sweep file is TOML::
     name = "sobol_delegation"
     description = "Which behaviour parameters drive provider destabilisation under full delegation"
     method = "sobol"            # sobol | morris | lhs | fast
-    n = 256                     # base sample size (see SAMPLE_SIZE below for what it means per method)
+    n = 256                     # sample size (what it means per method: methods.METHODS[...].size_rule)
     seeds = 2                   # replicates (seeds) per design point; outcomes are averaged over them
     years = 10
     root_seed = 20230401        # root of every run's seed (and of the SALib sample unless sample_seed)
@@ -13,7 +13,7 @@ A sweep file is TOML::
     outcomes = ["providers_destabilised", "access_gini", "providers_in_distress:max"]
     second_order = false        # Sobol only: also draw/analyse second-order indices
 
-    [options]                   # optional method settings (see METHOD_OPTIONS)
+    [options]                   # optional method settings (methods.METHODS[...].options)
     num_resamples = 1000
 
     [fixed]                     # optional: parameter values set in every run
@@ -53,57 +53,39 @@ from __future__ import annotations
 
 import math
 import tomllib
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from experiments.cli import UserError
+from ..errors import SweepConfigError, rethrow
+from .methods import METHODS
 
 __all__ = [
-    "SweepConfigError",
-    "SweepWarning",
     "ParamSpec",
     "SweepSpec",
     "load_spec",
     "map_unit",
     "draw_sample",
-    "expected_rows",
-    "METHODS",
+    "design_for",
+    "needs_series",
     "DISTRIBUTIONS",
+    "SWEEP_FILE",
 ]
 
-METHODS = ("sobol", "morris", "lhs", "fast")
+SWEEP_FILE = "sweep.json"  # the sweep's definition, SALib problems and method settings, in its folder
 DISTRIBUTIONS = ("unif", "triang", "logunif", "truncnorm")
 TOP_KEYS = {"name", "description", "method", "n", "seeds", "years", "root_seed", "sample_seed", "scenarios",
             "outcomes", "second_order", "options", "fixed", "parameters"}
 PARAM_KEYS = {"bounds", "levels", "distribution", "peak", "mean", "sd", "scenarios"}
-# Method options (keys of [options]) and their defaults.
-METHOD_OPTIONS: dict[str, dict[str, Any]] = {
-    "sobol": {"num_resamples": 1000, "conf_level": 0.95, "scramble": True},
-    "morris": {"num_levels": 4, "optimal_trajectories": None, "num_resamples": 1000, "conf_level": 0.95},
-    "lhs": {"conf_level": 0.95},
-    "fast": {"M": 4, "num_resamples": 1000, "conf_level": 0.95},
-}
-# What ``n`` means: rows of the sample for D parameters.
-SAMPLE_SIZE = {
-    "sobol": "base sample N: N(D+2) rows, N(2D+2) with second order; N a power of 2",
-    "morris": "trajectories: N(D+1) rows",
-    "lhs": "N rows",
-    "fast": "N(D) rows; N > 4 M^2 (M = 4: N >= 65)",
-}
 AGGREGATES = ("final", "mean", "max", "min", "sum")
 DEFAULTS = {"seeds": 1, "years": 10, "root_seed": 20230401, "second_order": False}
 
 
-class SweepConfigError(UserError):
-    """The sweep file (or an option) asks for something not allowed."""
-
-
-class SweepWarning(UserWarning):
-    """A sweep can run but something is likely unintended (e.g. Sobol N not a power of 2)."""
+def needs_series(outcomes: list[str]) -> bool:
+    """Whether any outcome aggregates a per-round series (``reporter:agg`` other than ``:final``)."""
+    return any(":" in o and not o.endswith(":final") for o in outcomes)
 
 
 # --------------------------------------------------------------------------- the spec
@@ -120,16 +102,6 @@ class ParamSpec:
     mean: float | None = None
     sd: float | None = None
     scenarios: tuple[str, ...] = ()
-
-    def describe(self) -> str:
-        if self.levels is not None:
-            return "levels " + ", ".join(map(str, self.levels))
-        lo, hi = self.bounds
-        if self.kind == "int":
-            return f"whole numbers {int(lo)}..{int(hi)}"
-        extra = {"triang": f", peak {self.peak}", "truncnorm": f", mean {self.mean}, sd {self.sd}"}.get(
-            self.distribution, "")
-        return f"{self.distribution} {lo}..{hi}{extra}"
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "kind": self.kind, "distribution": self.distribution,
@@ -175,7 +147,7 @@ class SweepSpec:
 
     @property
     def needs_series(self) -> bool:
-        return any(":" in o and not o.endswith(":final") for o in self.outcomes)
+        return needs_series(self.outcomes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -213,7 +185,7 @@ def _str_list(where: str, key: str, value: Any) -> list[str]:
 
 
 def _check_outcome(where: str, name: str) -> str:
-    from model.measures import SERIES_MEASURES, SUMMARY_MEASURES
+    from commissim.model.measures import SERIES_MEASURES, SUMMARY_MEASURES
 
     base, sep, agg = name.partition(":")
     if not sep:
@@ -242,7 +214,7 @@ def _check_outcome(where: str, name: str) -> str:
 
 
 def _param_spec(name: str, raw: Any, scenarios: list[str], where: str) -> ParamSpec:
-    from model.params import PARAM_BY_NAME
+    from commissim.model.params import PARAM_BY_NAME
 
     w = f"{where}: parameters.{name}"
     spec = PARAM_BY_NAME.get(name)
@@ -292,11 +264,9 @@ def _param_spec(name: str, raw: Any, scenarios: list[str], where: str) -> ParamS
             raise _err(w, "levels", levels, "a list of at least two values")
         if len(set(map(repr, levels))) != len(levels):
             raise _err(w, "levels", levels, "distinct values")
-        for v in levels:
-            try:
+        for v in levels:  # ParameterError names the value and the range
+            with rethrow(SweepConfigError, prefix=f"{w}: 'levels' value {v!r} is not allowed: "):
                 spec.check(v)
-            except Exception as exc:  # noqa: BLE001 - ParameterError names the value and the range
-                raise SweepConfigError(f"{w}: 'levels' value {v!r} is not allowed: {exc}") from None
         if dist != "unif":
             raise SweepConfigError(f"{w}: 'distribution' {dist!r} cannot apply to levels (levels are equally likely)")
         return ParamSpec(name, spec.kind, levels=tuple(levels), scenarios=tuple(scen))
@@ -343,9 +313,8 @@ def _param_spec(name: str, raw: Any, scenarios: list[str], where: str) -> ParamS
 
 def load_spec(config: str | Path | dict, overrides: dict[str, Any] | None = None) -> SweepSpec:
     """Read and check a sweep file (or a dict of the same shape); ``overrides`` replace top-level keys."""
-    from model.errors import ModelInputError
-    from model.params import validate_parameters
-    from model.scenarios import load_scenario
+    from commissim.model.params import validate_parameters
+    from commissim.model.scenarios import load_scenario
 
     if isinstance(config, dict):
         raw, where, source = dict(config), "sweep", ""
@@ -369,8 +338,9 @@ def load_spec(config: str | Path | dict, overrides: dict[str, Any] | None = None
     method = raw.get("method", "sobol")
     if method not in METHODS:
         raise _err(where, "method", method, f"one of {', '.join(METHODS)}")
+    m = METHODS[method]
     if "n" not in raw:
-        raise SweepConfigError(f"{where}: 'n' is missing: the sample size ({SAMPLE_SIZE[method]})")
+        raise SweepConfigError(f"{where}: 'n' is missing: the sample size ({m.size_rule})")
     n = _whole(where, "n", raw["n"], 2)
     seeds = _whole(where, "seeds", raw.get("seeds", DEFAULTS["seeds"]), 1)
     years = _whole(where, "years", raw.get("years", DEFAULTS["years"]), 1)
@@ -386,17 +356,15 @@ def load_spec(config: str | Path | dict, overrides: dict[str, Any] | None = None
         raise _err(where, "name", name, "a non-empty text")
 
     scenarios = _str_list(where, "scenarios", raw.get("scenarios", ["full_delegation"]))
-    for s in scenarios:
-        try:
+    with rethrow(SweepConfigError, prefix=f"{where}: 'scenarios': "):
+        for s in scenarios:
             load_scenario(s)
-        except ModelInputError as exc:
-            raise SweepConfigError(f"{where}: 'scenarios': {exc}") from None
     outcomes = [_check_outcome(where, o) for o in _str_list(where, "outcomes", raw.get("outcomes"))]
 
     options_raw = raw.get("options", {})
     if not isinstance(options_raw, dict):
         raise _err(where, "options", options_raw, "a table of method settings")
-    allowed_opts = METHOD_OPTIONS[method]
+    allowed_opts = m.options
     bad = set(options_raw) - set(allowed_opts)
     if bad and (overrides or {}).get("method") is not None:  # the file's options were for its own method
         options_raw = {k: v for k, v in options_raw.items() if k in allowed_opts}
@@ -411,20 +379,13 @@ def load_spec(config: str | Path | dict, overrides: dict[str, Any] | None = None
     cl = options.get("conf_level")
     if not _is_num(cl) or not 0 < cl < 1:
         raise _err(f"{where}: options", "conf_level", cl, "a number between 0 and 1, e.g. 0.95")
-    if method == "morris" and options["optimal_trajectories"] is not None:
-        ot = _whole(f"{where}: options", "optimal_trajectories", options["optimal_trajectories"], 2)
-        if ot >= n:
-            raise _err(f"{where}: options", "optimal_trajectories", ot, f"fewer than n = {n} trajectories")
-    if method == "fast" and n <= 4 * options["M"] ** 2:
-        raise _err(where, "n", n, f"n > 4 M^2 = {4 * options['M'] ** 2} for method 'fast' (M = {options['M']})")
+    m.check(n, options, where)
 
     fixed_raw = raw.get("fixed", {})
     if not isinstance(fixed_raw, dict):
         raise _err(where, "fixed", fixed_raw, "a table NAME = VALUE")
-    try:
+    with rethrow(SweepConfigError):
         fixed = validate_parameters(fixed_raw, where=f"{where}: fixed")
-    except ModelInputError as exc:
-        raise SweepConfigError(str(exc)) from None
 
     praw = raw.get("parameters")
     if not isinstance(praw, dict) or not praw:
@@ -443,13 +404,12 @@ def load_spec(config: str | Path | dict, overrides: dict[str, Any] | None = None
         if d == 0:
             raise SweepConfigError(f"{where}: no parameter applies to scenario {s!r}; list it in some "
                                    "parameter's 'scenarios' or drop it")
-        if method == "morris" and d < 2:
-            raise SweepConfigError(f"{where}: method 'morris' needs at least 2 parameters for scenario {s!r}")
-    if method == "sobol" and n & (n - 1):
-        lo = 1 << (n.bit_length() - 1)
-        msg = (f"Sobol sample size n = {n} is not a power of 2: the Sobol' sequence loses its balance "
-               f"properties and the indices converge more slowly; use n = {lo} or {lo * 2}")
-        spec.warnings.append(msg)
+        if d < m.min_params:
+            raise SweepConfigError(f"{where}: method '{method}' needs at least {m.min_params} parameters for "
+                                   f"scenario {s!r}")
+    warning = m.size_warning(n)
+    if warning:
+        spec.warnings.append(warning)
     return spec
 
 
@@ -489,43 +449,10 @@ def map_unit(p: ParamSpec, u: np.ndarray | float) -> list[Any]:
     return [float(v) for v in vals]
 
 
-def expected_rows(method: str, n: int, d: int, second_order: bool = False) -> int:
-    return {"sobol": n * (2 * d + 2) if second_order else n * (d + 2), "morris": n * (d + 1), "lhs": n,
-            "fast": n * d}[method]
-
-
 def draw_sample(spec: SweepSpec, scenario: str) -> np.ndarray:
     """The SALib sample (unit hypercube) of one scenario; deterministic in ``spec.sample_seed``."""
-    problem = spec.problem(scenario)
-    o = spec.options
-    seed = int(spec.sample_seed)
-    with warnings.catch_warnings():
-        # SALib's own power-of-2 warning is replaced by ours (spec.warnings, said once per sweep).
-        warnings.filterwarnings("ignore", message=".*power of 2.*")
-        warnings.filterwarnings("ignore", message=".*[Cc]onvergence properties.*")
-        if spec.method == "sobol":
-            from SALib.sample import sobol
-
-            X = sobol.sample(problem, spec.n, calc_second_order=spec.second_order, scramble=bool(o["scramble"]),
-                             seed=seed)
-        elif spec.method == "morris":
-            from SALib.sample import morris
-
-            X = morris.sample(problem, spec.n, num_levels=int(o["num_levels"]),
-                              optimal_trajectories=o["optimal_trajectories"], seed=seed)
-        elif spec.method == "lhs":
-            from SALib.sample import latin
-
-            X = latin.sample(problem, spec.n, seed=seed)
-        else:
-            from SALib.sample import fast_sampler
-
-            X = fast_sampler.sample(problem, spec.n, M=int(o["M"]), seed=seed)
-    X = np.asarray(X, dtype=float)
-    if spec.method != "morris" or o["optimal_trajectories"] is None:
-        assert X.shape == (expected_rows(spec.method, spec.n, problem["num_vars"], spec.second_order),
-                           problem["num_vars"]), X.shape
-    return X
+    return METHODS[spec.method].sample(spec.problem(scenario), spec.n, spec.options, int(spec.sample_seed),
+                                       spec.second_order)
 
 
 def design_for(spec: SweepSpec, scenario: str, X: np.ndarray) -> list[dict[str, Any]]:

@@ -1,10 +1,10 @@
 """Benchmark: the batch engine (``commissim compare``) against ``mesa.batch_run``.
 
-Run it from the project folder (after ``make install``, or with ``PYTHONPATH=.``)::
+Run it from the project folder (after ``make install``)::
 
-    python experiments/bench_batch.py                 # 200 runs x 3 repeats, then memory
-    python experiments/bench_batch.py --runs 100 --repeats 1 --memory-runs 200 50
-    python experiments/bench_batch.py --seeds-path /tmp/toy  # a small seed folder (quick check)
+    python experiments/bench/bench_batch.py                 # 200 runs x 3 repeats, then memory
+    python experiments/bench/bench_batch.py --runs 100 --repeats 1 --memory-runs 200 50
+    python experiments/bench/bench_batch.py --seeds-path /tmp/toy  # a small seed folder (quick check)
 
 Throughput: the same runs - every named scenario x enough seeds for ``--runs`` runs,
 ``--years`` funding rounds each - on 2 processes through
@@ -45,11 +45,11 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _scenarios() -> list[str]:
-    from model.scenarios import list_scenarios
+    from commissim.model.scenarios import list_scenarios
 
     return [s.name for s in list_scenarios()]
 
@@ -65,7 +65,7 @@ def child_batch_run(args) -> dict:
     import numpy as np
     from mesa import batch_run
 
-    from model import CommissioningModel
+    from commissim.model import CommissioningModel
 
     scenarios, reps = _plan(args.runs, _scenarios())
     params: dict = {"scenario": scenarios}
@@ -81,18 +81,18 @@ def child_batch_run(args) -> dict:
 
 
 def child_engine(args) -> dict:
-    from experiments.engine import run_batch
-    from model.simulation import simulate  # imported before timing, as batch_run's side imports the model
-
+    from commissim.experiments.batch import run_batch
+    from commissim.experiments.model_runs import model_runner
+    from commissim.model.simulation import simulate  # imported before timing, as batch_run's side imports the model
 
     scenarios, reps = _plan(args.runs, _scenarios())
     peak = _PeakMemory()
     with tempfile.TemporaryDirectory() as tmp, peak:
         t0 = time.perf_counter()
-        res = run_batch([{"scenario": s} for s in scenarios], out=Path(tmp) / "bench", replicates=reps,
+        runner = model_runner(simulate, {"seeds_path": args.seeds_path} if args.seeds_path else None)
+        res = run_batch([{"scenario": s} for s in scenarios], runner=runner, out=Path(tmp) / "bench", replicates=reps,
                         years=args.years, root_seed=args.root_seed, executor="processes", workers=2,
-                        series=args.variant == "series", progress=False, label="bench", func=simulate,
-                        func_kwargs={"seeds_path": args.seeds_path} if args.seeds_path else None)
+                        series=args.variant == "series", progress=False, label="bench")
         seconds = time.perf_counter() - t0
     return {"seconds": seconds, "runs": res.n_runs, "failed": res.n_failed, "peak_mb": peak.peak_mb,
             "parent_mb": peak.parent_mb, "worker_mb": peak.worker_mb, "peak_how": peak.how}
@@ -157,19 +157,14 @@ def _child(kind: str, variant: str, runs: int, args) -> dict:
            "--runs", str(runs), "--years", str(args.years), "--root-seed", str(args.root_seed)]
     if args.seeds_path:
         cmd += ["--seeds-path", args.seeds_path]
-    env_path = str(ROOT)
-    import os
-
-    env = dict(os.environ, PYTHONPATH=env_path + (os.pathsep + os.environ["PYTHONPATH"]
-                                                   if os.environ.get("PYTHONPATH") else ""))
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode != 0:
         raise SystemExit(f"bench child {kind}/{variant} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def _check_model(args) -> None:
-    from model.simulation import simulate
+    from commissim.model.simulation import simulate
 
     kw = {"seeds_path": args.seeds_path} if args.seeds_path else {}
     try:

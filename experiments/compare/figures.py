@@ -20,9 +20,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["make_figures", "scenario_colours"]
+from .. import atomic
+
+__all__ = ["make_figures", "scenario_colours", "scenario_order", "FIGURES"]
 
 BAND = (0.05, 0.95)
+# The figures of a compare folder: file -> title (the report shows those present, in this order).
+FIGURES = {
+    "providers_destabilised.png": "Providers destabilised over time",
+    "income_change_distribution.png": "Distribution of provider income change",
+    "access_inequality.png": "Inequality of access between ICBs",
+    "out_of_area_share.png": "Out-of-area share of spend",
+}
+# Band figures over the years: file -> the measure they show (labels and units from the registry).
+BAND_FIGURES = {
+    "providers_destabilised.png": "providers_destabilised",
+    "access_inequality.png": "access_gini",  # access_cv when the results hold no Gini
+    "out_of_area_share.png": "out_of_area_share",
+}
 
 
 def scenario_colours(manifest: dict) -> dict[str, str]:
@@ -47,14 +62,15 @@ def scenario_order(manifest: dict, present) -> list[str]:
 
 
 def _save(fig, path: Path) -> Path:
-    from experiments.engine import atomic_save_figure
-
-    return atomic_save_figure(fig, path, dpi=130, bbox_inches="tight")
+    return atomic.save_figure(fig, path, dpi=130, bbox_inches="tight")
 
 
-def _band_figure(series, measure, title, ylabel, path, colours, order, n_seeds, scale=1.0):
+def _band_figure(series, measure, title, path, colours, order, n_seeds):
     import matplotlib.pyplot as plt
 
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    scale, ylabel = MEASURE_BY_NAME[measure].scale, MEASURE_BY_NAME[measure].axis_label
     df = series[["scenario", "round", "year", measure]].dropna(subset=[measure])
     if df.empty:
         return None
@@ -102,21 +118,13 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
     series = pd.read_parquet(folder / "series.parquet") if (folder / "series.parquet").is_file() else None
     if series is not None and not series.empty:
         order = scenario_order(manifest, series["scenario"].unique())
-        specs = [
-            ("providers_destabilised", "providers_destabilised.png", "Providers destabilised",
-             "providers destabilised (count)", 1.0),
-            ("out_of_area_share", "out_of_area_share.png", "Out-of-area share of specialised spend",
-             "spend with providers outside the patient's ICB (%)", 100.0),
-        ]
-        gini = "access_gini" if "access_gini" in series else "access_cv"
-        specs.insert(1, (gini, "access_inequality.png", "Inequality of access between ICBs",
-                         "Gini of need-adjusted access rate across ICBs (0 = equal)" if gini == "access_gini"
-                         else "coefficient of variation of need-adjusted access across ICBs", 1.0))
-        for measure, name, title, ylabel, scale in specs:
+        for name, measure in BAND_FIGURES.items():
+            if measure == "access_gini" and measure not in series:
+                measure = "access_cv"
             if measure not in series:
                 say(f"figures: skipped {name}: the results hold no '{measure}' series")
                 continue
-            p = _band_figure(series, measure, title, ylabel, figdir / name, colours, order, n_seeds, scale)
+            p = _band_figure(series, measure, FIGURES[name], figdir / name, colours, order, n_seeds)
             if p:
                 written.append(p)
     else:
@@ -138,7 +146,7 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
         ax.set_xlabel("specialised income change at end of run against baseline (%)")
         ax.set_ylabel("scenario")
         final = manifest.get("config", {}).get("years")
-        ax.set_title("Distribution of provider income change"
+        ax.set_title(FIGURES["income_change_distribution.png"]
                      + (f" after {final} years" if final is not None else "")
                      + f"\nall providers, {n_seeds} seeds pooled; box: quartiles, whiskers: 5-95%", fontsize=11)
         ax.grid(axis="x", alpha=0.3)

@@ -1,8 +1,9 @@
-"""The ``commissim`` command line: a thin dispatcher.
+"""The ``commissim`` command line: a thin dispatcher over one module per command.
 
-Each sub-command lives in its own module exposing ``configure(parser)`` and
-``run(args) -> int``; modules are imported only when their command is used, so
-``commissim scenarios`` does not pay for Dask or Solara imports.
+Each command's module exposes ``configure(parser)`` and ``run(args) -> int``; modules are
+imported only when their command is used, so ``commissim scenarios`` does not pay for Dask
+or Solara imports. Mistakes in what the user asked for (``UserError``, the model's
+``ModelInputError``) print one line and exit with status 2.
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ import argparse
 import importlib
 import sys
 
+from ..errors import USER_ERRORS
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "scenarios": ("experiments.cmd_scenarios", "list the named scenarios with description and source"),
-    "run": ("experiments.cmd_run", "run one scenario and write a table and a figure under results/"),
-    "compare": ("experiments.compare", "run every scenario for many seeds and write a results folder"),
-    "sweep": ("experiments.sweep", "sensitivity sweep (SALib) on local processes or a Dask cluster"),
-    "viz": ("experiments.cmd_viz", "serve the SolaraViz page on 127.0.0.1"),
+    "scenarios": ("commissim.experiments.cli.scenarios", "list the named scenarios with description and source"),
+    "run": ("commissim.experiments.cli.run", "run one scenario and write a table and a figure under results/"),
+    "compare": ("commissim.experiments.cli.compare", "run every scenario for many seeds and write a results folder"),
+    "sweep": ("commissim.experiments.cli.sweep", "sensitivity sweep (SALib) on local processes or a Dask cluster"),
+    "viz": ("commissim.experiments.cli.viz", "serve the SolaraViz page on 127.0.0.1"),
 }
-
-
-class UserError(Exception):
-    """An error in what the user asked for: printed as one clear message, no traceback."""
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -38,7 +39,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         if command is None or name == command:
             module = importlib.import_module(module_name)
             module.configure(p)
-            p.set_defaults(_module=module)
+            p.set_defaults(_module=module, _parser=p)
     return parser
 
 
@@ -47,11 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     command = argv[0] if argv and argv[0] in COMMANDS else "__none__"
     parser = build_parser(command)
     args = parser.parse_args(argv)
-    from model.errors import ModelInputError
-
     try:
         return int(args._module.run(args) or 0)
-    except (UserError, ModelInputError) as exc:
+    except USER_ERRORS as exc:
         print(f"commissim {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -61,9 +60,3 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m experiments.cli`
-    from experiments.cli import main as _main  # the package module, so UserError is the same class
-
-    sys.exit(_main())

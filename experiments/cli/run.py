@@ -14,6 +14,14 @@ import json
 import time
 from pathlib import Path
 
+from ..errors import UserError
+from .options import non_negative_int, parse_set
+
+# Measures (names in commissim.model.measures.MEASURES): the figure's four panels, and the lines printed.
+PANELS = ("providers_destabilised", "out_of_area_share", "access_gini", "unmet_need_share")
+PRINTED = ("total_spend", "providers_destabilised", "services_withdrawn", "out_of_area_share", "access_gini",
+           "unmet_need_share")
+
 
 def provider_table(model):
     """End-of-run state of every provider, most at risk first."""
@@ -32,11 +40,9 @@ def provider_table(model):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from experiments.compare import _non_negative_int
-
     parser.add_argument("--scenario", default="nhse_direct", help="scenario name or TOML path (default nhse_direct)")
-    parser.add_argument("--years", type=_non_negative_int, default=10, help="funding rounds to run (default 10)")
-    parser.add_argument("--seed", type=_non_negative_int, default=1, help="random seed, a whole number >= 0 (default 1)")
+    parser.add_argument("--years", type=non_negative_int, default=10, help="funding rounds to run (default 10)")
+    parser.add_argument("--seed", type=non_negative_int, default=1, help="random seed, a whole number >= 0 (default 1)")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a model parameter")
     parser.add_argument("--out", default=None, help="output folder (default results/run-<scenario>-seed<seed>)")
 
@@ -47,15 +53,15 @@ def run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from experiments.cli import UserError
-    from experiments.engine import atomic_save_figure, atomic_write_text, git_commit, package_versions
-    from model import CommissioningModel
-    from model.scenarios import fy_label
+    from commissim.model import CommissioningModel
+    from commissim.model.measures import MEASURE_BY_NAME
+    from commissim.model.scenarios import fy_label
+
+    from .. import atomic
+    from ..batch import git_commit, package_versions
 
     if args.years > 100:  # argparse already refuses negative years
         raise UserError(f"--years {args.years}: allowed 0 to 100")
-    from experiments.compare import parse_set
-
     params = parse_set(args.set)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     model = CommissioningModel(scenario=args.scenario, rng=args.seed, **params)
@@ -68,35 +74,32 @@ def run(args: argparse.Namespace) -> int:
     series = model.datacollector.get_model_vars_dataframe()
     series.insert(0, "financial_year", [fy_label(2022 + int(t)) for t in series.index])
     series.index.name = "round"
-    atomic_write_text(out / "series.csv", series.to_csv())
-    atomic_write_text(out / "providers.csv", provider_table(model).to_csv(index=False))
+    atomic.write_text(out / "series.csv", series.to_csv())
+    atomic.write_text(out / "providers.csv", provider_table(model).to_csv(index=False))
     summary = model.summary()
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    atomic.write_text(out / "summary.json", json.dumps(summary, indent=2))
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-    panels = [("providers_destabilised", "providers destabilised (count)"),
-              ("out_of_area_share", "out-of-area share of spend"),
-              ("access_gini", "access inequality between ICBs (Gini)"),
-              ("unmet_need_share", "unmet need (share of demand)")]
-    for ax, (col, label) in zip(axes.ravel(), panels):
-        ax.plot(series["financial_year"], series[col], marker="o", color="#005EB8")
-        ax.set_title(label, fontsize=10)
+    for ax, name in zip(axes.ravel(), PANELS):
+        m = MEASURE_BY_NAME[name]
+        ax.plot(series["financial_year"], series[name] * m.scale, marker="o", color="#005EB8")
+        ax.set_title(m.axis_label, fontsize=10)
         ax.grid(alpha=0.3)
         ax.tick_params(axis="x", rotation=45, labelsize=8)
     fig.suptitle(f"commissim: {model.policy_name}, seed {args.seed}, {fy_label(2022)} to {model.financial_year}")
     fig.tight_layout()
-    atomic_save_figure(fig, out / "run.png", dpi=110)
+    atomic.save_figure(fig, out / "run.png", dpi=110)
     plt.close(fig)
 
     manifest = {
         "command": "commissim run", "scenario": model.policy_name, "scenario_source": model.policy.path,
         "parameters": model.p, "user_parameters": params, "seed": args.seed, "years": args.years,
-        "versions": package_versions(), "git_commit": git_commit(), "started": started,
+        "versions": package_versions(("mesa",)), "git_commit": git_commit(), "started": started,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    atomic.write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
     print(f"{model.policy_name}, seed {args.seed}, {args.years} years -> {out}/")
-    for k in ("total_spend", "providers_destabilised", "services_withdrawn", "out_of_area_share", "access_gini",
-              "unmet_need_share"):
-        print(f"  {k:24s} {summary[k]:.4g}")
+    for name in PRINTED:
+        m = MEASURE_BY_NAME[name]
+        print(f"  {m.label:40s} {m.text(summary[name])}")
     return 0

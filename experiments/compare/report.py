@@ -3,49 +3,37 @@
 Every sentence is computed from the numbers in ``summaries.parquet``: a headline
 measure's mean over seeds with the 5-95% range of runs, and each scenario's
 difference from the reference scenario (``nhse_direct`` when present) with a 90%
-confidence interval of the difference in means (normal approximation with the two
-groups' standard errors, as seeds are independent between scenarios). A difference
-whose interval includes zero is reported as no clear difference.
+confidence interval of the difference in means (Welch's t interval: the two groups'
+standard errors and the Welch-Satterthwaite degrees of freedom, as seeds are independent
+between scenarios, so a few seeds give honest, wide intervals). A difference whose
+interval includes zero is reported as no clear difference.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from functools import partial
 from pathlib import Path
 
-from experiments.figures import scenario_order
+from .figures import FIGURES, scenario_order
 
-__all__ = ["HEADLINE_MEASURES", "summary_table", "headline_text", "write_report", "difference"]
+from commissim.model.measures import MEASURE_BY_NAME
 
-# measure -> (label, scale, format, unit); shown when the results hold the measure.
-HEADLINE_MEASURES: dict[str, tuple[str, float, str, str]] = {
-    "providers_destabilised": ("Providers destabilised", 1.0, "{:.1f}", "providers"),
-    "providers_in_distress": ("Providers in distress", 1.0, "{:.1f}", "providers"),
-    "services_withdrawn": ("Service lines withdrawn", 1.0, "{:.1f}", "lines"),
-    "income_change_p10": ("Income change, 10th percentile provider", 100.0, "{:+.1f}", "%"),
-    "income_change_mean": ("Income change, mean provider", 100.0, "{:+.1f}", "%"),
-    "unmet_need_share": ("Unmet need", 100.0, "{:.2f}", "% of demand"),
-    "access_gini": ("Access inequality (Gini across ICBs)", 1.0, "{:.3f}", ""),
-    "access_cv": ("Access inequality (CV across ICBs)", 1.0, "{:.3f}", ""),
-    "out_of_area_share": ("Out-of-area share of spend", 100.0, "{:.1f}", "%"),
-    "extra_travel_km": ("Extra travel per case", 1.0, "{:.2f}", "km"),
-    "total_spend": ("Total specialised spend", 1.0, "{:.2f}", "£bn"),
-    "diverted_to_core": ("Diverted to ICB core deficits (final year)", 1.0, "{:.0f}", "£m"),
-}
-SHORT_LABELS = {
-    "providers_destabilised": "providers destabilised",
-    "services_withdrawn": "lines withdrawn",
-    "income_change_p10": "income change p10 (%)",
-    "access_gini": "access Gini",
-    "out_of_area_share": "out-of-area (%)",
-    "unmet_need_share": "unmet need (%)",
-}
+__all__ = ["HEADLINE_MEASURES", "CONSOLE_MEASURES", "summary_table", "headline_text", "write_report", "difference"]
+
+# The measures a comparison reports (labels, units and formats from the model's measure
+# registry, commissim.model.measures.MEASURES); shown when the results hold them.
+HEADLINE_MEASURES = ("providers_destabilised", "providers_in_distress", "services_withdrawn", "income_change_p10",
+                     "income_change_mean", "unmet_need_share", "access_gini", "access_cv", "out_of_area_share",
+                     "extra_travel_km", "total_spend", "diverted_to_core")
+# The few printed by ``commissim compare`` (one column each).
+CONSOLE_MEASURES = ("providers_destabilised", "services_withdrawn", "income_change_p10", "access_gini",
+                    "out_of_area_share", "unmet_need_share")
 
 
 def _measures(summaries) -> list[str]:
-    found = [m for m in HEADLINE_MEASURES if m in summaries.columns]
-    return found
+    return [m for m in HEADLINE_MEASURES if m in summaries.columns]
 
 
 def summary_table(summaries, manifest: dict):
@@ -67,8 +55,7 @@ def summary_table(summaries, manifest: dict):
 
 
 def _fmt(m: str, x: float) -> str:
-    _label, scale, fmt, _unit = HEADLINE_MEASURES[m]
-    return fmt.format(x * scale)
+    return MEASURE_BY_NAME[m].number(x)
 
 
 def difference(a, b) -> tuple[float, float, float] | None:
@@ -104,13 +91,12 @@ def headline_text(summaries, manifest: dict, *, markdown: bool = True) -> str:
                 r = table[(table["scenario"] == s) & (table["measure"] == m)]
                 cells.append("" if r.empty else
                              f"{_fmt(m, r['mean'].iloc[0])} ({_fmt(m, r['p5'].iloc[0])} to {_fmt(m, r['p95'].iloc[0])})")
-            lines.append(f"| {HEADLINE_MEASURES[m][0]} | {HEADLINE_MEASURES[m][3]} | " + " | ".join(cells) + " |")
+            lines.append(f"| {MEASURE_BY_NAME[m].label} | {MEASURE_BY_NAME[m].unit} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
     # Plain text for the terminal: one row per scenario, a few key measures, mean [5%, 95%].
-    key = [m for m in ("providers_destabilised", "services_withdrawn", "income_change_p10", "access_gini",
-                       "out_of_area_share", "unmet_need_share") if m in measures][:5] or measures[:5]
+    key = [m for m in CONSOLE_MEASURES if m in measures][:5] or measures[:5]
     width = max(len(s) for s in scenarios) + 2
-    header = "scenario".ljust(width) + "".join(f"{SHORT_LABELS.get(m, m):>30}" for m in key)
+    header = "scenario".ljust(width) + "".join(f"{MEASURE_BY_NAME[m].heading:>30}" for m in key)
     lines = [header]
     for s in scenarios:
         cells = []
@@ -138,7 +124,7 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
     ):
         if m not in summaries.columns:
             continue
-        label, _scale, _fmt_s, unit = HEADLINE_MEASURES[m]
+        label, unit = MEASURE_BY_NAME[m].label, MEASURE_BY_NAME[m].unit
         u = unit if unit.startswith("%") else (f" {unit}" if unit else "")
         u_pts = " percentage points" if unit.startswith("%") else u
         means = summaries.groupby("scenario")[m].mean().reindex(scenarios).dropna()
@@ -171,10 +157,8 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
                 verdict = f"{fewer} than `{ref}`"
             else:
                 verdict = f"no clear difference from `{ref}` (the interval includes zero)"
-            _l, scale, fmt, _u = HEADLINE_MEASURES[m]
-            f = fmt if "+" in fmt else fmt.replace("{:", "{:+")
-            bullets.append(f"  - `{s}`: {f.format(d * scale)}{u_pts} (90% CI {f.format(lo * scale)} to "
-                           f"{f.format(hi * scale)}): {verdict}")
+            sign = partial(MEASURE_BY_NAME[m].number, signed=True)
+            bullets.append(f"  - `{s}`: {sign(d)}{u_pts} (90% CI {sign(lo)} to {sign(hi)}): {verdict}")
         out.append(sent + ("\n" + "\n".join(bullets) if bullets else ""))
     return out
 
@@ -183,7 +167,8 @@ def write_report(folder: str | Path) -> Path:
     """Write ``report.md`` for a results folder (atomically) and return its path."""
     import pandas as pd
 
-    from experiments.engine import atomic_write_text, year_label
+    from .. import atomic
+    from ..model_runs import year_label
 
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -236,13 +221,7 @@ def write_report(folder: str | Path) -> Path:
             headline_text(summaries, manifest, markdown=True),
             "",
         ]
-    figs = [
-        ("providers_destabilised.png", "Providers destabilised over time"),
-        ("income_change_distribution.png", "Distribution of provider income change"),
-        ("access_inequality.png", "Inequality of access between ICBs"),
-        ("out_of_area_share.png", "Out-of-area share of spend"),
-    ]
-    present = [(f, t) for f, t in figs if (folder / "figures" / f).is_file()]
+    present = [(f, t) for f, t in FIGURES.items() if (folder / "figures" / f).is_file()]
     if present:
         lines += ["## Figures", ""]
         for f, t in present:
@@ -254,9 +233,9 @@ def write_report(folder: str | Path) -> Path:
         "- `series.parquet` / `series.csv`: one row per run and financial year",
         "- `providers.parquet` / `providers.csv`: end-of-run income change per provider and run",
         "- `manifest.json`: configuration, per-run seeds, versions, git commit, times",
-        "- load them with `experiments/load_results.py` or `experiments.engine.load_results`",
+        "- load them with `experiments/load_results.py` or `commissim.experiments.batch.load_results`",
         "",
     ]
     path = folder / "report.md"
-    atomic_write_text(path, "\n".join(lines))
+    atomic.write_text(path, "\n".join(lines))
     return path

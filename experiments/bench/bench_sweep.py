@@ -2,8 +2,8 @@
 
 Run it from the project folder::
 
-    python experiments/bench_sweep.py                 # 2,000 runs of 10 years, 2 workers
-    python experiments/bench_sweep.py --runs 500 --workers 4
+    python experiments/bench/bench_sweep.py                 # 2,000 runs of 10 years, 2 workers
+    python experiments/bench/bench_sweep.py --runs 500 --workers 4
 
 The sweep is the headline space (``configs/sobol_delegation.toml``) sampled by Latin hypercube,
 one seed per point, so every run is a different design point. It is run three times through
@@ -29,21 +29,21 @@ import shutil
 import time
 from pathlib import Path
 
-CONFIG = Path(__file__).resolve().parent / "configs" / "sobol_delegation.toml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "sobol_delegation.toml"
 
 
 def _timed(spec, design, out: Path, executor: str, workers: int) -> dict:
-    from experiments.engine import load_results, run_batch
-    from experiments.executors import open_executor
+    from commissim.experiments.batch import load_results, open_executor, run_batch
+    from commissim.experiments.model_runs import model_runner
 
     if executor != "serial":  # a finished serial folder is resumed: its run times are kept (T1 only)
         shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
     with open_executor(executor, workers if executor != "serial" else None, log=lambda m: None) as ex:
         t1 = time.perf_counter()
-        res = run_batch(design, out=out, replicates=spec.seeds, years=spec.years, root_seed=spec.root_seed,
-                        executor=ex.executor, workers=ex.workers, series=False, label=f"bench {executor}",
-                        progress=False, log=lambda m: None)
+        res = run_batch(design, runner=model_runner(), out=out, replicates=spec.seeds, years=spec.years,
+                        root_seed=spec.root_seed, executor=ex.executor, workers=ex.workers, series=False,
+                        label=f"bench {executor}", progress=False, log=lambda m: None)
         t2 = time.perf_counter()
     t3 = time.perf_counter()
     assert res.n_failed == 0, res.failure_summary()
@@ -54,8 +54,8 @@ def _timed(spec, design, out: Path, executor: str, workers: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     import pandas as pd
 
-    from experiments.space import load_spec
-    from experiments.sweep import prepare
+    from commissim.experiments.sensitivity.space import load_spec
+    from commissim.experiments.sensitivity.sweep import prepare
 
     ap = argparse.ArgumentParser(description="parallel efficiency of a sweep (processes and Dask)")
     ap.add_argument("--runs", type=int, default=2000)

@@ -10,7 +10,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from model.scenarios import fy_label, list_scenarios, load_scenario
+    from commissim.model.scenarios import fy_label, list_scenarios, load_scenario
 
     if args.name:
         scen = load_scenario(args.name)

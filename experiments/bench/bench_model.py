@@ -1,6 +1,6 @@
 """Benchmark of the model itself (a script, not a test).
 
-    python experiments/bench_model.py [--runs 30] [--scenario full_delegation]
+    python experiments/bench/bench_model.py [--runs 30] [--scenario full_delegation]
 
 Prints the median wall time of a full 10-round England run (construction
 included, as a sweep pays it), of one funding round, the runs per second that
@@ -22,8 +22,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--scenario", action="append", help="scenario(s) to time (default: nhse_direct, full_delegation)")
     args = ap.parse_args(argv)
-    from model import CommissioningModel
-    from model.simulation import simulate
+    from commissim.model import CommissioningModel
+    from commissim.model.simulation import simulate
 
     scenarios = args.scenario or ["nhse_direct", "full_delegation"]
     simulate(scenarios[0], 1, 0)  # warm-up: imports, seed tables, base-world cache

@@ -1,0 +1,279 @@
+"""The results folder: parts and markers as runs finish, resume, consolidation, loading.
+
+``parts/`` holds one set of part files per finished chunk (``parts/<table>/<tag>.parquet``)
+and a marker ``parts/_done/<tag>.json`` naming its finished and failed runs, written last:
+a chunk counts as finished only once all its parts are in place. Every file is written
+atomically (:mod:`commissim.experiments.atomic`), so an interruption never leaves a
+half-written file; a part without its marker is an orphan and is deleted on resume. After
+the runs the parts are consolidated (again atomically, and idempotently: always rebuilt
+from the parts) into ``<table>.parquet`` and ``<table>.csv`` at the top of the folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import atomic
+from ..errors import BatchConfigError, UserError
+from .design import ID_COLUMNS
+from .manifest import MANIFEST_NAME, describe_diff
+from .tables import conform, unified_schema
+
+__all__ = ["Results", "load_results", "consolidate", "prepare_folder", "scan_parts", "write_chunk",
+           "clear_files", "PARTS"]
+
+PARTS = "parts"
+DONE = "_done"
+
+
+# --------------------------------------------------------------------------- the folder
+def clear_files(out: Path, names: list[str] | tuple[str, ...]) -> None:
+    """Remove these files and folders of ``out`` (and nothing else)."""
+    for name in names:
+        path = out / name
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _clear_results(out: Path, tables: tuple[str, ...]) -> None:
+    """Remove what a batch wrote in ``out``: its manifest, parts and tables."""
+    clear_files(out, [MANIFEST_NAME, PARTS, *(f"{t}.{s}" for t in tables for s in ("parquet", "csv"))])
+
+
+def prepare_folder(out: Path, config: dict, config_hash: str, overwrite: bool, tables: tuple[str, ...],
+                   derived: tuple[str, ...] = ()) -> dict | None:
+    """Create, clear or check the results folder; return the old manifest when resuming.
+
+    ``derived``: files and folders made from the results (a report, figures); they are
+    removed with the results when the folder is overwritten.
+    """
+    manifest_path = out / MANIFEST_NAME
+    if out.exists() and not out.is_dir():
+        raise BatchConfigError(f"output folder '{out}' is a file; choose a folder (--out / out=)")
+    if not out.exists() or not any(out.iterdir()):
+        out.mkdir(parents=True, exist_ok=True)
+        return None
+    if not manifest_path.is_file():
+        raise BatchConfigError(
+            f"output folder '{out}' is not empty and holds no {MANIFEST_NAME}, so it is not a commissim "
+            "results folder; choose a new or empty folder with --out (out=)"
+        )
+    try:
+        old = json.loads(manifest_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        if not overwrite:
+            raise BatchConfigError(
+                f"cannot read {manifest_path} ({exc}); pass --overwrite (overwrite=True) to start again"
+            ) from None
+        old = {}
+    if overwrite:
+        _clear_results(out, tables)
+        clear_files(out, derived)
+        return None
+    if old.get("config_hash") != config_hash:
+        raise BatchConfigError(
+            f"results folder '{out}' holds a different batch ({describe_diff(old.get('config', {}), old, config)}); "
+            "choose another folder with --out (out=), or pass --overwrite (overwrite=True) to replace it"
+        )
+    return old
+
+
+# --------------------------------------------------------------------------- parts
+def scan_parts(parts: Path) -> tuple[set[str], set[str]]:
+    """Finished and failed run ids from the chunk markers; delete orphan and temporary files."""
+    done_dir = parts / DONE
+    ok: set[str] = set()
+    failed: set[str] = set()
+    tags: set[str] = set()
+    if done_dir.is_dir():
+        for marker in done_dir.glob("*.json"):
+            try:
+                info = json.loads(marker.read_text())
+            except (OSError, json.JSONDecodeError):
+                marker.unlink()  # unreadable marker: its chunk will be re-run
+                continue
+            tags.add(marker.stem)
+            ok.update(info.get("ok", []))
+            failed.update(info.get("failed", []))
+    if parts.is_dir():
+        for folder in parts.iterdir():
+            if not folder.is_dir() or folder.name == DONE:
+                continue
+            for f in folder.iterdir():
+                if f.name.startswith(".") or f.stem not in tags:  # temporary file or orphan part
+                    f.unlink()
+    for f in done_dir.glob(".*") if done_dir.is_dir() else ():
+        f.unlink()
+    return ok, failed - ok
+
+
+def write_chunk(parts: Path, tables: dict[str, Any], ok_ids: list[str], failed_ids: list[str], when: str) -> None:
+    """Write a finished chunk's part files, then its marker (last)."""
+    tag = f"{(ok_ids or failed_ids)[0]}-{uuid.uuid4().hex[:8]}"
+    for name, table in tables.items():
+        (parts / name).mkdir(exist_ok=True)
+        atomic.write_parquet(table, parts / name / f"{tag}.parquet")
+    (parts / DONE).mkdir(exist_ok=True)
+    atomic.write_text(parts / DONE / f"{tag}.json", json.dumps({"ok": ok_ids, "failed": failed_ids, "written": when}))
+
+
+def finished_parts(parts: Path, table: str) -> list[Path]:
+    done = {m.stem for m in (parts / DONE).glob("*.json")} if (parts / DONE).is_dir() else set()
+    folder = parts / table
+    if not folder.is_dir():
+        return []
+    return sorted(f for f in folder.glob("*.parquet") if f.stem in done)
+
+
+def _part_tables(parts: Path) -> list[str]:
+    """The tables the parts hold (summaries first, failures last)."""
+    names = [f.name for f in parts.iterdir() if f.is_dir() and f.name != DONE] if parts.is_dir() else []
+    return sorted(names, key=lambda n: (n != "summaries", n == "failures", n))
+
+
+# --------------------------------------------------------------------------- consolidation
+def _first_run_id(f: Path) -> str:
+    return f.stem.rsplit("-", 1)[0]
+
+
+def _stream(files: list[Path], out_parquet: Path, out_csv: Path) -> int:
+    """Concatenate part files into one Parquet and one CSV file, one part in memory at a time."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    schema = unified_schema([pq.read_schema(f) for f in files])
+    rows = 0
+    with atomic.replacing(out_parquet) as tmp_pq, atomic.replacing(out_csv) as tmp_csv:
+        with pq.ParquetWriter(tmp_pq, schema) as writer, pcsv.CSVWriter(tmp_csv, schema) as csv_writer:
+            for f in files:
+                t = conform(pq.read_table(f), schema)
+                writer.write_table(t)
+                csv_writer.write_table(t)
+                rows += t.num_rows
+    return rows
+
+
+def _sorted_summaries(files: list[Path], order: dict[int, int] | None):
+    """All summaries, one row per run (duplicates, never expected, dropped), in design order."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = [pq.read_table(f) for f in files]
+    schema = unified_schema([t.schema for t in tables])
+    table = pa.concat_tables([conform(t, schema) for t in tables])
+    df = table.to_pandas().drop_duplicates("run_id")
+    df["_order"] = df["point"].map(order) if order else df["point"]
+    df = df.sort_values(["_order", "replicate"], kind="stable").drop(columns="_order")
+    return pa.Table.from_pandas(df, schema=schema, preserve_index=False)
+
+
+def _latest_failures(files: list[Path], ok: set[str], order: dict[int, int] | None):
+    """The latest failure record of each run that has not succeeded since, in design order."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    frames = [pq.read_table(f).to_pandas() for f in files]
+    fail = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not fail.empty:
+        fail = fail[~fail["run_id"].isin(ok)].sort_values("failed_at").drop_duplicates("run_id", keep="last")
+        fail["_order"] = fail["point"].map(order) if order else fail["point"]
+        fail = fail.sort_values(["_order", "replicate"], kind="stable").drop(columns="_order")
+    return fail
+
+
+def consolidate(out: Path | str, point_order: list[int] | None = None) -> dict[str, int]:
+    """Rebuild the consolidated tables of a results folder from its parts (atomic, idempotent).
+
+    Returns the row count of each table written. Summaries and failures are sorted by design
+    point (in ``point_order``, default the manifest's, else by point id) and replicate; the
+    other tables are streamed part by part (ordered by each part's first run), so memory
+    stays flat however many runs the folder holds.
+    """
+    import pyarrow as pa
+
+    out = Path(out)
+    parts = out / PARTS
+    if point_order is None and (out / MANIFEST_NAME).is_file():
+        point_order = json.loads((out / MANIFEST_NAME).read_text()).get("config", {}).get("point_ids")
+    order = {int(p): i for i, p in enumerate(point_order)} if point_order else None
+    counts: dict[str, int] = {}
+    ok, _ = scan_parts(parts)
+    for name in _part_tables(parts):
+        files = finished_parts(parts, name)
+        if name == "summaries":
+            if files:
+                table = _sorted_summaries(files, order)
+                atomic.write_parquet(table, out / "summaries.parquet")
+                atomic.write_csv(table, out / "summaries.csv")
+                counts[name] = table.num_rows
+        elif name == "failures":
+            fail = _latest_failures(files, ok, order)
+            if fail.empty:
+                clear_files(out, ["failures.parquet", "failures.csv"])
+            else:
+                t = pa.Table.from_pandas(fail, preserve_index=False)
+                atomic.write_parquet(t, out / "failures.parquet")
+                atomic.write_csv(t, out / "failures.csv")
+            counts[name] = len(fail)
+        elif files:
+            counts[name] = _stream(sorted(files, key=_first_run_id), out / f"{name}.parquet", out / f"{name}.csv")
+    counts.setdefault("failures", 0)
+    if counts["failures"] == 0:
+        clear_files(out, ["failures.parquet", "failures.csv"])
+    return counts
+
+
+# --------------------------------------------------------------------------- loading
+@dataclass
+class Results:
+    """A results folder loaded into pandas: ``summaries``, ``failures`` (None if none failed)
+    and every other table by name, e.g. ``res.series`` and ``res.providers`` (None when the
+    folder holds no such table or it was not asked for)."""
+
+    folder: Path
+    manifest: dict
+    summaries: Any  # pandas.DataFrame
+    failures: Any | None
+    tables: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self.__dict__.get("tables", {}).get(name)
+
+
+def load_results(folder: str | Path, **wanted: bool) -> Results:
+    """Load a results folder (consolidated tables, or the parts of an unfinished batch).
+
+    Every table is loaded unless a keyword says otherwise, e.g. ``series=False``.
+    """
+    import pandas as pd
+
+    folder = Path(folder)
+    manifest_path = folder / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise UserError(f"'{folder}' is not a commissim results folder (no {MANIFEST_NAME})")
+    manifest = json.loads(manifest_path.read_text())
+
+    def table(name: str):
+        f = folder / f"{name}.parquet"
+        if f.is_file():
+            return pd.read_parquet(f)
+        files = finished_parts(folder / PARTS, name)
+        if not files:
+            return None
+        return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+
+    names = [*_part_tables(folder / PARTS), *(f.stem for f in sorted(folder.glob("*.parquet")))]
+    others = {n: table(n) for n in dict.fromkeys(names) if n not in ("summaries", "failures") and wanted.get(n, True)}
+    summaries = table("summaries")
+    if summaries is None:
+        summaries = pd.DataFrame(columns=list(ID_COLUMNS))
+    return Results(folder, manifest, summaries, table("failures"), others)

@@ -1,0 +1,103 @@
+"""The worker side: a task runs a chunk of runs and returns their tables. It never raises for a run.
+
+:func:`run_chunk` is what every executor runs (a Dask task refers to it by name,
+``commissim.experiments.batch.worker.run_chunk``, so every Dask worker needs commissim
+installed). A run that raises is recorded as a failure (id, seed, parameters, error,
+traceback) and the chunk carries on; the finished runs' Arrow tables are built here, in the
+worker, so the process that writes the results folder only writes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import signal
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from .design import Run, jsonable
+from .runner import VectorOutput
+from .tables import Finished, chunk_tables
+
+__all__ = ["Task", "ChunkResult", "run_chunk", "run_one", "failure_record", "now", "ignore_sigint"]
+
+
+def now() -> str:
+    """The local time, ISO 8601 with offset, to the second."""
+    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class Task:
+    """What every chunk of a batch shares (sent with each chunk; picklable)."""
+
+    func: Callable[..., dict]
+    kwargs: dict[str, Any]
+    years: int
+    series: bool
+    param_names: tuple[str, ...]
+    vectors: tuple[VectorOutput, ...] = ()
+    round_label: Callable[[int], str] | None = None
+
+
+class ChunkResult(NamedTuple):
+    """A finished chunk: its tables, the ids of its finished runs, its failures, its run time."""
+
+    tables: dict[str, Any]
+    ok: list[str]
+    failed: list[dict]
+    seconds: float
+
+
+def failure_record(run: Run, exc: BaseException, tb: str, message: str | None = None) -> dict[str, Any]:
+    """The failures-table row of a run that raised ``exc``."""
+    return {
+        "run_id": run.run_id,
+        "point": run.point,
+        "replicate": run.replicate,
+        "seed": run.seed,
+        "scenario": run.scenario,
+        "parameters": json.dumps(jsonable(run.params), sort_keys=True),
+        "error_type": type(exc).__name__,
+        "message": str(exc) if message is None else message,
+        "traceback": tb,
+        "failed_at": now(),
+    }
+
+
+def run_one(task: Task, run: Run) -> dict[str, Any]:
+    """One run's result dict (raises what the run function raises)."""
+    kwargs = dict(task.kwargs)
+    if task.series:
+        kwargs["series"] = True
+    result = task.func(scenario=run.scenario, years=task.years, rng=run.seed, **kwargs, **run.params)
+    if not isinstance(result, dict):
+        raise TypeError(f"the run function returned {type(result).__name__}, expected a dict of measures")
+    return result
+
+
+def run_chunk(task: Task, runs: Sequence[Run]) -> ChunkResult:
+    """Run a chunk of runs (a task for any executor): their tables and failures."""
+    done: list[Finished] = []
+    failed: list[dict] = []
+    t_chunk = time.perf_counter()
+    for run in runs:
+        t0 = time.perf_counter()
+        try:
+            result = run_one(task, run)
+        except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the batch carries on
+            failed.append(failure_record(run, exc, traceback.format_exc()))
+            continue
+        done.append(Finished(run, result, time.perf_counter() - t0))
+    seconds = time.perf_counter() - t_chunk
+    tables = chunk_tables(done, failed, param_names=task.param_names, vectors=task.vectors,
+                          round_label=task.round_label)
+    return ChunkResult(tables, [d.run.run_id for d in done], failed, seconds)
+
+
+def ignore_sigint() -> None:
+    """Worker-process initializer: Ctrl-C is handled by the parent only."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,0 +1,68 @@
+"""``commissim compare``: every named scenario (or a chosen few) for many seeds, one results folder.
+
+    commissim compare                                   # all scenarios, 30 seeds, 10 years
+    commissim compare --scenarios nhse_direct,full_delegation --seeds 10 --years 5
+    commissim compare --set funding_gap=0.01 --out results/compare_gap1
+    commissim compare --executor dask --workers 8       # a local Dask cluster
+    commissim compare --scheduler tcp://HOST:8786       # an existing Dask cluster
+
+The work is :func:`commissim.experiments.compare.compare`; this module is its command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ..compare.comparison import DEFAULT_OUT, DEFAULT_ROOT_SEED, DEFAULT_SEEDS, DEFAULT_YEARS
+from .options import add_executor_options, command_line, non_negative_int, parse_set, positive_int
+
+# Options that do not change what is run (left out of the recorded command line).
+NOT_RECORDED = ("overwrite", "no_progress")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "examples:\n"
+        "  commissim compare\n"
+        "  commissim compare --scenarios nhse_direct,full_delegation --seeds 10 --years 5\n"
+        "  commissim compare --set funding_gap=0.01 --out results/compare_gap1 --workers 4\n"
+        "  commissim compare --executor dask --workers 8\n"
+        "Interrupted? Run the same command again: finished runs are kept and skipped."
+    )
+    parser.add_argument("--scenarios", metavar="A,B,C",
+                        help="comma-separated scenario names or scenario .toml files (default: every named "
+                             "scenario; list them with 'commissim scenarios')")
+    parser.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS, metavar="R",
+                        help=f"seeds (replicates) per scenario (default {DEFAULT_SEEDS})")
+    parser.add_argument("--years", type=non_negative_int, default=DEFAULT_YEARS, metavar="N",
+                        help=f"funding rounds (financial years) after 2022-23 (default {DEFAULT_YEARS})")
+    parser.add_argument("--root-seed", type=non_negative_int, default=DEFAULT_ROOT_SEED, metavar="S",
+                        help=f"root of every run's seed (default {DEFAULT_ROOT_SEED})")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="FOLDER",
+                        help=f"results folder (default {DEFAULT_OUT}); an existing one is resumed")
+    add_executor_options(parser)
+    parser.add_argument("--set", dest="set_", action="append", default=[], metavar="NAME=VALUE",
+                        help="parameter override for every scenario (repeatable), e.g. --set home_bias=0.3")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing results folder instead of resuming it")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..batch import load_results
+    from ..compare import compare
+    from ..compare.report import headline_text
+
+    out = compare(
+        scenarios=args.scenarios, seeds=args.seeds, years=args.years, root_seed=args.root_seed, out=args.out,
+        workers=args.workers, executor=args.executor, scheduler=args.scheduler, parameters=parse_set(args.set_),
+        overwrite=args.overwrite, progress=False if args.no_progress else None,
+        command=command_line(args, NOT_RECORDED),
+    )
+    res = load_results(out, series=False, providers=False)
+    print(f"results: {out}")
+    if not res.summaries.empty:
+        print(headline_text(res.summaries, res.manifest, markdown=False))
+    print(f"report: {out / 'report.md'}")
+    return 1 if res.manifest.get("counts", {}).get("failed", 0) else 0

@@ -1,0 +1,103 @@
+"""What the commands share: argument types, ``--set NAME=VALUE``, the executor options and the
+command line recorded in a manifest."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+from ..batch import EXECUTORS
+from ..errors import UserError, rethrow
+
+__all__ = ["int_at_least", "positive_int", "non_negative_int", "parse_set", "add_executor_options",
+           "command_line"]
+
+
+def int_at_least(low: int):
+    """An argparse type: a whole number >= ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not allowed; expected a whole number >= {low}")
+        return value
+
+    return parse
+
+
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
+
+
+def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
+    """``["home_bias=0.3", "protect_last_provider=false"]`` -> checked parameter dict.
+
+    Values are converted by the parameter's kind (number, true/false, or a choice)
+    and checked by ``commissim.model.params.validate_parameters``; errors name the option,
+    the parameter, the value and what is allowed.
+    """
+    from commissim.model.params import PARAM_BY_NAME, validate_parameters
+
+    raw: dict[str, Any] = {}
+    for item in items or ():
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name or not text:
+            raise UserError(f"--set {item!r}: expected NAME=VALUE, e.g. --set home_bias=0.3")
+        spec = PARAM_BY_NAME.get(name)
+        value: Any = text
+        if spec is not None and spec.kind in ("float", "int"):
+            try:
+                value = float(text)
+            except ValueError:
+                raise UserError(
+                    f"--set {name}={text}: value {text!r} is not a number; expected a {spec.kind} between "
+                    f"{spec.low} and {spec.high}"
+                ) from None
+        if name in raw:
+            raise UserError(f"--set {name} is given twice ({raw[name]!r} and {text!r}); give it once")
+        raw[name] = value
+    with rethrow(UserError):
+        return validate_parameters(raw, where="--set")
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """``--executor``, ``--workers`` and ``--scheduler``, the same for every batch command."""
+    parser.add_argument("--executor", choices=EXECUTORS, default="processes",
+                        help="processes (default), serial (easiest to debug), or dask (a local Dask cluster of "
+                             "--workers workers)")
+    parser.add_argument("--workers", type=positive_int, metavar="N",
+                        help="worker processes (default one per CPU)")
+    parser.add_argument("--scheduler", metavar="tcp://HOST:8786", help="run on an existing Dask cluster")
+
+
+def command_line(args: argparse.Namespace, skip: Sequence[str] = ()) -> str:
+    """The equivalent command line, every option given spelled out (recorded in the manifest).
+
+    Options follow the order the command defines them; ``skip`` names the ones that do not
+    change what is run (e.g. ``overwrite``, ``no_progress``).
+    """
+    parser: argparse.ArgumentParser = args._parser
+    parts = ["commissim", args.command]
+    for action in parser._actions:  # argparse keeps the options in definition order here
+        dest = action.dest
+        if isinstance(action, argparse._HelpAction) or dest in skip or dest.startswith("_"):
+            continue
+        value = getattr(args, dest, None)
+        if value is None or value is False or value == []:
+            continue
+        if not action.option_strings:  # positional
+            parts.append(str(value))
+        elif isinstance(action, argparse._StoreConstAction):  # store_true and friends
+            parts.append(action.option_strings[-1])
+        elif isinstance(action, argparse._AppendAction):
+            for v in value:
+                parts += [action.option_strings[-1], str(v)]
+        else:
+            parts += [action.option_strings[-1], str(value)]
+    return shlex.join(parts)

@@ -1,0 +1,85 @@
+"""``commissim sweep``: sensitivity sweeps (SALib) on a laptop or a Dask cluster.
+
+    commissim sweep experiments/configs/sobol_delegation.toml               # local processes
+    commissim sweep SPACE.toml --method morris --n 20 --seeds 2 --workers 4
+    commissim sweep SPACE.toml --executor dask --workers 8                  # a LocalCluster of 8
+    commissim sweep SPACE.toml --scheduler tcp://HOST:8786                  # an existing Dask cluster
+    commissim sweep --analyse-only results/sweep_sobol_delegation          # re-analyse, no runs
+
+The work is :func:`commissim.experiments.sensitivity.sweep` and
+:func:`commissim.experiments.sensitivity.analyse`; this module is their command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import UserError
+from ..sensitivity.methods import METHODS
+from .options import add_executor_options, command_line, non_negative_int, positive_int
+
+# Options that do not change what is run (left out of the recorded command line).
+NOT_RECORDED = ("analyse_only", "overwrite", "no_figures", "no_progress")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "examples:\n"
+        "  commissim sweep experiments/configs/sobol_delegation.toml\n"
+        "  commissim sweep SPACE.toml --method morris --n 20 --outcomes providers_destabilised,access_gini\n"
+        "  commissim sweep SPACE.toml --executor dask --workers 8\n"
+        "  commissim sweep SPACE.toml --scheduler tcp://10.0.0.5:8786\n"
+        "  commissim sweep --analyse-only results/sweep_sobol_delegation\n"
+        "The space file format is described in experiments/sensitivity/space.py; scaling out in the README "
+        "(Scaling out).\n"
+        "Interrupted? Run the same command again: finished runs are kept and skipped."
+    )
+    parser.add_argument("config", nargs="?", metavar="SPACE.toml",
+                        help="parameter-space file (TOML): parameters with bounds or levels, scenarios, outcomes")
+    parser.add_argument("--analyse-only", metavar="FOLDER",
+                        help="re-run the analysis of a finished sweep folder (no model runs)")
+    parser.add_argument("--method", choices=tuple(METHODS), help="override the file's method")
+    parser.add_argument("--n", type=positive_int, metavar="N", help="override the sample size n")
+    parser.add_argument("--seeds", type=positive_int, metavar="R", help="override seeds per design point")
+    parser.add_argument("--years", type=positive_int, metavar="Y", help="override funding rounds per run")
+    parser.add_argument("--root-seed", type=non_negative_int, metavar="S", help="override the root seed")
+    parser.add_argument("--scenarios", metavar="A,B", help="override the scenarios (comma-separated)")
+    parser.add_argument("--outcomes", metavar="M1,M2",
+                        help="override the outcome measures (comma-separated summary measures or REPORTER:AGG)")
+    parser.add_argument("--second-order", action="store_true", default=None,
+                        help="Sobol: draw (or, with --analyse-only, analyse) second-order indices")
+    parser.add_argument("--out", metavar="FOLDER", help="results folder (default results/sweep_<name>)")
+    add_executor_options(parser)
+    parser.add_argument("--chunk-size", type=positive_int, metavar="K",
+                        help="runs per task (default: adaptive, about 1 s per task)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing results folder")
+    parser.add_argument("--no-figures", action="store_true", help="no figures")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..sensitivity import analyse, summary_text, sweep
+
+    if args.analyse_only:
+        if args.config:
+            raise UserError("give a sweep file or --analyse-only FOLDER, not both")
+        folder = Path(args.analyse_only)
+        res = analyse(folder, second_order=args.second_order, figures=not args.no_figures)
+    else:
+        if not args.config:
+            raise UserError("give a parameter-space file, e.g. commissim sweep experiments/configs/"
+                            "sobol_delegation.toml (or --analyse-only FOLDER)")
+        folder = sweep(
+            args.config, args.out, executor=args.executor, workers=args.workers, scheduler=args.scheduler,
+            overwrite=args.overwrite, method=args.method, n=args.n, seeds=args.seeds, years=args.years,
+            scenarios=args.scenarios, outcomes=args.outcomes, second_order=args.second_order,
+            root_seed=args.root_seed, chunk_size=args.chunk_size, analyse=False,
+            progress=False if args.no_progress else None, command=command_line(args, NOT_RECORDED),
+        )
+        res = analyse(folder, figures=not args.no_figures)
+        print(f"results: {folder}")
+    print(summary_text(res))
+    print(f"report: {folder / 'sensitivity.md'}")
+    return 0

@@ -1,0 +1,128 @@
+"""``compare``: every named scenario (or a chosen few) for many seeds, one results folder.
+
+From Python::
+
+    from commissim.experiments.compare import compare
+    folder = compare(scenarios=["nhse_direct", "full_delegation"], seeds=10, years=5)
+
+The folder holds per-run summaries and per-year series (Parquet and CSV), a
+``manifest.json`` (configuration, per-run seeds, versions, git commit, times), figures
+(PNG) and ``report.md`` with the headline comparison. Interrupt it at any time: the same
+call resumes, skipping finished runs.
+
+Each scenario's seeds follow its place in the built-in scenario list (see
+``commissim scenarios``), so ``scenarios=["nhse_direct"]`` reproduces exactly the
+``nhse_direct`` runs of a full comparison with the same root seed.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..batch import run_batch
+from ..errors import UserError, rethrow
+from ..model_runs import model_runner
+
+__all__ = ["compare", "resolve_scenarios", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
+           "DERIVED"]
+
+DEFAULT_SEEDS = 30
+DEFAULT_YEARS = 10
+DEFAULT_ROOT_SEED = 20230401
+DEFAULT_OUT = "results/compare"
+# Parameters that make a scenario what it is: overriding them for every scenario is refused.
+SCENARIO_DEFINING = frozenset({"arrangement", "delegated_set", "icb_footprint"})
+# What compare writes besides the batch's tables (replaced when the folder is overwritten).
+DERIVED = ("report.md", "figures")
+
+
+def resolve_scenarios(scenarios: str | Sequence[str] | None) -> tuple[list[str], list[int]]:
+    """Scenario names (validated) and their seed indices (place in the built-in list)."""
+    from commissim.model.scenarios import list_scenarios, load_scenario
+
+    builtin = [s.name for s in list_scenarios()]
+    if scenarios is None:
+        names = list(builtin)
+    else:
+        if isinstance(scenarios, str):
+            scenarios = scenarios.split(",")
+        names = [str(s).strip() for s in scenarios if str(s).strip()]
+        if not names:
+            raise UserError(f"--scenarios: no scenario given; valid scenarios: {', '.join(builtin)}")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UserError(f"--scenarios: {', '.join(dupes)} given more than once")
+    for n in names:
+        load_scenario(n)  # ScenarioError names the value and lists the valid ones
+    extra = [n for n in names if n not in builtin]
+    ids = [builtin.index(n) if n in builtin else len(builtin) + extra.index(n) for n in names]
+    return names, ids
+
+
+def _check_parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
+    """Overrides for every scenario, checked; scenario-defining ones refused."""
+    from commissim.model.params import validate_parameters
+
+    with rethrow(UserError):
+        params = validate_parameters(dict(parameters or {}), where="parameters")
+    defining = sorted(set(params) & SCENARIO_DEFINING)
+    if defining:
+        raise UserError(
+            f"--set {', '.join(defining)}: these define what a scenario is, so setting them for every scenario "
+            "would run one arrangement under several names. Copy a file from model/scenarios/, edit it and "
+            "compare it by path instead (--scenarios nhse_direct,my_scenario.toml)"
+        )
+    return params
+
+
+def compare(
+    scenarios: str | Sequence[str] | None = None,
+    seeds: int = DEFAULT_SEEDS,
+    years: int = DEFAULT_YEARS,
+    root_seed: int = DEFAULT_ROOT_SEED,
+    out: str | Path = DEFAULT_OUT,
+    workers: int | None = None,
+    executor: Any = "processes",
+    parameters: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    *,
+    scheduler: str | None = None,
+    progress: bool | None = None,
+    figures: bool = True,
+    func: Callable[..., dict] | None = None,
+    func_kwargs: dict[str, Any] | None = None,
+    command: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Run each scenario for ``seeds`` seeds over ``years`` years; write a results folder.
+
+    ``scenarios``: names (a list or ``"a,b,c"``), default every named scenario.
+    ``parameters``: overrides applied to every scenario (checked against the model's
+    parameter registry). ``executor``: ``"processes"`` (default, ``workers`` processes),
+    ``"serial"``, ``"dask"`` (a local Dask cluster of ``workers`` processes), or a
+    ``concurrent.futures.Executor`` such as ``distributed.Client(...).get_executor()``;
+    ``scheduler="tcp://HOST:8786"`` runs on an existing Dask cluster. ``func``/``func_kwargs``:
+    the run function (default ``commissim.model.simulation.simulate``) and fixed keywords
+    for it. Returns the results folder; an existing folder of the same comparison is
+    resumed, a different one refused unless ``overwrite=True``.
+    """
+    from .figures import make_figures
+    from .report import write_report
+
+    names, ids = resolve_scenarios(scenarios)
+    params = _check_parameters(parameters)
+    out = Path(out)
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    result = run_batch(
+        [{"scenario": n, **params} for n in names], runner=model_runner(func, func_kwargs), out=out,
+        replicates=seeds, years=years, root_seed=root_seed, executor=executor, workers=workers,
+        scheduler=scheduler, series=True, point_ids=ids, overwrite=overwrite, derived=DERIVED, progress=progress,
+        label="compare", meta={"command": command, "scenarios": names, "overrides": params}, log=say,
+    )
+    if figures and result.n_done:
+        make_figures(out, log=say)
+    write_report(out)
+    return out

@@ -1,0 +1,76 @@
+"""How every batch runs commissim's model: the :class:`~commissim.experiments.batch.Runner`
+that tells the batch library about ``commissim.model.simulate``.
+
+The batch library knows only a run function; this module adds what the model says about
+itself: how to check a design point (scenario and parameters, against the model's registry),
+its fingerprint (code, scenario files, seed tables), the per-provider income change it
+returns as a vector (the ``providers`` table), how to label a round (``2022-23``, ...), which
+errors mean bad input, and Mesa's version for the manifest. ``compare``, the sweeps, the
+benchmarks and the scripts all run the model through :func:`model_runner`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .batch import Runner, VectorOutput
+from .errors import BatchConfigError, rethrow
+
+__all__ = ["model_runner", "check_point", "year_label", "PROVIDERS"]
+
+# simulate(..., series=True) returns each provider's end-of-run income change, in seed order.
+PROVIDERS = VectorOutput(key="provider_income_change", table="providers", index="provider", value="income_change")
+
+
+def year_label(round_: int) -> str:
+    """Round 0 -> '2022-23' (the base year), round 1 -> '2023-24', ..."""
+    from commissim.model.scenarios import BASE_YEAR, fy_label
+
+    return fy_label(BASE_YEAR + int(round_))
+
+
+def check_point(point: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check a design point with the model's registry; return (checked point, manifest description)."""
+    from commissim.model.params import DEFAULTS, validate_parameters
+    from commissim.model.scenarios import BASE_YEAR, load_scenario
+
+    scenario = point["scenario"]
+    params = {k: v for k, v in point.items() if k != "scenario"}
+    with rethrow(BatchConfigError):
+        scen = load_scenario(scenario)
+        checked = validate_parameters(params, where=where)
+    resolved = {**DEFAULTS, **scen.parameters, **checked}
+    changes = [
+        {"year": year_label(y - BASE_YEAR), **{k: v for k, v in ch.items() if k not in checked}}
+        for y, ch in scen.changes
+    ]
+    describe = {
+        "scenario_name": scen.name,
+        "description": scen.description,
+        "source": scen.source,
+        "overrides": checked,
+        "parameters": resolved,  # in force from the base year
+        "changes": [c for c in changes if len(c) > 1],  # scenario changes not overridden by the user
+    }
+    return {"scenario": scenario, **checked}, describe
+
+
+def _fingerprint() -> str:
+    from commissim.model.simulation import fingerprint
+
+    return fingerprint()
+
+
+def model_runner(func: Callable[..., dict] | None = None, func_kwargs: dict[str, Any] | None = None) -> Runner:
+    """The Runner of commissim's model: ``func`` (default ``commissim.model.simulation.simulate``,
+    looked up now) with fixed keywords ``func_kwargs`` (e.g. ``{"seeds_path": ...}``)."""
+    from commissim.model.errors import ModelInputError
+
+    if func is None:
+        from commissim.model import simulation
+
+        func = simulation.simulate
+    return Runner(func=func, kwargs=dict(func_kwargs or {}), check=check_point, fingerprint=_fingerprint,
+                  vectors=(PROVIDERS,), round_label=year_label, input_errors=(ModelInputError,),
+                  versions=("mesa",), subject="model", fingerprint_note="code, scenarios or seed tables changed")
