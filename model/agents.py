@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # of its residents' activity of the line (the rest need the tertiary centre's full service), decided
 # after two consecutive years in deficit and opened two years later (recruiting a specialist team and
 # NHS England's designation of a new provider take time); no ICB was found to have started a
-# specialised service in 2023-2025 (rules.md G), which this lead time respects.
+# specialised service in 2023-2025 (searched: NHS Confederation Feb 2025, HSJ), which this lead
+# time respects.
 START_SHARE = 0.5
 START_STRESS_YEARS = 2
 START_LEAD = 2
@@ -37,10 +38,13 @@ class ICB(Agent):
 
     * shifts referrals: ``referral_shift`` x stress (at most 20% a year) of its residents' out-of-system
       delegated activity towards in-system providers with spare capacity;
-    * starts a line at its largest acute trust when its residents' out-of-area activity of a delegated
-      line reaches ``local_start_share`` of the minimum viable volume (at most one a year), unless NHS
-      England's specifications (``spec_enforcement``) or consent rules forbid it;
-    * moves delegated money to its system deficit where the ring-fence allows (``ringfence``);
+    * after two consecutive years in deficit, decides to start a delegated line it has no in-system
+      provider of, at its largest acute trust, when half its residents' activity of the line reaches
+      ``local_start_share`` of the minimum viable volume (at most one a year; the line opens two years
+      later), unless NHS England's specifications (``spec_enforcement``) or consent rules forbid it;
+    * moves delegated money towards its system's deficit (ICB body plus hosted trusts) where the ring-fence
+      allows (``ringfence``: none under a hard ring-fence, up to ``diversion_limit`` of its delegated budget
+      under a soft one, up to the whole deficit with none);
     * in contracting (model arrays), protects in-system contracts from cuts and gives them growth first
       (``system_weight`` x stress x contribution margin) and holds out-of-area contracts near last
       year's activity (``growth_cap``).
@@ -154,7 +158,7 @@ class Provider(Agent):
         for s in np.nonzero(failing)[0]:
             m.withdraw_line(p, int(s), financial=bool(st.loss_streak[p, s] >= k))
         if st.needs_support[p]:
-            losing = st.line_losing[p] & ~st.protected[p]
+            losing = st.line_losing[p] & ~st.protected[p] & st.active[p]  # lines still open
             if st.support_years[p] >= k:
                 for s in np.nonzero(losing)[0]:
                     m.withdraw_line(p, int(s), financial=True)
@@ -208,9 +212,10 @@ class Region(Agent):
     * stabilisation: tops up a finite pool from delegated budgets (``pool_share``) and, if
       ``protect_last_provider``, pays the loss of a line that is the last open provider of its service
       in the region and is about to be withdrawn, while the pool lasts.
-    ``lead_icb`` records the host of a pan-ICB pool: the region's wave-1 or wave-2 ICB if any (the public
-    record names BLMK for East of England and Birmingham and Solihull for the West Midlands hubs), else
-    its largest ICB.
+    ``lead_icb`` labels the host of a pan-ICB pool: the region's ICB of the earliest delegation wave, the
+    largest by population on ties (a rule, not the record: the record names BLMK for the East of England
+    hub and Birmingham and Solihull for the West Midlands; the pool itself behaves region-wide whoever
+    hosts it).
     """
 
     def __init__(self, model: CommissioningModel, idx: int):

@@ -103,8 +103,8 @@ MEASURES: tuple[Measure, ...] = (
        "teaching and local acute trusts.", scale=100.0, fmt="{:+.2f}"),
     _m("trusts_in_deficit_share", "Trusts in deficit", "%", "Share of the modelled trusts with a deficit.",
        scale=100.0, fmt="{:.0f}"),
-    _m("icb_sector_deficit", "ICB bodies' deficit", "£m", "Sum of ICB bodies' own deficits (positive = deficit), "
-       "net of delegated money moved to them.", fmt="{:,.0f}"),
+    _m("icb_sector_deficit", "ICB bodies' deficit", "£m", "Sum of the deficits of ICB bodies in deficit "
+       "(positive = deficit; surpluses do not offset), after delegated money moved to them.", fmt="{:,.0f}"),
     _m("systems_in_deficit", "Systems in deficit", "systems", "ICB systems (ICB body plus the trusts it hosts) with "
        "a deficit.", fmt="{:.1f}", count=True),
     _m("services_withdrawn", "Service lines closed", "lines", "Provider service lines withdrawn and not "
@@ -154,8 +154,9 @@ MEASURES: tuple[Measure, ...] = (
        "whose contracts all hit the specification cap.", scale=100.0, fmt="{:.0f}"),
     _m("binding_nhse_consent", "Binding: NHS England consent", "%", "Share of decisions needing NHS England's "
        "consent where it limited unequal treatment.", scale=100.0, fmt="{:.0f}"),
-    _m("binding_growth_cap", "Binding: out-of-area growth cap", "%", "Share of systems in deficit holding their "
-       "own contracts that withheld some out-of-area growth.", scale=100.0, fmt="{:.0f}"),
+    _m("binding_growth_cap", "Binding: out-of-area growth cap", "%", "Share of ICBs whose deciding commissioner "
+       "(own or merged ICB, joint committee or pan-ICB pool) was in deficit and that withheld some out-of-system "
+       "growth this year.", scale=100.0, fmt="{:.0f}"),
     _m("binding_diversion_limit", "Binding: ring-fence limit", "%", "Under a soft ring-fence, share of ICBs wanting "
        "to move delegated money that the limit held back (0 under a hard ring-fence: the channel is closed).",
        scale=100.0, fmt="{:.0f}"),
@@ -263,7 +264,7 @@ def update(model: CommissioningModel) -> None:
     m["specialist_trust_margin"] = float(st.surplus[spec].sum() / turn[spec].sum())
     m["acute_trust_margin"] = float(st.surplus[acute].sum() / turn[acute].sum())
     m["trusts_in_deficit_share"] = float((st.surplus < 0).mean())
-    m["icb_sector_deficit"] = float(-st.icb_surplus.sum())
+    m["icb_sector_deficit"] = float(np.maximum(-st.icb_surplus, 0.0).sum())
     m["systems_in_deficit"] = float((st.system_position < 0).sum())
     m["services_withdrawn"] = float(st.withdrawn.sum())
     m["cumulative_lines_withdrawn"] = float(st.n_withdrawn_total)

@@ -62,9 +62,9 @@ GRAFT_SURVIVAL = 0.95
 # deprived IMD quintile: 20% by definition of a quintile.
 ENGLAND_DEPRIVED_SHARE = 0.20
 # Stress at which a system's harder contract negotiation reaches full strength (growth_cap) and
-# the most a system repatriates in a year. Assumptions: a 2% deficit put a system in the national
-# investigation and intervention regime's sights (HSJ Feb 2025: 19 of 42 ICSs); 20% a year keeps
-# referral changes gradual (patients keep their choice of provider).
+# the most a system repatriates in a year. Assumptions (no public figure): a deficit of 2% of
+# allocation is a deep one (most 2024-25 deficit plans were 0-5% of allocation, specialised_facts
+# §5); 20% a year keeps referral changes gradual (patients keep their choice of provider).
 FULL_STRESS = 0.02
 MAX_SHIFT = 0.20
 
@@ -289,7 +289,6 @@ class CommissioningModel(mesa.Model):
         st.surplus = margin0 * st.turnover0
         st.other_cost = st.spec_income + st.other_income - st.spec_cost - st.surplus
         st.support_income = np.zeros(P)
-        st.pool_income = np.zeros(P)
         st.turnover = st.turnover0.copy()
         st.margin = st.surplus / st.turnover
         st.cash = d.cash.astype(float).copy()
@@ -381,6 +380,7 @@ class CommissioningModel(mesa.Model):
         st.allocation = self.money.allocation(BASE_YEAR)
         st.hist_share = None
         st.prev_icb_deleg = None
+        st.prev_cell_budget = None
         st.payments = st.flow0 * st.price[lines.s][None, :]
         st.base_out_value_k = (st.payments * st.out_icb).sum(axis=0)
         st.share = st.weights.copy()
@@ -526,8 +526,9 @@ class CommissioningModel(mesa.Model):
         st.tariff_uplift = cuf - ef
         st.cost_growth = self.money.cost_growth(y)
         st.core_growth = self.money.core_growth(y)
-        # Prices: tariff lines by cost uplift less efficiency; drugs and devices at cost (their cost grows
-        # with non-pay inflation, assumption: no separate drug price index was found).
+        # Prices: tariff lines by cost uplift less efficiency; drugs and devices at cost, their cost growing
+        # with non-pay inflation where seeds/funding.csv gives it (2023-24, 2024-25), else cost_inflation
+        # (assumption: no separate drug price index was found).
         drug_growth = self.money._seed("nonpay_inflation", y)
         drug_growth = p["cost_inflation"] if drug_growth is None else drug_growth
         growth = np.where(st.pass_through, 1 + drug_growth, 1 + st.tariff_uplift)
@@ -576,9 +577,9 @@ class CommissioningModel(mesa.Model):
         st.transplants_funded = float(st.tx_patients.sum())
 
     def _set_budgets(self) -> None:
-        """Cell budgets: the national allocation shared on the historic basis; delegated lines move
-        towards the need-based target at the pace of change, no ICB's delegated budget growing less
-        than the convergence floor."""
+        """Cell budgets: the national allocation shared on the historic basis; delegated cells (those an
+        ICB-led commissioner holds this year) move towards the need-based target at the pace of change, no
+        ICB's delegated budget growing less than the convergence floor."""
         st, p = self.state, self.p
         hist = st.demand0 * (st.vol_index * st.price)[None, :]
         hist_share = hist / hist.sum()
@@ -589,30 +590,33 @@ class CommissioningModel(mesa.Model):
                                else max(target, st.needs_weight - step))
         cell = st.allocation * hist_share
         w = st.needs_weight
-        deleg_lines = self.delegable_mask()
+        mask = st.delegated_cells  # delegated lines only: drugs, retained and undelegated lines stay historic
         st.decisions["convergence_floor"] = 0
         st.binding["convergence_floor"] = 0.0
-        if w > 0:
-            # Need-based target within each delegated line: the line's national budget shared by need.
-            line_total = cell.sum(axis=0)
-            need_share = st.need / np.maximum(st.need.sum(axis=0), 1e-12)
+        if w > 0 and mask.any():
+            # Need-based target within each delegated line: its delegated cells' budget shared by need.
+            line_total = (cell * mask).sum(axis=0)
+            need_d = st.need * mask
+            need_share = need_d / np.maximum(need_d.sum(axis=0), 1e-12)
             moved = (1 - w) * cell + w * line_total[None, :] * need_share
-            new = np.where(deleg_lines[None, :], moved, cell)
-            # Growth floor per ICB on its delegated lines, paid for by the ICBs above it.
-            prev = st.prev_icb_deleg
+            new = np.where(mask, moved, cell)
+            # Growth floor per ICB on its delegated lines (the same cells last year), paid for by the ICBs above it.
+            prev = st.prev_cell_budget
             if prev is not None:
-                icb_now = np.where(deleg_lines[None, :], new, 0.0).sum(axis=1)
-                floor = prev * (1 + p["convergence_floor"])
+                icb_now = (new * mask).sum(axis=1)
+                floor = (prev * mask).sum(axis=1) * (1 + p["convergence_floor"])
                 short = np.maximum(floor - icb_now, 0.0)
-                st.decisions["convergence_floor"] = int(self.n_icbs)
+                holders = mask.any(axis=1)
+                st.decisions["convergence_floor"] = int(holders.sum())
                 if short.sum() > 1e-9:
-                    st.binding["convergence_floor"] = float((short > 1e-9).mean())
+                    st.binding["convergence_floor"] = float((short > 1e-9).sum()) / max(int(holders.sum()), 1)
                     spare = np.maximum(icb_now - floor, 0.0)
                     take = short.sum() * spare / max(spare.sum(), 1e-12)
                     scale = np.divide(icb_now + short - take, icb_now, out=np.ones_like(icb_now), where=icb_now > 0)
-                    new = np.where(deleg_lines[None, :], new * scale[:, None], new)
+                    new = np.where(mask, new * scale[:, None], new)
             cell = new
-        st.prev_icb_deleg = np.where(deleg_lines[None, :], cell, 0.0).sum(axis=1)
+        st.prev_cell_budget = cell
+        st.prev_icb_deleg = (cell * mask).sum(axis=1)
         st.cell_budget = cell
         st.budget_total = float(cell.sum())
         st.icb_budget = cell.sum(axis=1)
@@ -684,37 +688,42 @@ class CommissioningModel(mesa.Model):
         st.binding["referral_capacity"] = 0.0
         st.binding["local_start_blocked"] = 0.0
         acting = st.shift_wanted > 0
-        if st.pending_starts and not acting.any():
-            self._open_pending_starts()
-        if acting.any():
-            rows = np.nonzero(acting)[0]
+        deciding = acting | st.start_wanted
+        if not deciding.any():
+            if st.pending_starts:
+                self._open_pending_starts()
+        else:
+            rows = np.nonzero(deciding)[0]
             in_sys = self._in_system_k()[rows]
             usable = lines.pick(st.active & (st.capacity > 1e-9))
             w = st.weights[rows] * st.pref[rows] * usable
             tot = lines.by_service(w)
             in_share = np.divide(lines.by_service(w * in_sys), tot, out=np.zeros_like(tot), where=tot > 0)
-            cells = st.delegated_cells[rows]
-            can = cells & (in_share > 1e-9) & (in_share < 1 - 1e-9)
-            rate = st.shift_wanted[rows][:, None]
-            want_in = in_share + rate * (1 - in_share)
-            # Spare capacity of the in-system lines (capacity less last year's load).
-            spare_k = np.maximum(lines.pick(st.capacity) - st.delivered.sum(axis=0), 0.0) * usable
-            spare = lines.by_service(in_sys * spare_k[None, :])
-            extra = (want_in - in_share) * st.demand[rows]
-            limit = np.where(can & (extra > 1e-12), np.minimum(1.0, spare / np.maximum(extra, 1e-12)), 1.0)
-            new_in = in_share + limit * (want_in - in_share)
-            f_in = np.where(can, new_in / np.maximum(in_share, 1e-12), 1.0)
-            f_out = np.where(can, (1 - new_in) / np.maximum(1 - in_share, 1e-12), 1.0)
-            factor = np.where(in_sys, f_in[:, lines.s], f_out[:, lines.s])
-            st.pref[rows] = st.pref[rows] * factor
-            limited = (can & (limit < 1 - 1e-9)).any(axis=1)
-            st.shift[rows] = np.where(can.any(axis=1), st.shift_wanted[rows], 0.0) * np.where(limited, 0.5, 1.0)
-            st.binding["referral_capacity"] = float(limited.sum()) / len(rows)
-            full_in = np.zeros((I, self.n_services))
+            shifting = acting[rows]
+            if shifting.any():
+                sr = np.nonzero(shifting)[0]
+                ish, isys = in_share[sr], in_sys[sr]
+                cells = st.delegated_cells[rows[sr]]
+                can = cells & (ish > 1e-9) & (ish < 1 - 1e-9)
+                rate = st.shift_wanted[rows[sr]][:, None]
+                want_in = ish + rate * (1 - ish)
+                # Spare capacity of the in-system lines (capacity less last year's load).
+                spare_k = np.maximum(lines.pick(st.capacity) - st.delivered.sum(axis=0), 0.0) * usable
+                spare = lines.by_service(isys * spare_k[None, :])
+                extra = (want_in - ish) * st.demand[rows[sr]]
+                limit = np.where(can & (extra > 1e-12), np.minimum(1.0, spare / np.maximum(extra, 1e-12)), 1.0)
+                new_in = ish + limit * (want_in - ish)
+                f_in = np.where(can, new_in / np.maximum(ish, 1e-12), 1.0)
+                f_out = np.where(can, (1 - new_in) / np.maximum(1 - ish, 1e-12), 1.0)
+                factor = np.where(isys, f_in[:, lines.s], f_out[:, lines.s])
+                st.pref[rows[sr]] = st.pref[rows[sr]] * factor
+                limited = (can & (limit < 1 - 1e-9)).any(axis=1)
+                st.shift[rows[sr]] = (np.where(can.any(axis=1), st.shift_wanted[rows[sr]], 0.0)
+                                      * np.where(limited, 0.5, 1.0))
+                st.binding["referral_capacity"] = float(limited.sum()) / len(sr)
+            full_in = np.ones((I, self.n_services))
             full_in[rows] = in_share
             self._local_starts(full_in, self._in_system_k())
-        # Diversion: the holder's budget is reduced in contracting; the money covers the ICB body's
-        # deficit first, the rest goes to its trusts in deficit (their core contracts).
         # The limit of a soft ring-fence is a channel that may or may not bind; a hard ring-fence is the
         # channel closed (no money moves, by assumption: reported as such, not as a binding limit).
         wanted = st.diversion_wanted
@@ -834,14 +843,6 @@ class CommissioningModel(mesa.Model):
         dec.stress = stress_g[dec.group]
         return dec
 
-    def _contribution(self) -> np.ndarray:
-        """Share of £1 of income on each contract that stays with the provider after variable costs (I, K)."""
-        st, lines = self.state, self.lines
-        var = lines.pick(st.var_unit0) * st.cost_index[lines.p]
-        r = 1.0 - var / st.price[lines.s]
-        r = np.where(st.pass_through[lines.s], 0.0, np.clip(r, 0.0, 1.0))
-        return r[None, :]
-
     def _protection(self, dec: SimpleNamespace) -> tuple[np.ndarray, np.ndarray]:
         """Protection theta (I, K) of every contract, and where NHS England's consent capped it.
 
@@ -915,6 +916,10 @@ class CommissioningModel(mesa.Model):
                 off = self.group_offsets
                 icb_g = np.zeros(st.n_groups, dtype=bool)
                 icb_g[off[ICB_T]:off[ICB_T] + self.n_icbs] = self.data.nof_segment >= 3
+                # a merged ICB is bound when any of its members is (the condition follows the ICBs)
+                merged_nof = np.bincount(self.data.merger_group, weights=(self.data.nof_segment >= 3),
+                                         minlength=len(self.data.merger_names)) > 0
+                icb_g[off[MERGED]:off[MERGED] + len(self.data.merger_names)] = merged_nof
                 consent_g = consent_g | icb_g
             strength_g = np.where(consent_g, np.minimum(strength_g, p["nhse_tolerance"]), strength_g)
         prev = getattr(st, "prev_demand_k", None)
@@ -1056,7 +1061,6 @@ class CommissioningModel(mesa.Model):
         st.support_income = support
         st.spec_income = spec_income
         st.spec_cost = spec_cost
-        st.pool_income = st.subsidy.sum(axis=1)  # filled in by regions after this (intervene)
         st.surplus = spec_income + st.other_income + support + st.diversion_to_trusts - spec_cost - st.other_cost
         st.turnover = spec_income + st.other_income + support + st.diversion_to_trusts
         st.cash = st.cash + st.surplus

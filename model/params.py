@@ -162,8 +162,8 @@ PARAMS: tuple[Param, ...] = (
            "lose money. No normalisation: a provider's specialised work may run at a surplus or a deficit.",
        source="assumption; prices for the same procedure ranged widely between centres (PAC HC387, facts §1c)"),
     _p("deficit_severity", 1.0, "float", 0.0, 3.0, group="finance", when="setup",
-       doc="Multiplier on the opening (2022-23) system deficits: trusts' opening margins below the sector mean and "
-           "ICB bodies' deficits. 1 reproduces the calibrated 2022-23 sector.",
+       doc="Multiplier on the opening (2022-23) deficits: the negative opening margins of trusts and the deficits "
+           "of ICB bodies (surpluses unchanged). 1 reproduces the calibrated 2022-23 sector.",
        source="1 = seeds/calibration.csv; swept to ask how many stressed systems it takes"),
     # --- ICB behaviour: the system objective and the channels the rules leave -------
     _p("system_weight", 5.0, "float", 0.0, 20.0, group="behaviour",
@@ -180,7 +180,9 @@ PARAMS: tuple[Param, ...] = (
            "activity plus (1 - growth_cap x min(1, stress / 2%)) of demand growth; the rest of that growth is "
            "not commissioned there (waiting lists) and its money goes to other contracts.",
        source="assumption: activity caps and no payment for over-performance are the channels the payment "
-              "rules leave (API fixed elements; NHSPS 2025-26 activity plans; rules.md G); swept"),
+              "rules leave: non-elective activity above the API fixed element is not paid unless agreed "
+              "(NHS Payment Scheme 2023/25); affordable activity plans agreed at the start of 2025-26 (NHS England, "
+              "2025/26 NHSPS changes following consultation); swept"),
     _p("referral_shift", 1.0, "float", 0.0, 10.0, group="behaviour",
        doc="Repatriation: each year a system in deficit moves referral_shift x stress (at most 20%) of its "
            "residents' out-of-area delegated activity to in-system providers of the line with spare capacity.",
@@ -193,10 +195,12 @@ PARAMS: tuple[Param, ...] = (
            "clinically optimal scale (at most one a year), unless NHS England's specifications forbid it.",
        source="assumption: 001, 003 (repatriation below clinically optimal scale); swept"),
     _p("ringfence", "hard", "choice", choices=RINGFENCES, group="behaviour",
-       doc="Whether an ICB may move delegated specialised money to its core deficit: hard (no), soft (up to "
-           "diversion_limit of its delegated budget, when its own body is in deficit), none (its whole ICB-body "
-           "deficit). The delegation agreement's finance terms were not found: a structural assumption.",
-       source="assumption (rules.md A: ring-fence not found; NHS England stays the accountable commissioner)"),
+       doc="Whether an ICB holding its delegated budget may move delegated money towards its system's deficit "
+           "(ICB body first, then its trusts in deficit): hard (no), soft (up to diversion_limit of its delegated "
+           "budget), none (up to the whole system deficit). The delegation agreement's finance terms were not "
+           "found: a structural assumption.",
+       source="assumption: the delegation agreement's finance terms were not found; NHS England remains the "
+              "accountable commissioner (Surrey Heartlands and Frimley ICB pages, 2025)"),
     _p("diversion_limit", 0.01, "float", 0.0, 0.2, group="behaviour",
        doc="Under a soft ring-fence, the most an ICB may move from its delegated budget to its core deficit, as a "
            "share of that budget.",
@@ -207,14 +211,15 @@ PARAMS: tuple[Param, ...] = (
            "for cuts that treat providers unequally: it accepts a difference in cut (or growth) shares between "
            "contracts of at most nhse_tolerance.",
        source="2023-24 joint committees: NHS England kept the money and contracts and promised nothing would be "
-              "decided without agreement (HSJ Feb and Nov 2023): mutual consent (rules.md C)"),
+              "decided without agreement (HSJ Feb 2023; HSJ 'The Integrator', Nov 2023): mutual consent"),
     _p("nhse_tolerance", 0.02, "float", 0.0, 0.5, group="region",
        doc="The largest difference in cut share between contracts that NHS England accepts where it must consent.",
        source="assumption; swept"),
     _p("nof_condition", True, "bool", group="region",
        doc="From 2025-26, delegation to ICBs in NHS Oversight Framework segments 3-4 carries a condition: modelled "
            "as NHS England's consent (nhse_veto rule) to their unequal cuts.",
-       source="NHS England board Dec 2024 (a condition exists; its content was not found: rules.md B); assumption"),
+       source="NHS England board Dec 2024 (a condition on delegation to ICBs in NHS Oversight Framework segments 3-4 "
+              "exists; its content was not found); the consent rule is an assumption"),
     _p("spec_enforcement", 0.5, "float", 0.0, 1.0, group="region",
        doc="NHS England's service specifications: an ICB-led commissioner cuts no contract by more than "
            "(1 - spec_enforcement) x 50% in a year while others can take the cut, and starts no line below "
@@ -232,7 +237,8 @@ PARAMS: tuple[Param, ...] = (
     _p("needs_weight_target", 0.0, "float", 0.0, 1.0, group="allocation",
        doc="Target weight of the population-need formula in delegated lines' budgets (0 = historic, 1 = fully "
            "need-based); high-cost drugs and retained lines stay on the historic basis.",
-       source="001 (NHS England proposed moving from provider income to population need); ACRA method (rules.md E)"),
+       source="001 (NHS England proposed moving from provider income to population need); ACRA's specialised "
+              "target formula (NHS England board Dec 2023, Annex 2)"),
     _p("pace_of_change", 0.2, "float", 0.0, 1.0, group="allocation",
        doc="Yearly step of the budget weight towards the need-based target.",
        source="assumption: fair share by 2028-29 for ICB core allocations (Medium term planning framework); "
@@ -245,7 +251,8 @@ PARAMS: tuple[Param, ...] = (
     _p("deprivation_weight", 1.0, "float", 0.0, 2.0, group="allocation", when="setup",
        doc="Weight of deprivation in the need index: need = age index x (1 + deprivation_weight x (share of the "
            "ICB's areas in England's most deprived quintile - England's 20%)), renormalised.",
-       source="IMD 2019 (MHCLG) by ICB; ACRA formulas include deprivation (rules.md E); 1 is calibrated on the "
+       source="IMD 2019 (MHCLG) by ICB; ACRA target formulae allow for deprivation (NHS England, needs-based "
+              "allocations methodology); 1 is calibrated on the "
               "observed catchments of specialist trusts (seeds/calibration.csv)"),
     _p("distance_access_elasticity", 0.15, "float", 0.0, 0.6, group="allocation", when="setup",
        doc="How much base-year use per head rises with proximity to specialist capacity (creates the historic gap "

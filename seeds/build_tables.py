@@ -775,7 +775,7 @@ def build_validation():
         ("trust sector margin 2024-25", "trust_sector_margin", "2024-25", round(-780 / 137_000, 5), "share of income",
          0.005, "abs", "GBP 780m deficit (King's Fund, Mar 2026, via LBC); sector income 2024-25 not found: "
          "GBP 137bn assumed (2023-24 GBP 129.2bn + 6%)", "medium",
-         "the 2023-24 margin is a calibration target (provider_efficiency)"),
+         "the 2023-24 margin is a calibration target (unfunded_cost_pressure 2023-24 in funding.csv)"),
         ("share of trusts in deficit 2023-24", "trusts_in_deficit_share", "2023-24", 0.60, "share", 0.15, "abs",
          "124 of 206 trusts (TAC-based count, TeslimAdeyanju/NHS-Trust-Financial-Analytics)", "low", ""),
         ("share of acute trusts in deficit 2024-25", "trusts_in_deficit_share:acute", "2024-25", 0.69, "share", 0.15,

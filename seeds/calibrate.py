@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 from pathlib import Path
 
 SEEDS = Path(__file__).resolve().parent
-sys.path.insert(0, str(SEEDS.parent))
 
 TARGET_2023 = -0.009  # trust sector deficit 2023-24, share of income (Nuffield Trust, via parliamenttoday)
 SEEDS_USED = (1, 2, 3)
 
 
 def margin_2023(pressure: float) -> float:
-    from model import data as model_data
-    from model.model import CommissioningModel
+    from commissim.model import data as model_data
+    from commissim.model.model import CommissioningModel
 
     rows = list(csv.DictReader((SEEDS / "funding.csv").open(encoding="utf-8")))
     for r in rows:

@@ -16,7 +16,7 @@ MEASURES = ("providers_destabilised", "out_of_area_share", "access_gini", "acces
 def fake_simulate(scenario="nhse_direct", years=10, rng=None, *, series=False, **parameters):
     """Deterministic fake: numbers depend on the seed, scenario and parameters only."""
     gen = np.random.default_rng([int(rng or 0), sum(map(ord, scenario))])
-    shift = float(parameters.get("home_bias", 0.6)) + float(parameters.get("funding_gap", 0.0)) * 10
+    shift = float(parameters.get("growth_cap", 0.6)) + float(parameters.get("pool_share", 0.0)) * 10
     paths = {m: np.cumsum(gen.random(years + 1)) * (1 + shift) for m in MEASURES}
     out = {m: float(v[-1]) for m, v in paths.items()}
     out["scenario"] = scenario

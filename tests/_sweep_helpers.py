@@ -1,8 +1,8 @@
 """Module-level (picklable) run functions for the sweep tests.
 
 ``analytic`` has ``simulate``'s signature and a known answer: ``providers_destabilised`` is
-``10 home_bias + 2 cash_strapped_share + withdrawal_rounds / 10`` plus small seed noise, so a
-sensitivity analysis must rank home_bias first. ``slow`` sleeps in each run (and leaves a file
+``10 growth_cap + 2 local_start_share + withdrawal_rounds / 10`` plus small seed noise, so a
+sensitivity analysis must rank growth_cap first. ``slow`` sleeps in each run (and leaves a file
 naming its process while it runs) so a test can kill a Dask worker in the middle of a run.
 """
 
@@ -19,13 +19,13 @@ OUTCOMES = ("providers_destabilised", "access_gini")
 
 def analytic(scenario="full_delegation", years=10, rng=None, *, series=False, nan_above=None, fail_above=None,
              fail_flag=None, **parameters):
-    hb = float(parameters.get("home_bias", 0.6))
-    cs = float(parameters.get("cash_strapped_share", 0.4))
+    hb = float(parameters.get("growth_cap", 0.6))
+    cs = float(parameters.get("local_start_share", 0.4))
     wr = float(parameters.get("withdrawal_rounds", 3))
     plp = 1.0 if parameters.get("protect_last_provider", True) else 0.0
     noise = np.random.default_rng(int(rng or 0)).normal(0, 0.01)
     if years > 0 and fail_above is not None and hb > fail_above and (fail_flag is None or os.path.exists(fail_flag)):
-        raise RuntimeError(f"model blew up at home_bias={hb:.3f}")
+        raise RuntimeError(f"model blew up at growth_cap={hb:.3f}")
     y = 10 * hb + 2 * cs + wr / 10 + noise
     out = {"providers_destabilised": y, "access_gini": 0.1 * cs + 0.05 * plp + noise / 10,
            "scenario": scenario, "years": int(years)}

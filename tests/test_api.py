@@ -12,7 +12,7 @@ def test_readme_python_snippet_runs(toy_seeds):
     from commissim import CommissioningModel, simulate  # the documented entry point
 
     assert callable(simulate) and simulate is mod.simulate and CommissioningModel is mod.CommissioningModel
-    m = CommissioningModel(scenario="full_delegation", rng=42, home_bias=0.8, seeds_path=toy_seeds)
+    m = CommissioningModel(scenario="full_delegation", rng=42, growth_cap=0.8, seeds_path=toy_seeds)
     m.run(3)
     summary = m.summary()
     assert summary["total_spend"] > 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model import CommissioningModel
+from commissim.model import CommissioningModel
 
 
 def _idx(m, kind, code):

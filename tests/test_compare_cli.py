@@ -51,11 +51,11 @@ def test_compare_writes_the_results_folder(tmp_path, fake_model, capsys):
 
 def test_compare_several_scenarios_on_processes(tmp_path, fake_model):
     out = compare(scenarios="nhse_direct,full_delegation", seeds=3, years=2, out=tmp_path / "c", workers=2,
-                  parameters={"home_bias": 0.3}, progress=False, log=lambda m: None)
+                  parameters={"growth_cap": 0.3}, progress=False, log=lambda m: None)
     s = pd.read_parquet(out / "summaries.parquet")
-    assert len(s) == 6 and s["run_id"].is_unique and (s["home_bias"] == 0.3).all()
+    assert len(s) == 6 and s["run_id"].is_unique and (s["growth_cap"] == 0.3).all()
     report = (out / "report.md").read_text()
-    assert "`full_delegation`" in report and "90% CI" in report and "home_bias=0.3" in report
+    assert "`full_delegation`" in report and "90% CI" in report and "growth_cap=0.3" in report
 
 
 def test_a_subset_reproduces_the_runs_of_the_full_comparison(tmp_path, fake_model):
@@ -86,10 +86,10 @@ def test_same_command_resumes_and_changed_command_refuses(tmp_path, fake_model, 
     [
         (["--scenarios", "nhse_direkt"], "nhse_direkt"),
         (["--scenarios", "nhse_direct,nhse_direct"], "more than once"),
-        (["--set", "home_bais=0.3"], "home_bais"),
-        (["--set", "home_bias=lots"], "lots"),
-        (["--set", "home_bias=5"], "home_bias"),
-        (["--set", "home_bias"], "NAME=VALUE"),
+        (["--set", "growth_cpa=0.3"], "growth_cpa"),
+        (["--set", "growth_cap=lots"], "lots"),
+        (["--set", "growth_cap=5"], "growth_cap"),
+        (["--set", "growth_cap"], "NAME=VALUE"),
         (["--seeds", "0"], "--seeds"),
         (["--executor", "threads"], "threads"),
     ],

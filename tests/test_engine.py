@@ -20,7 +20,7 @@ from commissim.experiments.batch import consolidate, load_results, make_run_id, 
 from commissim.experiments.errors import BatchConfigError
 from commissim.experiments.model_runs import model_runner
 
-DESIGN = [{"scenario": "nhse_direct"}, {"scenario": "full_delegation", "home_bias": 0.3}]
+DESIGN = [{"scenario": "nhse_direct"}, {"scenario": "full_delegation", "growth_cap": 0.3}]
 
 
 def _batch(out, runner=None, **kw):
@@ -135,7 +135,7 @@ def test_failing_runs_are_recorded_and_retried(tmp_path):
     row = fail.iloc[0]
     assert row["error_type"] == "ValueError" and "boom for seed" in row["message"]
     assert "Traceback" in row["traceback"] and row["seed"] == run_seed(20230401, row["point"], row["replicate"])
-    assert json.loads(row["parameters"]) in ({}, {"home_bias": 0.3})
+    assert json.loads(row["parameters"]) in ({}, {"growth_cap": 0.3})
     assert any("failed" in m and "failures.csv" in m for m in messages)
     manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
     assert manifest["status"] == "complete_with_failures" and manifest["counts"]["failed"] == len(odd)
@@ -165,8 +165,8 @@ def test_manifest_fields(tmp_path):
     assert {"commissim", "mesa", "numpy", "pandas", "python"} <= set(m["versions"])
     assert m["config"]["replicates"] == 3 and m["config"]["years"] == 2 and m["config"]["root_seed"] == 20230401
     d1 = m["design"][1]
-    assert d1["scenario"] == "full_delegation" and d1["overrides"] == {"home_bias": 0.3}
-    assert d1["parameters"]["home_bias"] == 0.3 and "funding_gap" in d1["parameters"]  # full parameter dict
+    assert d1["scenario"] == "full_delegation" and d1["overrides"] == {"growth_cap": 0.3}
+    assert d1["parameters"]["growth_cap"] == 0.3 and "pool_share" in d1["parameters"]  # full parameter dict
     assert len(d1["seeds"]) == 3
 
 
@@ -193,8 +193,8 @@ def test_folder_that_is_not_a_results_folder_is_refused(tmp_path):
     "design, match",
     [
         ([{"scenario": "nhse_direkt"}], "nhse_direkt"),
-        ([{"scenario": "nhse_direct", "home_bais": 0.3}], "home_bais"),
-        ([{"scenario": "nhse_direct", "home_bias": 7}], "home_bias"),
+        ([{"scenario": "nhse_direct", "growth_cpa": 0.3}], "growth_cpa"),
+        ([{"scenario": "nhse_direct", "growth_cap": 7}], "growth_cap"),
         ([], "empty"),
     ],
 )

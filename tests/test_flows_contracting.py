@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from commissim.model.contracting import allocate_cuts, home_bias_weight, uplift_fraction
+from commissim.model.contracting import priority_cuts, priority_growth
 from commissim.model.flows import LineIndex, balance_flows, cap_and_reroute, distances_km, gravity_weights, shares
 
 
@@ -81,43 +81,47 @@ def test_capacity_is_never_breached_and_cases_are_conserved(seed, tightness):
     value=arrays(float, 12, elements=st.floats(0, 100)),
     groups=arrays(np.int64, 12, elements=st.integers(0, 2)),
     shortfall=arrays(float, 3, elements=st.floats(0, 400)),
-    out=arrays(bool, 12),
-    h=st.floats(0, 0.95),
-    capfrac=st.floats(0, 1),
+    protect=arrays(float, 12, elements=st.floats(0, 0.5)),
+    capfrac=st.floats(0.01, 1),
 )
-def test_allocate_cuts_invariants(value, groups, shortfall, out, h, capfrac):
-    w = home_bias_weight(out, np.full(12, h))
-    cut = allocate_cuts(value, groups, shortfall, w, value * capfrac)
-    assert (cut >= -1e-9).all() and (cut <= value + 1e-6).all()
+def test_priority_cuts_invariants(value, groups, shortfall, protect, capfrac):
+    share, capped = priority_cuts(value, groups, shortfall, protect, np.full(12, capfrac), 3)
+    cut = share * value
+    assert (share >= -1e-9).all() and (share <= 1 + 1e-9).all()
     totals = np.bincount(groups, weights=value, minlength=3)
     np.testing.assert_allclose(np.bincount(groups, weights=cut, minlength=3), np.minimum(shortfall, totals),
                                rtol=1e-6, atol=1e-5)
+    # Where the caps were not all reached, no contract is cut beyond its cap.
+    for g in range(3):
+        if not capped[g]:
+            assert (share[groups == g] <= capfrac + 1e-9).all()
 
 
-def test_home_bias_cuts_out_of_area_first():
+def test_protection_moves_the_cut_to_unprotected_contracts():
     value = np.array([100.0, 100.0, 100.0, 100.0])
-    out = np.array([True, True, False, False])
     group = np.zeros(4, dtype=np.int64)
-    even = allocate_cuts(value, group, np.array([40.0]), home_bias_weight(out, np.zeros(4)), value)
-    np.testing.assert_allclose(even, 10.0)
-    biased = allocate_cuts(value, group, np.array([40.0]), home_bias_weight(out, np.full(4, 0.9)), value)
-    assert biased[:2].sum() > 0.85 * 40  # nearly all of the cut falls out of area
-    assert biased[2:].sum() < biased[:2].sum() / 5
+    even, _ = priority_cuts(value, group, np.array([40.0]), np.zeros(4), np.ones(4), 1)
+    np.testing.assert_allclose(even * value, 10.0)
+    prot = np.array([0.0, 0.0, 0.2, 0.2])  # the in-system contracts of a stressed ICB
+    tilted, _ = priority_cuts(value, group, np.array([40.0]), prot, np.ones(4), 1)
+    np.testing.assert_allclose(tilted, [0.2, 0.2, 0.0, 0.0])  # the level rule: clip(level - protection, 0, cap)
 
 
 def test_cap_pushes_remaining_cut_to_other_contracts():
     value = np.array([100.0, 100.0])
-    out = np.array([True, False])
-    cut = allocate_cuts(value, np.zeros(2, dtype=np.int64), np.array([80.0]),
-                        home_bias_weight(out, np.full(2, 0.99)), value * 0.25)
-    assert cut[0] == 25.0 and abs(cut[1] - 25.0) < 1e-9 or cut.sum() == 80.0
-    np.testing.assert_allclose(cut.sum(), 80.0)
-    assert cut[0] >= cut[1]
+    share, capped = priority_cuts(value, np.zeros(2, dtype=np.int64), np.array([80.0]), np.array([0.0, 1.0]),
+                                  np.full(2, 0.25), 1)
+    assert capped[0]  # both at the 25% cap, and the budget still binds: the rest is cut evenly
+    np.testing.assert_allclose((share * value).sum(), 80.0)
+    np.testing.assert_allclose(share, [0.4, 0.4])
 
 
-def test_uplift_fraction():
-    np.testing.assert_allclose(uplift_fraction(np.array([0.0, 5.0, 50.0]), np.array([10.0, 10.0, 10.0])),
-                               [0.0, 0.5, 1.0])
+def test_growth_funds_protected_headroom_first_and_never_beyond_it():
+    head = np.array([10.0, 10.0, 10.0])
+    funded = priority_growth(head, np.zeros(3, dtype=np.int64), np.array([5.0]), np.array([1.0, 0.0, 0.0]), 1)
+    np.testing.assert_allclose(funded, [0.5, 0.0, 0.0])
+    funded = priority_growth(head, np.zeros(3, dtype=np.int64), np.array([50.0]), np.zeros(3), 1)
+    np.testing.assert_allclose(funded, [1.0, 1.0, 1.0])
 
 
 def test_quantile_matches_numpy():

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model import CommissioningModel
-from model.contracting import priority_cuts, priority_growth, water_fill
-from model.finance import DESTAB_THRESHOLDS, cash_support, share_support, update_streaks
-from model.measures import CURVE_MEASURES
+from commissim.model import CommissioningModel
+from commissim.model.contracting import priority_cuts, priority_growth, water_fill
+from commissim.model.finance import DESTAB_THRESHOLDS, cash_support, share_support, update_streaks
+from commissim.model.measures import CURVE_MEASURES
 
 SCENARIOS = ["nhse_direct", "full_delegation", "joint_committees", "pan_icb", "trailblazer", "needs_based",
              "as_happened", "icb_consolidation", "national_clawback", "transplant_dialysis"]

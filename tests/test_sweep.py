@@ -36,8 +36,8 @@ def _space(**kw):
         "scenarios": ["full_delegation"],
         "outcomes": ["providers_destabilised", "access_gini"],
         "parameters": {
-            "home_bias": {"bounds": [0.0, 0.9]},
-            "cash_strapped_share": {"bounds": [0.1, 0.9]},
+            "growth_cap": {"bounds": [0.0, 0.9]},
+            "local_start_share": {"bounds": [0.1, 0.9]},
             "withdrawal_rounds": {"bounds": [1, 6]},
             "protect_last_provider": {"levels": [True, False]},
         },
@@ -71,23 +71,23 @@ def _summaries(folder):
         ({"colour": "red"}, r"unknown key\(s\) colour; allowed:"),
         ({"method": "morris", "second_order": True}, r"'second_order' = true applies to method 'sobol' only"),
         ({"method": "fast", "n": 20}, r"'n' value 20 is not allowed; expected n > 4 M\^2 = 64"),
-        ({"parameters": {"home_bais": {"bounds": [0, 1]}}}, r"unknown parameter 'home_bais' \(did you mean home_bias"),
-        ({"parameters": {"home_bias": {"bounds": [0.0, 1.5]}}},
-         r"parameters.home_bias: 'bounds' value \[0.0, 1.5\] is not allowed; expected bounds within the "
-         r"parameter's range 0.0 to 0.99"),
-        ({"parameters": {"home_bias": {"bounds": [0.5, 0.2]}}}, r"low < high"),
+        ({"parameters": {"growth_cpa": {"bounds": [0, 1]}}}, r"unknown parameter 'growth_cpa' \(did you mean growth_cap"),
+        ({"parameters": {"growth_cap": {"bounds": [0.0, 1.5]}}},
+         r"parameters.growth_cap: 'bounds' value \[0.0, 1.5\] is not allowed; expected bounds within the "
+         r"parameter's range 0.0 to 1.0"),
+        ({"parameters": {"growth_cap": {"bounds": [0.5, 0.2]}}}, r"low < high"),
         ({"parameters": {"withdrawal_rounds": {"bounds": [1.5, 4]}}}, r"whole numbers"),
-        ({"parameters": {"home_bias": {"bounds": [0, 0.9], "distribution": "gamma"}}},
+        ({"parameters": {"growth_cap": {"bounds": [0, 0.9], "distribution": "gamma"}}},
          r"'distribution' value 'gamma' is not allowed; expected one of unif, triang, logunif, truncnorm"),
-        ({"parameters": {"home_bias": {"bounds": [0, 0.9], "distribution": "triang"}}}, r"'peak' value None"),
+        ({"parameters": {"growth_cap": {"bounds": [0, 0.9], "distribution": "triang"}}}, r"'peak' value None"),
         ({"parameters": {"protect_last_provider": {"bounds": [0, 1]}}}, r"'bounds' do not apply to a bool"),
-        ({"parameters": {"home_bias": {"levels": [0.1, 2.0]}}}, r"'levels' value 2.0 is not allowed"),
+        ({"parameters": {"growth_cap": {"levels": [0.1, 2.0]}}}, r"'levels' value 2.0 is not allowed"),
         ({"parameters": {"arrangement": {"levels": ["delegated", "pan_icb"]}}}, r"'arrangement' is not sweepable"),
-        ({"parameters": {"home_bias": {"bounds": [0, 0.9], "scenarios": ["pan_icb"]}}},
+        ({"parameters": {"growth_cap": {"bounds": [0, 0.9], "scenarios": ["pan_icb"]}}},
          r"'scenarios' value \['pan_icb'\] is not allowed; expected scenarios of this sweep"),
         ({"parameters": {}}, r"'parameters' is missing or empty"),
-        ({"fixed": {"home_bias": 0.3}}, r"home_bias both fixed and swept"),
-        ({"fixed": {"funding_gap": 0.5}}, r"funding_gap.*out of range"),
+        ({"fixed": {"growth_cap": 0.3}}, r"growth_cap both fixed and swept"),
+        ({"fixed": {"pool_share": 0.5}}, r"pool_share.*out of range"),
     ],
 )
 def test_bad_space_files_name_key_value_and_what_is_allowed(tmp_path, change, match):
@@ -98,10 +98,10 @@ def test_bad_space_files_name_key_value_and_what_is_allowed(tmp_path, change, ma
 
 def test_space_file_from_toml_and_cli_error_is_one_line(tmp_path, capsys):
     f = tmp_path / "space.toml"
-    f.write_text('method = "lhs"\nn = 5\noutcomes = ["access_gini"]\n[parameters]\nhome_bias = { bounds = [0, 2] }\n')
+    f.write_text('method = "lhs"\nn = 5\noutcomes = ["access_gini"]\n[parameters]\ngrowth_cap = { bounds = [0, 2] }\n')
     assert cli_main(["sweep", str(f), "--out", str(tmp_path / "o"), "--executor", "serial"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "home_bias" in err and "[0, 2]" in err and "0.99" in err
+    assert err.count("\n") == 0 and "growth_cap" in err and "[0, 2]" in err and "1.0" in err
     f.write_text("method = \n")
     assert cli_main(["sweep", str(f)]) == 2
     assert "not valid TOML" in capsys.readouterr().err
@@ -113,7 +113,9 @@ def test_headline_config_is_valid():
     spec = load_spec(CONFIG)
     assert spec.method == "sobol" and spec.scenarios == ["full_delegation"] and not spec.warnings
     assert "providers_destabilised" in spec.outcomes and spec.seeds >= 1 and spec.years == 10
-    assert len(spec.params) >= 10 and "region_weight" not in {p.name for p in spec.params}
+    names = {p.name for p in spec.params}
+    assert len(spec.params) >= 10 and {"system_weight", "funding_growth", "referral_shift"} <= names
+    assert "ringfence" not in names  # a structural switch, compared by scenario files, not sampled
 
 
 # --------------------------------------------------------------------------- the mapping
@@ -130,7 +132,7 @@ def test_integer_mapping_is_floor_within_bounds_and_uniform():
 def test_categorical_and_boolean_mapping_by_index_bins():
     p = ParamSpec("x", "choice", levels=("a", "b", "c"))
     assert map_unit(p, [0.0, 0.33, 0.34, 0.66, 0.67, 0.999, 1.0]) == ["a", "a", "b", "b", "c", "c", "c"]
-    spec = load_spec(_space(parameters={"protect_last_provider": True, "home_bias": {"bounds": [0, 0.5]}}))
+    spec = load_spec(_space(parameters={"protect_last_provider": True, "growth_cap": {"bounds": [0, 0.5]}}))
     plp = spec.params[0]
     assert plp.levels == (False, True)
     assert map_unit(plp, [0.2, 0.7]) == [False, True]
@@ -139,10 +141,10 @@ def test_categorical_and_boolean_mapping_by_index_bins():
 def test_float_distributions_stay_in_bounds():
     for kw in ({"distribution": "unif"}, {"distribution": "triang", "peak": 0.6},
                {"distribution": "logunif"}, {"distribution": "truncnorm", "mean": 0.5, "sd": 0.1}):
-        spec = load_spec(_space(parameters={"home_bias": {"bounds": [0.05, 0.9], **kw}}))
+        spec = load_spec(_space(parameters={"growth_cap": {"bounds": [0.05, 0.9], **kw}}))
         v = np.array(map_unit(spec.params[0], np.linspace(0, 1, 101)))
         assert v.min() >= 0.05 and v.max() <= 0.9 and np.all(np.diff(v) >= 0)
-    p = load_spec(_space(parameters={"home_bias": {"bounds": [0.0, 0.9], "distribution": "triang",
+    p = load_spec(_space(parameters={"growth_cap": {"bounds": [0.0, 0.9], "distribution": "triang",
                                                    "peak": 0.6}})).params[0]
     assert abs(map_unit(p, [0.5])[0] - 0.9 * 0.5 ** 0.5 * (0.6 / 0.9) ** 0.5) < 1e-9  # median of the triangle
 
@@ -165,12 +167,12 @@ def test_design_values_follow_the_mapping(tmp_path):
 def test_sobol_finds_the_known_ranking_and_writes_tables_and_figures(tmp_path):
     out = _run(tmp_path, cfg=_space(n=64), figures=True)
     t = pd.read_csv(out / "sensitivity" / "full_delegation" / "providers_destabilised.csv")
-    assert list(t["parameter"][:2]) == ["home_bias", "cash_strapped_share"]
+    assert list(t["parameter"][:2]) == ["growth_cap", "local_start_share"]
     assert {"S1", "S1_conf", "ST", "ST_conf"} <= set(t.columns)
-    hb = t.set_index("parameter").loc["home_bias"]
+    hb = t.set_index("parameter").loc["growth_cap"]
     assert 0.85 < hb["ST"] < 1.1 and 0.85 < hb["S1"] < 1.1 and hb["ST_conf"] < 0.35
     assert (out / "figures" / "sobol_full_delegation_providers_destabilised.png").stat().st_size > 10_000
-    assert "home_bias" in (out / "sensitivity.md").read_text()
+    assert "growth_cap" in (out / "sensitivity.md").read_text()
     assert (out / "sensitivity" / "indices.csv").is_file()
 
 
@@ -179,7 +181,7 @@ def test_sobol_finds_the_known_ranking_and_writes_tables_and_figures(tmp_path):
 def test_other_methods(tmp_path, method, n, first_col):
     out = _run(tmp_path, cfg=_space(method=method, n=n, seeds=1), figures=True)
     t = pd.read_csv(out / "sensitivity" / "full_delegation" / "providers_destabilised.csv")
-    assert t["parameter"][0] == "home_bias" and first_col in t.columns
+    assert t["parameter"][0] == "growth_cap" and first_col in t.columns
     if method == "morris":
         assert {"mu_star_conf", "sigma"} <= set(t.columns)
     if method == "lhs":
@@ -231,7 +233,7 @@ def test_second_order_guard(tmp_path):
     first = analyse(out2, second_order=False, figures=False, log=lambda m: None)
     t1 = first.tables[("full_delegation", "providers_destabilised")]
     t2 = res.tables[("full_delegation", "providers_destabilised")]
-    assert list(t1["parameter"][:2]) == list(t2["parameter"][:2]) == ["home_bias", "cash_strapped_share"]
+    assert list(t1["parameter"][:2]) == list(t2["parameter"][:2]) == ["growth_cap", "local_start_share"]
 
 
 def test_power_of_two_warning(tmp_path):
@@ -249,7 +251,7 @@ def test_analyse_only_from_the_folder(tmp_path, capsys):
     (out / "sensitivity.md").unlink()
     assert cli_main(["sweep", "--analyse-only", str(out), "--no-figures"]) == 0
     text = capsys.readouterr().out
-    assert "full_delegation / providers_destabilised" in text and "home_bias" in text
+    assert "full_delegation / providers_destabilised" in text and "growth_cap" in text
     after = pd.read_csv(out / "sensitivity" / "full_delegation" / "providers_destabilised.csv")
     pd.testing.assert_frame_equal(before, after)
     assert (out / "sensitivity.md").is_file()
@@ -258,16 +260,16 @@ def test_analyse_only_from_the_folder(tmp_path, capsys):
 
 def test_series_aggregate_outcome_and_scenario_specific_parameters(tmp_path):
     cfg = _space(scenarios=["full_delegation", "joint_committees"], outcomes=["providers_destabilised:max"],
-                 parameters={"home_bias": {"bounds": [0.0, 0.9]},
-                             "cash_strapped_share": {"bounds": [0.1, 0.9]},
-                             "region_weight": {"bounds": [0.0, 1.0], "scenarios": ["joint_committees"]}})
+                 parameters={"growth_cap": {"bounds": [0.0, 0.9]},
+                             "local_start_share": {"bounds": [0.1, 0.9]},
+                             "nhse_tolerance": {"bounds": [0.0, 0.5], "scenarios": ["joint_committees"]}})
     out = _run(tmp_path, cfg=cfg)
     sw = json.loads((out / "sweep.json").read_text())
     assert sw["scenarios"]["full_delegation"]["problem"]["num_vars"] == 2
     assert sw["scenarios"]["joint_committees"]["problem"]["num_vars"] == 3
     assert sw["scenarios"]["joint_committees"]["points"] == [32, 40]
     s = _summaries(out)
-    assert s.loc[s["scenario"] == "full_delegation", "region_weight"].isna().all()
+    assert s.loc[s["scenario"] == "full_delegation", "nhse_tolerance"].isna().all()
     assert (out / "sensitivity" / "joint_committees" / "providers_destabilised_max.csv").is_file()
 
 
@@ -276,8 +278,8 @@ def test_interrupted_sweep_resumes_where_it_stopped(tmp_path):
     counter = tmp_path / "counter"
     counter.write_text("")
     kw = dict(func=eh.interrupt_after, func_kwargs={"counter_file": str(counter), "limit": 20}, chunk_size=4)
-    cfg = _space(outcomes=["providers_destabilised"], parameters={"home_bias": {"bounds": [0.0, 0.9]},
-                                                                  "funding_gap": {"bounds": [0.0, 0.03]}})
+    cfg = _space(outcomes=["providers_destabilised"], parameters={"growth_cap": {"bounds": [0.0, 0.9]},
+                                                                  "pool_share": {"bounds": [0.0, 0.03]}})
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, cfg=cfg, **kw)
     m = json.loads((tmp_path / "a" / "manifest.json").read_text())
@@ -302,7 +304,7 @@ def test_identical_results_serial_processes_and_dask_local_cluster(tmp_path, toy
     from commissim.model.simulation import simulate
 
     cfg = _space(n=4, seeds=2, outcomes=["providers_destabilised", "access_gini", "income_change_p10"],
-                 parameters={"home_bias": {"bounds": [0.0, 0.9]}, "funding_gap": {"bounds": [0.0, 0.03]},
+                 parameters={"growth_cap": {"bounds": [0.0, 0.9]}, "pool_share": {"bounds": [0.0, 0.03]},
                              "withdrawal_rounds": {"bounds": [1, 3]}})
     kw = dict(func=simulate, func_kwargs={"seeds_path": toy_seeds})
     ref = _summaries(_run(tmp_path, "serial", cfg=cfg, **kw))
