@@ -106,7 +106,7 @@ def priority_cuts(value: np.ndarray, group: np.ndarray, shortfall: np.ndarray, p
     if capped.any():
         rest = value * (1.0 - cap)
         rest_tot = gsum(rest)
-        extra = np.divide(np.minimum(over, rest_tot), rest_tot, out=np.zeros(G), where=rest_tot > 0)
+        extra = np.divide(np.minimum(over, rest_tot), rest_tot, out=np.zeros(G), where=capped & (rest_tot > 0))
         share = share + (1.0 - cap) * extra[group]
     return share, capped
 
