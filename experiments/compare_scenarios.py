@@ -17,7 +17,7 @@ from commissim.experiments.compare import compare, headline_text
 SCENARIOS = None  # None = every named scenario; or e.g. ["nhse_direct", "full_delegation", "pan_icb"]
 SEEDS = 30  # seeds (replicates) per scenario
 YEARS = 10  # funding rounds after the 2022-23 base year
-PARAMETERS = {}  # overrides for every scenario, e.g. {"funding_gap": 0.01, "home_bias": 0.8}
+PARAMETERS = {}  # overrides for every scenario, e.g. {"funding_growth": 0.03, "system_weight": 10.0}
 OUT = "results/compare_script"
 
 

@@ -50,26 +50,27 @@ N_AT_RISK = 10  # rows of the at-risk table
 
 # The key behaviour parameters shown as sliders (ranges come from the registry).
 SLIDER_PARAMS: dict[str, str] = {
-    "home_bias": "Home bias",
-    "cash_strapped_share": "Cash-strapped ICBs",
-    "diversion_rate": "Diversion rate",
-    "repatriation_rate": "Repatriation rate",
+    "funding_growth": "Funding growth a year after 2025-26",
+    "deficit_severity": "Opening deficits (x calibrated)",
+    "system_weight": "System weight (in-system priority)",
+    "referral_shift": "Repatriation per unit of stress",
+    "local_start_share": "Local start threshold",
+    "nhse_tolerance": "NHS England's tolerance",
     "needs_weight_target": "Needs-weight target",
-    "region_weight": "NHSE weight, joint cttee",
-    "funding_gap": "Funding gap a year",
     "pool_share": "Stabilisation pool",
 }
 
 # Measures shown (labels, units and scales from the measure registry, model/measures.py):
 # the time-series panels (title, measures drawn) and the rows of the "this run" table.
 SERIES_PANELS = (
-    ("Providers destabilised", ("providers_destabilised", "providers_in_distress")),
-    ("Out-of-area share of spend", ("out_of_area_share",)),
+    ("Providers destabilised", ("providers_destabilised", "providers_needing_support")),
+    ("Out-of-area income", ("out_of_area_income_change",)),
     ("Access inequality", ("access_gini", "access_cv")),
     ("Unmet need", ("unmet_need_share",)),
 )
-SUMMARY_ROWS = ("providers_destabilised", "providers_in_distress", "services_withdrawn", "out_of_area_share",
-                "unmet_need_share", "access_gini", "access_cv", "total_spend", "diverted_to_core")
+SUMMARY_ROWS = ("providers_destabilised", "providers_needing_support", "trust_sector_margin",
+                "cumulative_lines_withdrawn", "local_services_started", "out_of_area_income_change",
+                "unmet_need_share", "access_gini", "total_spend", "budget_total")
 
 # Provider state colours (map and table).
 STABLE, DESTABILISED, DISTRESS = "#2e7d32", "#f0a202", "#c62828"
@@ -160,9 +161,9 @@ def model_params() -> dict[str, Any]:
 
 # ------------------------------------------------------------------- model readers
 def provider_state(model: CommissioningModel) -> np.ndarray:
-    """Per provider: 0 stable, 1 destabilised, 2 in distress."""
+    """Per provider: 0 stable, 1 destabilised, 2 on revenue (cash) support."""
     st = model.state
-    return np.where(st.in_distress, 2, np.where(st.destabilised, 1, 0))
+    return np.where(st.needs_support, 2, np.where(st.destabilised, 1, 0))
 
 
 def out_of_area_flows(model: CommissioningModel, n: int = N_FLOWS) -> list[tuple[int, int, float]]:
@@ -183,19 +184,18 @@ def out_of_area_flows(model: CommissioningModel, n: int = N_FLOWS) -> list[tuple
 
 
 def at_risk(model: CommissioningModel, n: int = N_AT_RISK) -> list[dict[str, Any]]:
-    """Providers most at risk: in distress first, then destabilised, then by
-    specialised income change (largest fall first), then by reserves cover."""
+    """Providers most at risk: on cash support first, then destabilised, then by margin (deepest
+    deficit first), then by specialised income change."""
     st, d = model.state, model.data
     state = provider_state(model)
-    cover = st.reserves / np.maximum(st.turnover, 1e-9)
-    order = np.lexsort((cover, st.income_change, -state))[:n]
-    labels = ("stable", "destabilised", "in distress")
+    order = np.lexsort((st.income_change, st.margin, -state))[:n]
+    labels = ("stable", "destabilised", "cash support")
     return [
         {
             "provider": str(d.provider_short[p]),
             "host_icb": str(d.icb_short[d.provider_icb[p]]),
             "income_change_pct": 100.0 * float(st.income_change[p]),
-            "reserves": float(st.reserves[p]),
+            "margin_pct": 100.0 * float(st.margin[p]),
             "lines_withdrawn": int(st.withdrawn[p].sum()),
             "state": labels[state[p]],
         }
@@ -226,7 +226,7 @@ def _draw_layer(ax, model: CommissioningModel, flows, scale: float, *, flow_widt
         for i, p, v in reversed(flows):
             ax.plot([d.icb_lon[i], d.prov_lon[p]], [d.icb_lat[i], d.prov_lat[p]], color=FLOW_COLOUR,
                     lw=0.5 + flow_width * v / vmax, alpha=0.6, solid_capstyle="round", zorder=4)
-    income = np.maximum(st.prov_income, 0.0)
+    income = np.maximum(st.spec_income, 0.0)
     colours = np.array([STABLE, DESTABILISED, DISTRESS])[provider_state(model)]
     order = np.argsort(-income)  # large first, small on top
     ax.scatter(d.prov_lon[order], d.prov_lat[order], s=np.maximum(income[order] * scale, 5.0),
@@ -276,7 +276,7 @@ def map_figure(model: CommissioningModel) -> Figure:
     handles = [
         Line2D([], [], ls="", marker="o", mfc=STABLE, mec="black", mew=0.4, ms=7, label="stable"),
         Line2D([], [], ls="", marker="o", mfc=DESTABILISED, mec="black", mew=0.4, ms=7, label="destabilised"),
-        Line2D([], [], ls="", marker="o", mfc=DISTRESS, mec="black", mew=0.4, ms=7, label="in distress"),
+        Line2D([], [], ls="", marker="o", mfc=DISTRESS, mec="black", mew=0.4, ms=7, label="on cash support"),
     ] + [
         Line2D([], [], ls="", marker="o", mfc="white", mec="black", mew=0.4, ms=math.sqrt(v * scale),
                label=f"£{v}m income")
@@ -351,9 +351,9 @@ def _cell(text: str, *, head: bool = False, right: bool = False, style: str = ""
 
 
 def at_risk_html(model: CommissioningModel) -> str:
-    colour = {"stable": STABLE, "destabilised": DESTABILISED, "in distress": DISTRESS}
+    colour = {"stable": STABLE, "destabilised": DESTABILISED, "cash support": DISTRESS}
     head = "".join(_cell(h, head=True, right=r) for h, r in (
-        ("Provider", False), ("Host ICB", False), ("Income change", True), ("Reserves £m", True),
+        ("Provider", False), ("Host ICB", False), ("Income change", True), ("Margin", True),
         ("Lines withdrawn", True), ("State", False)))
     rows = []
     for r in at_risk(model):
@@ -361,7 +361,7 @@ def at_risk_html(model: CommissioningModel) -> str:
             _cell(r["provider"]),
             _cell(r["host_icb"]),
             _cell(f"{r['income_change_pct']:+.1f}%", right=True),
-            _cell(f"{r['reserves']:,.0f}", right=True),
+            _cell(f"{r['margin_pct']:+.1f}%", right=True),
             _cell(str(r["lines_withdrawn"]), right=True),
             _cell(r["state"], style=f"color:{colour[r['state']]};font-weight:bold"),
         ]) + "</tr>")
@@ -371,8 +371,8 @@ def at_risk_html(model: CommissioningModel) -> str:
         f"{html.escape(model.financial_year)}</div>"
         f'<table style="{_TABLE_CSS}"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
         f'<div style="font-size:11px;color:#666;margin-top:4px">Income change: specialised income against '
-        f"its fair-share path (base-year income grown with prices and demand). Ranked by state, then "
-        f"income change.</div></div>"
+        f"its fair-share path (base-year income grown with prices and demand); margin: whole-trust surplus, "
+        f"share of income. Ranked by state, then margin.</div></div>"
     )
 
 

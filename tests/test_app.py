@@ -97,9 +97,9 @@ def test_parse_seed(text, seed, noted):
 
 def test_viz_model_takes_the_policy_and_ignores_mesas_scenario_object():
     # Mesa's Reset passes its own Scenario object as `scenario=`: it must not replace the policy.
-    m = app.VizModel(policy="pan_icb", rng="5", scenario=MesaScenario(), home_bias=0.8)
+    m = app.VizModel(policy="pan_icb", rng="5", scenario=MesaScenario(), system_weight=8.0)
     assert isinstance(m, CommissioningModel)
-    assert m.policy_name == "pan_icb" and m.seed == 5 and m.p["home_bias"] == 0.8
+    assert m.policy_name == "pan_icb" and m.seed == 5 and m.p["system_weight"] == 8.0
     assert isinstance(m.scenario, MesaScenario)  # Mesa's own attribute left alone
     assert app.VizModel(scenario="trailblazer").policy_name == "trailblazer"
     bad = app.VizModel(rng="not a seed")
@@ -112,8 +112,8 @@ def test_slider_at_default_keeps_the_scenarios_value():
     assert app.VizModel(policy="needs_based", needs_weight_target=DEFAULTS["needs_weight_target"]
                         ).p["needs_weight_target"] == 1.0
     # slider float noise is rounded and clipped into the registry range
-    m = app.VizModel(home_bias=0.9900000000000001, funding_gap=0.010000000000000002)
-    assert m.p["home_bias"] == 0.99 and m.p["funding_gap"] == 0.01
+    m = app.VizModel(nhse_tolerance=0.5000000000000001, funding_growth=0.030000000000000002)
+    assert m.p["nhse_tolerance"] == 0.5 and m.p["funding_growth"] == 0.03
 
 
 def test_same_seed_same_run():
@@ -121,14 +121,14 @@ def test_same_seed_same_run():
     for _ in range(3):
         a.step()
         b.step()
-    assert np.array_equal(a.state.prov_income, b.state.prov_income)
+    assert np.array_equal(a.state.spec_income, b.state.spec_income)
 
 
 # ------------------------------------------------------------------------ readers
 @pytest.fixture(scope="module")
 def stressed():
     """A run with destabilised providers, so every colour and table state is exercised."""
-    m = app.VizModel(policy="full_delegation", rng=2, funding_gap=0.04, home_bias=0.95, diversion_rate=1.0)
+    m = app.VizModel(policy="full_delegation", rng=2, funding_growth=0.01, deficit_severity=2.5, system_weight=20.0)
     for _ in range(8):
         m.step()
     return m
@@ -150,16 +150,16 @@ def test_out_of_area_flows_are_out_of_area_and_largest_first(stressed):
     assert value == pytest.approx(out.max())
 
 
-def test_at_risk_ranks_distress_then_destabilised_then_income_change(stressed):
+def test_at_risk_ranks_cash_support_then_destabilised_then_margin(stressed):
     rows = app.at_risk(stressed, n=stressed.n_providers)
-    rank = {"in distress": 2, "destabilised": 1, "stable": 0}
+    rank = {"cash support": 2, "destabilised": 1, "stable": 0}
     states = [rank[r["state"]] for r in rows]
     assert states == sorted(states, reverse=True)
     assert states[0] >= 1, "the stressed run should have destabilised providers"
     for a, b in zip(rows, rows[1:]):
         if a["state"] == b["state"]:
-            assert a["income_change_pct"] <= b["income_change_pct"] + 1e-9
-    assert set(rows[0]) == {"provider", "host_icb", "income_change_pct", "reserves", "lines_withdrawn", "state"}
+            assert a["margin_pct"] <= b["margin_pct"] + 1e-9
+    assert set(rows[0]) == {"provider", "host_icb", "income_change_pct", "margin_pct", "lines_withdrawn", "state"}
     assert int((app.provider_state(stressed) > 0).sum()) == int(stressed.state.destabilised.sum())
 
 
@@ -224,9 +224,9 @@ def test_new_controls_and_reset_build_a_new_model(page):
     click(page, "Step")
     assert time_text(page) == "Time: 1.0"
     page.find(v.Select, label="Scenario").widget.v_model = "needs_based"
-    slider = [w for w in page.find(v.Slider).widgets if w.label.startswith(app.SLIDER_PARAMS["home_bias"])]
+    slider = [w for w in page.find(v.Slider).widgets if w.label.startswith(app.SLIDER_PARAMS["system_weight"])]
     assert len(slider) == 1
-    slider[0].v_model = 0.85
+    slider[0].v_model = 12.0
     seed = page.find(v.TextField, label="Seed (integer)").widget
     seed.v_model = "11"
     seed.fire_event("focusout", None)
@@ -237,7 +237,7 @@ def test_new_controls_and_reset_build_a_new_model(page):
     assert time_text(page) == "Time: 0.0"
     summary = panel_html(page, "commissim-summary")
     assert "needs_based · 2022-23 (step 0)" in summary
-    assert ">0.85<" in summary and ">11<" in summary  # home bias and seed in force
+    assert ">12<" in summary and ">11<" in summary  # system weight and seed in force
     assert "Needs-weight target" in summary and ">1<" in summary  # scenario's own value kept
     click(page, "Step")
     assert time_text(page) == "Time: 1.0"

@@ -15,32 +15,22 @@ SCENARIOS = ["nhse_direct", "full_delegation", "joint_committees", "pan_icb", "t
 
 
 def check_round_invariants(m: CommissioningModel):
+    """The ledger adds up (every term by its own rule: tests/test_money.py), and no flow breaks a bound."""
+    from test_money import check_ledger
+
+    check_ledger(m)
     s = m.state
-    # Every pound a commissioner pays is some provider's income.
-    np.testing.assert_allclose(s.payments.sum(), s.line_income.sum(), rtol=1e-12)
-    np.testing.assert_allclose(s.prov_income.sum(), s.payments.sum(), rtol=1e-12)
-    np.testing.assert_allclose(s.group_spend.sum(), s.payments.sum(), rtol=1e-9)
-    # Budgets close: spend + underspend + diversion + pool top-slice = the cells' budgets.
-    np.testing.assert_allclose(s.group_spend.sum() + s.underspend + s.diverted_total + s.pool_topslice,
-                               s.cell_budget.sum(), rtol=1e-9)
-    # No commissioner spends more than its budget.
-    assert (s.group_spend <= s.group_budget + 1e-6).all()
-    # Regions pay stabilisation only from what their pools received.
-    assert (s.pool >= -1e-9).all()
-    # No negative flows or volumes; no capacity breach; closed lines deliver nothing.
-    assert (s.delivered >= -1e-12).all() and (s.payments >= -1e-12).all()
-    load = s.delivered.sum(axis=0)
-    assert (load <= s.capacity_at_delivery + 1e-6).all()
     assert (s.share >= 0).all()
-    # Delivered + unplaced + contract cuts account for all demand targeted.
     cells = m.lines.by_service(s.delivered)
     assert (cells <= s.demand + np.maximum(s.need - s.demand, 0) + 1e-6).all()
+    assert np.isfinite(s.cash).all() and np.isfinite(s.surplus).all()
+    assert (s.capacity >= -1e-9).all() and not (s.capacity[~s.active] > 0).any()
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_invariants_hold_every_round(toy_model, scenario):
-    m = toy_model(scenario, rng=3, cash_strapped_share=0.6, diversion_rate=0.5, home_bias=0.8,
-                  repatriation_rate=0.2, funding_gap=0.01)
+    m = toy_model(scenario, rng=3, deficit_severity=2.0, system_weight=10.0, referral_shift=3.0,
+                  funding_growth=0.01, ringfence="soft", diversion_limit=0.05, demand_noise=0.03)
     for _ in range(8):
         m.step()
         check_round_invariants(m)
@@ -49,14 +39,14 @@ def test_invariants_hold_every_round(toy_model, scenario):
 @settings(max_examples=15, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
-    home_bias=st.floats(0, 0.99),
-    gap=st.floats(0, 0.05),
-    diversion=st.floats(0, 1),
+    weight=st.floats(0, 20),
+    growth=st.floats(0, 0.1),
+    ringfence=st.sampled_from(["hard", "soft", "none"]),
     scenario=st.sampled_from(SCENARIOS),
 )
-def test_invariants_property_based(toy_seeds, seed, home_bias, gap, diversion, scenario):
-    m = CommissioningModel(scenario, rng=seed, seeds_path=toy_seeds, home_bias=home_bias, funding_gap=gap,
-                           diversion_rate=diversion, cash_strapped_share=0.5)
+def test_invariants_property_based(toy_seeds, seed, weight, growth, ringfence, scenario):
+    m = CommissioningModel(scenario, rng=seed, seeds_path=toy_seeds, system_weight=weight, funding_growth=growth,
+                           ringfence=ringfence, deficit_severity=2.0, demand_noise=0.05)
     for _ in range(5):
         m.step()
         check_round_invariants(m)
@@ -80,15 +70,16 @@ def test_base_year_flows_reproduce_provider_base_cases(toy_model):
 def test_reporters_and_agent_types_are_collected(toy_model):
     m = toy_model("full_delegation").run(2)
     df = m.datacollector.get_model_vars_dataframe()
-    for name in ("total_spend", "out_of_area_share", "providers_in_distress", "services_withdrawn",
-                 "unmet_need_share", "access_cv"):
+    for name in ("total_spend", "out_of_area_share", "providers_needing_support", "providers_destabilised",
+                 "provider_sector_surplus", "providers_in_deficit", "icb_sector_deficit", "specialist_trust_margin",
+                 "cumulative_lines_withdrawn", "services_withdrawn", "unmet_need_share", "access_cv"):
         assert name in df.columns and len(df) == 3
     from commissim.model.agents import ICB, Provider
 
     icb = m.datacollector.get_agenttype_vars_dataframe(ICB)
     prov = m.datacollector.get_agenttype_vars_dataframe(Provider)
     assert {"budget", "spend_in_area", "spend_out_of_area"} <= set(icb.columns)
-    assert {"income", "surplus", "reserves"} <= set(prov.columns)
+    assert {"income", "surplus", "cash", "margin", "needs_support", "destabilised"} <= set(prov.columns)
     assert len(icb) == 3 * m.n_icbs and len(prov) == 3 * m.n_providers
     last = icb.xs(2.0, level=0) if 2.0 in icb.index.get_level_values(0) else icb.iloc[-m.n_icbs:]
     np.testing.assert_allclose((last["spend_in_area"] + last["spend_out_of_area"]).sum(),
@@ -104,10 +95,12 @@ def test_mesa_scenario_attribute_is_left_alone(toy_model):
 
 
 def test_bad_input_names_the_parameter(toy_seeds):
-    with pytest.raises(ParameterError, match="home_bias.*out of range"):
-        CommissioningModel(seeds_path=toy_seeds, home_bias=1.5)
-    with pytest.raises(ParameterError, match="unknown parameter 'home_bais'.*did you mean home_bias"):
-        CommissioningModel(seeds_path=toy_seeds, home_bais=0.5)
+    with pytest.raises(ParameterError, match="system_weight.*out of range"):
+        CommissioningModel(seeds_path=toy_seeds, system_weight=25)
+    with pytest.raises(ParameterError, match="unknown parameter 'system_wieght'.*did you mean system_weight"):
+        CommissioningModel(seeds_path=toy_seeds, system_wieght=0.5)
+    with pytest.raises(ParameterError, match="ringfence.*expected one of hard, soft, none"):
+        CommissioningModel(seeds_path=toy_seeds, ringfence="leaky")
     with pytest.raises(ParameterError, match="arrangement.*expected one of"):
         CommissioningModel(seeds_path=toy_seeds, arrangement="anarchy")
     with pytest.raises(ScenarioError, match="unknown scenario 'full_delegaton'.*did you mean 'full_delegation'"):
@@ -118,8 +111,8 @@ def test_bad_input_names_the_parameter(toy_seeds):
     assert m.run(1).steps == 1
 
 
-def test_the_2024_split_comes_from_the_seed_data_with_a_clear_error(toy_seeds, tmp_path):
-    """split_2024's full-delegation ICBs are data (icbs.csv delegated_2024), not names in a rule."""
+def test_the_2024_split_and_the_waves_come_from_the_seed_data_with_a_clear_error(toy_seeds, tmp_path):
+    """split_2024's delegated ICBs and the trailblazer waves are data (icbs.csv delegation_wave), not rules."""
     import shutil
 
     from commissim.model.data import read_seeds
@@ -128,17 +121,18 @@ def test_the_2024_split_comes_from_the_seed_data_with_a_clear_error(toy_seeds, t
     folder = tmp_path / "seeds"
     shutil.copytree(toy_seeds, folder)
     text = (folder / "icbs.csv").read_text().splitlines()
-    assert text[0].split(",")[-1] == "delegated_2024" and text[1].endswith(",true")
-    (folder / "icbs.csv").write_text("\n".join([text[0], text[1][: -len("true")] + "maybe", *text[2:]]) + "\n")
-    with pytest.raises(SeedDataError, match=r"icbs.csv row 2, field 'delegated_2024': value 'maybe' is not true/false"):
-        read_seeds(folder)
-    (folder / "icbs.csv").write_text("\n".join(line.rsplit(",", 1)[0] for line in text) + "\n")
-    with pytest.raises(SeedDataError, match=r"icbs.csv: missing column\(s\) delegated_2024"):
+    col = text[0].split(",").index("delegation_wave")
+    bad = text[1].split(",")
+    bad[col] = "soon"
+    (folder / "icbs.csv").write_text("\n".join([text[0], ",".join(bad), *text[2:]]) + "\n")
+    with pytest.raises(SeedDataError, match=r"icbs.csv row 2, field 'delegation_wave': value 'soon' is not a number"):
         read_seeds(folder)
     m = CommissioningModel("as_happened", rng=1, seeds_path=toy_seeds).run(2)  # 2024-25: the split
     deleg = m.state.delegated_cells.any(axis=1)
     held_by_icb = m.state.group_type[m.state.comm[deleg]] == 2
     assert deleg.any() and held_by_icb.any() and not held_by_icb.all()
+    np.testing.assert_array_equal(m.state.group_type[m.state.comm].max(axis=1)[deleg] == 2,
+                                  m.data.delegation_wave[deleg] == 2)
 
 
 def test_base_worlds_are_kept_with_their_seed_data(toy_seeds):
@@ -147,12 +141,12 @@ def test_base_worlds_are_kept_with_their_seed_data(toy_seeds):
     from commissim.model.model import BASE_WORLDS_KEPT, base_world
 
     d = load_seeds(toy_seeds)
-    w = base_world(d, 1.0, 0.15, 10.0)
-    assert base_world(d, 1.0, 0.15, 10.0) is w
+    w = base_world(d, 1.0, 0.15, 10.0, 1.0)
+    assert base_world(d, 1.0, 0.15, 10.0, 1.0) is w
     other = read_seeds(toy_seeds)  # the same tables read again: another object, its own worlds
-    assert base_world(other, 1.0, 0.15, 10.0) is not w
-    np.testing.assert_array_equal(base_world(other, 1.0, 0.15, 10.0).flow0, w.flow0)
+    assert base_world(other, 1.0, 0.15, 10.0, 1.0) is not w
+    np.testing.assert_array_equal(base_world(other, 1.0, 0.15, 10.0, 1.0).flow0, w.flow0)
     for k in range(BASE_WORLDS_KEPT + 3):
-        base_world(other, 0.5 + k / 100, 0.15, 10.0)
+        base_world(other, 0.5 + k / 100, 0.15, 10.0, 1.0)
     assert len(other.derived["base_worlds"]) == BASE_WORLDS_KEPT
-    assert base_world(d, 1.0, 0.15, 10.0) is w  # d's worlds are untouched
+    assert base_world(d, 1.0, 0.15, 10.0, 1.0) is w  # d's worlds are untouched

@@ -55,13 +55,13 @@ def _toml(**over):
     "text, pattern",
     [
         (_toml() + "\ncolour = 'red'", r"unknown key\(s\) 'colour'"),
-        (_toml() + "\n[parameters]\nhome_bias = 'high'", r"home_bias.*'high' is not allowed"),
-        (_toml() + "\n[parameters]\nhome_bias = 1.5", r"home_bias.*out of range; allowed 0.0 to 0.99"),
-        (_toml() + "\n[parameters]\nhome_bais = 0.5", r"unknown parameter 'home_bais'.*did you mean home_bias"),
+        (_toml() + "\n[parameters]\ngrowth_cap = 'high'", r"growth_cap.*'high' is not allowed"),
+        (_toml() + "\n[parameters]\ngrowth_cap = 1.5", r"growth_cap.*out of range; allowed 0.0 to 1.0"),
+        (_toml() + "\n[parameters]\ngrowth_cpa = 0.5", r"unknown parameter 'growth_cpa'.*did you mean growth_cap"),
         (_toml() + "\n[parameters]\narrangement = 'anarchy'", r"arrangement.*expected one of nhse_direct"),
-        (_toml() + "\n[[changes]]\nyear = 2019\nhome_bias = 0.5", r"'year' value 2019 is out of range"),
-        (_toml() + "\n[[changes]]\nyear = '2025-27'\nhome_bias = 0.5", r"not a financial year"),
-        (_toml() + "\n[[changes]]\nhome_bias = 0.5", r"missing key 'year'"),
+        (_toml() + "\n[[changes]]\nyear = 2019\ngrowth_cap = 0.5", r"'year' value 2019 is out of range"),
+        (_toml() + "\n[[changes]]\nyear = '2025-27'\ngrowth_cap = 0.5", r"not a financial year"),
+        (_toml() + "\n[[changes]]\ngrowth_cap = 0.5", r"missing key 'year'"),
         (_toml(name='"Bad Name"'), r"lower_snake_case"),
         ("name = ", r"not valid TOML"),
     ],
@@ -83,61 +83,64 @@ def test_a_copied_and_edited_scenario_file_runs_with_its_timeline(tmp_path, toy_
     f.write_text(_toml(name='"my_delegation"') + """
 [parameters]
 arrangement = "delegated"
-home_bias = 0.2
+growth_cap = 0.2
 
 [[changes]]
 year = "2025-26"
-home_bias = 0.95
+growth_cap = 0.95
 """)
     m = CommissioningModel(str(f), rng=1, seeds_path=toy_seeds)
     m.run(2)
-    assert m.p["home_bias"] == 0.2
+    assert m.p["growth_cap"] == 0.2
     m.run(1)
-    assert m.year == 2025 and m.p["home_bias"] == 0.95
+    assert m.year == 2025 and m.p["growth_cap"] == 0.95
     # A keyword given by the user wins over the scenario's timeline.
-    u = CommissioningModel(str(f), rng=1, seeds_path=toy_seeds, home_bias=0.5).run(4)
-    assert u.p["home_bias"] == 0.5
+    u = CommissioningModel(str(f), rng=1, seeds_path=toy_seeds, growth_cap=0.5).run(4)
+    assert u.p["growth_cap"] == 0.5
 
 
 def test_cli_reports_bad_scenario_file_without_traceback(tmp_path, capsys):
     f = tmp_path / "broken.toml"
-    f.write_text(_toml() + "\n[parameters]\nhome_bias = 7")
+    f.write_text(_toml() + "\n[parameters]\ngrowth_cap = 7")
     assert cli(["run", "--scenario", str(f), "--years", "1", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "home_bias" in err and "out of range" in err and "Traceback" not in err
+    assert "growth_cap" in err and "out of range" in err and "Traceback" not in err
 
 
-# --- the causal chain, end to end on the England data, over many seeds -------------------
+# --- the causal chain, end to end on the England data, over paired seeds, noise off ------------
 @pytest.mark.slow
-def test_delegation_with_cash_strapped_icbs_and_home_bias_cuts_out_of_area_income():
-    """With cash-strapped ICBs and strong home bias, out-of-area specialist income falls
-    under full delegation and much less under NHS England direct commissioning; joint
-    committees (NHSE's weight) sit in between."""
-    pressure = dict(home_bias=0.9, cash_strapped_share=0.6, diversion_rate=0.4)
-    res = {sc: np.array([simulate(sc, 10, seed, **pressure)["out_of_area_income_change"] for seed in range(20)])
+def test_stressed_systems_under_delegation_cut_out_of_area_income():
+    """With deeper system deficits, out-of-area specialist income (mean over the years) falls under full
+    delegation and not under NHS England direct commissioning; joint committees (NHS England's consent)
+    sit in between. Paired by seed: same cost draws, same demand."""
+    pressure = dict(deficit_severity=2.0, demand_noise=0.0)
+
+    def mean_path(sc, seed):
+        return float(np.mean(simulate(sc, 10, seed, series=True, **pressure)["series"]["out_of_area_income_change"][1:]))
+
+    res = {sc: np.array([mean_path(sc, seed) for seed in range(6)])
            for sc in ("nhse_direct", "full_delegation", "joint_committees")}
-    assert res["full_delegation"].mean() < -0.03
-    assert abs(res["nhse_direct"].mean()) < 0.02
-    assert (res["full_delegation"] < res["nhse_direct"] - 0.02).all()  # paired by seed
-    assert res["full_delegation"].mean() < res["joint_committees"].mean() < res["nhse_direct"].mean()
+    assert (res["full_delegation"] < res["nhse_direct"] - 0.01).all()
+    assert res["full_delegation"].mean() < res["joint_committees"].mean() <= res["nhse_direct"].mean() + 1e-9
 
 
 @pytest.mark.slow
-def test_home_bias_is_what_hurts_out_of_area_providers():
-    base = dict(cash_strapped_share=0.6, diversion_rate=0.4, max_diversion=0.1, repatriation_rate=0.0)
-    low = np.array([simulate("full_delegation", 8, s, home_bias=0.0, **base)["out_of_area_income_change"]
-                    for s in range(10)])
-    high = np.array([simulate("full_delegation", 8, s, home_bias=0.9, **base)["out_of_area_income_change"]
-                     for s in range(10)])
-    assert (high < low).all()  # paired by seed: same ICBs, same shocks, only the cut rule differs
-    assert high.mean() < low.mean() - 0.005
+def test_the_system_objective_is_what_hurts_out_of_area_providers():
+    """Switch off what a stressed system does (referral shifts, local starts, growth caps, protection) and
+    delegation loses its out-of-area effect."""
+    off = dict(referral_shift=0.0, local_start_share=0.0, growth_cap=0.0, system_weight=0.0, demand_noise=0.0)
+    on = [simulate("full_delegation", 8, s)["out_of_area_income_change"] for s in range(4)]
+    without = [simulate("full_delegation", 8, s, **off)["out_of_area_income_change"] for s in range(4)]
+    direct = [simulate("nhse_direct", 8, s)["out_of_area_income_change"] for s in range(4)]
+    assert (np.array(on) < np.array(without) - 0.005).all()
+    np.testing.assert_allclose(without, direct, atol=0.005)
 
 
 @pytest.mark.slow
 def test_needs_based_allocation_narrows_access_inequality():
-    g = {sc: np.mean([simulate(sc, 10, s)["access_gini"] for s in range(8)]) for sc in ("full_delegation",
+    g = {sc: np.mean([simulate(sc, 10, s)["access_gini"] for s in range(4)]) for sc in ("full_delegation",
                                                                                            "needs_based")}
-    assert g["needs_based"] < 0.6 * g["full_delegation"]
+    assert g["needs_based"] < 0.8 * g["full_delegation"]
 
 
 def test_joint_transplant_dialysis_commissioning_invests_upstream():
@@ -149,12 +152,12 @@ def test_joint_transplant_dialysis_commissioning_invests_upstream():
     assert b.state.demand[:, dia].sum() < 0.95 * a.state.demand[:, dia].sum()  # fewer on dialysis
     assert b.state.transplants_funded > 0
     # Money still balances: every pound paid is a provider's income.
-    np.testing.assert_allclose(b.state.payments.sum(), b.state.prov_income.sum(), rtol=1e-12)
+    np.testing.assert_allclose(b.state.payments.sum(), b.state.spec_income.sum(), rtol=1e-12)
 
 
 def test_same_parameter_twice_in_one_year_is_refused():
-    text = _toml() + "\n[[changes]]\nyear = 2025\nhome_bias = 0.5\n[[changes]]\nyear = '2025-26'\nhome_bias = 0.2"
-    with pytest.raises(ScenarioError, match="'home_bias' already set for 2025-26"):
+    text = _toml() + "\n[[changes]]\nyear = 2025\ngrowth_cap = 0.5\n[[changes]]\nyear = '2025-26'\ngrowth_cap = 0.2"
+    with pytest.raises(ScenarioError, match="'growth_cap' already set for 2025-26"):
         parse_scenario(text, origin="dup.toml")
 
 
@@ -188,16 +191,16 @@ def test_compare_refuses_to_override_what_defines_a_scenario(tmp_path, capsys):
 
 def test_a_change_of_a_setup_parameter_is_refused_naming_it_and_the_year():
     text = ('name = "x"\ndescription = "d"\nsource = "s"\n[parameters]\narrangement = "delegated"\n'
-            '[[changes]]\nyear = "2024-25"\ncash_strapped_share = 0.6\n')
+            '[[changes]]\nyear = "2024-25"\ndeficit_severity = 2.0\n')
     with pytest.raises(ScenarioError) as exc:
         parse_scenario(text, origin="x.toml")
     msg = str(exc.value)
     assert "\n" not in msg
-    assert "x.toml [[changes]] #1: parameter 'cash_strapped_share' is read once" in msg and "2024-25" in msg
+    assert "x.toml [[changes]] #1: parameter 'deficit_severity' is read once" in msg and "2024-25" in msg
     assert "[parameters]" in msg
-    ok = parse_scenario(text.replace("[[changes]]\nyear", "[[changes]]\nhome_bias = 0.3\nyear").replace(
-        "cash_strapped_share = 0.6\n", ""), origin="x.toml")
-    assert ok.changes == ((2024, {"home_bias": 0.3}),)
+    ok = parse_scenario(text.replace("[[changes]]\nyear", "[[changes]]\ngrowth_cap = 0.3\nyear").replace(
+        "deficit_severity = 2.0\n", ""), origin="x.toml")
+    assert ok.changes == ((2024, {"growth_cap": 0.3}),)
 
 
 @pytest.mark.parametrize("name", sorted(__import__("commissim.model.params", fromlist=["x"]).SETUP_PARAMS))

@@ -2,7 +2,7 @@
 
     commissim compare                                   # all scenarios, 30 seeds, 10 years
     commissim compare --scenarios nhse_direct,full_delegation --seeds 10 --years 5
-    commissim compare --set funding_gap=0.01 --out results/compare_gap1
+    commissim compare --set funding_growth=0.03 --out results/compare_growth3
     commissim compare --executor dask --workers 8       # a local Dask cluster
     commissim compare --scheduler tcp://HOST:8786       # an existing Dask cluster
 
@@ -26,7 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "examples:\n"
         "  commissim compare\n"
         "  commissim compare --scenarios nhse_direct,full_delegation --seeds 10 --years 5\n"
-        "  commissim compare --set funding_gap=0.01 --out results/compare_gap1 --workers 4\n"
+        "  commissim compare --set funding_growth=0.03 --out results/compare_growth3 --workers 4\n"
         "  commissim compare --executor dask --workers 8\n"
         "Interrupted? Run the same command again: finished runs are kept and skipped."
     )
@@ -43,7 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"results folder (default {DEFAULT_OUT}); an existing one is resumed")
     add_executor_options(parser)
     parser.add_argument("--set", dest="set_", action="append", default=[], metavar="NAME=VALUE",
-                        help="parameter override for every scenario (repeatable), e.g. --set home_bias=0.3")
+                        help="parameter override for every scenario (repeatable), e.g. --set system_weight=10")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing results folder instead of resuming it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -35,7 +35,7 @@ non_negative_int = int_at_least(0)
 
 
 def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
-    """``["home_bias=0.3", "protect_last_provider=false"]`` -> checked parameter dict.
+    """``["system_weight=10", "protect_last_provider=false"]`` -> checked parameter dict.
 
     Values are converted by the parameter's kind (number, true/false, or a choice)
     and checked by ``commissim.model.params.validate_parameters``; errors name the option,
@@ -48,7 +48,7 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
         name, sep, text = item.partition("=")
         name, text = name.strip(), text.strip()
         if not sep or not name or not text:
-            raise UserError(f"--set {item!r}: expected NAME=VALUE, e.g. --set home_bias=0.3")
+            raise UserError(f"--set {item!r}: expected NAME=VALUE, e.g. --set system_weight=10")
         spec = PARAM_BY_NAME.get(name)
         value: Any = text
         if spec is not None and spec.kind in ("float", "int"):

@@ -1,6 +1,6 @@
 """``commissim run``: one scenario, one seed, N years; writes a table and a figure.
 
-    commissim run --scenario full_delegation --years 10 --seed 1 --set home_bias=0.8
+    commissim run --scenario full_delegation --years 10 --seed 1 --set system_weight=10
 
 Writes ``results/run-<scenario>-seed<seed>/``: ``series.csv`` (one row per
 financial year, every model reporter), ``providers.csv`` (end-of-run provider
@@ -18,8 +18,9 @@ from ..errors import UserError
 from .options import non_negative_int, parse_set
 
 # Measures (names in commissim.model.measures.MEASURES): the figure's four panels, and the lines printed.
-PANELS = ("providers_destabilised", "out_of_area_share", "access_gini", "unmet_need_share")
-PRINTED = ("total_spend", "providers_destabilised", "services_withdrawn", "out_of_area_share", "access_gini",
+PANELS = ("providers_destabilised", "trust_sector_margin", "out_of_area_income_change", "unmet_need_share")
+PRINTED = ("total_spend", "budget_total", "trust_sector_margin", "providers_destabilised", "providers_needing_support",
+           "cumulative_lines_withdrawn", "local_services_started", "out_of_area_income_change", "access_gini",
            "unmet_need_share")
 
 
@@ -30,13 +31,14 @@ def provider_table(model):
     d, st = model.data, model.state
     df = pd.DataFrame({
         "provider_code": d.provider_code, "provider": d.provider_short, "host_icb": d.icb_short[d.provider_icb],
-        "kind": d.provider_kind, "specialised_income_gbp_m": st.prov_income.round(2),
-        "income_change": st.income_change.round(4), "surplus_gbp_m": st.prov_surplus.round(2),
-        "reserves_gbp_m": st.reserves.round(2), "turnover_gbp_m": st.turnover.round(1),
-        "destabilised": st.destabilised, "in_distress": st.in_distress,
-        "lines_open": st.active.sum(axis=1), "lines_withdrawn": st.withdrawn.sum(axis=1),
+        "kind": d.provider_kind, "specialised_income_gbp_m": st.spec_income.round(2),
+        "income_change": st.income_change.round(4), "turnover_gbp_m": st.turnover.round(1),
+        "surplus_gbp_m": st.surplus.round(2), "margin": st.margin.round(4), "cash_gbp_m": st.cash.round(1),
+        "revenue_support_gbp_m": st.pdc_total.round(1), "needs_support": st.needs_support,
+        "destabilised": st.destabilised, "lines_open": st.active.sum(axis=1),
+        "lines_withdrawn": st.withdrawn.sum(axis=1), "lines_started": st.started.sum(axis=1),
     })
-    return df.sort_values(["in_distress", "destabilised", "income_change"], ascending=[False, False, True])
+    return df.sort_values(["needs_support", "destabilised", "margin"], ascending=[False, False, True])
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -24,12 +24,15 @@ __all__ = ["HEADLINE_MEASURES", "CONSOLE_MEASURES", "summary_table", "headline_t
 
 # The measures a comparison reports (labels, units and formats from the model's measure
 # registry, commissim.model.measures.MEASURES); shown when the results hold them.
-HEADLINE_MEASURES = ("providers_destabilised", "providers_in_distress", "services_withdrawn", "income_change_p10",
-                     "income_change_mean", "unmet_need_share", "access_gini", "access_cv", "out_of_area_share",
-                     "extra_travel_km", "total_spend", "diverted_to_core")
+HEADLINE_MEASURES = ("providers_destabilised", "max_providers_destabilised", "providers_needing_support",
+                     "trust_sector_margin", "specialist_trust_margin", "provider_sector_surplus",
+                     "cumulative_lines_withdrawn", "local_services_started", "out_of_area_income_change",
+                     "income_change_p10", "unmet_need_share", "access_gini", "out_of_area_share", "extra_travel_km",
+                     "below_min_volume_activity", "icb_sector_deficit", "cumulative_revenue_support",
+                     "cumulative_returned", "cumulative_diverted", "total_spend")
 # The few printed by ``commissim compare`` (one column each).
-CONSOLE_MEASURES = ("providers_destabilised", "services_withdrawn", "income_change_p10", "access_gini",
-                    "out_of_area_share", "unmet_need_share")
+CONSOLE_MEASURES = ("providers_destabilised", "trust_sector_margin", "cumulative_lines_withdrawn",
+                    "out_of_area_income_change", "access_gini", "unmet_need_share")
 
 
 def _measures(summaries) -> list[str]:

@@ -10,21 +10,21 @@ A sweep file is TOML::
     years = 10
     root_seed = 20230401        # root of every run's seed (and of the SALib sample unless sample_seed)
     scenarios = ["full_delegation"]
-    outcomes = ["providers_destabilised", "access_gini", "providers_in_distress:max"]
+    outcomes = ["providers_destabilised", "access_gini", "providers_needing_support:max"]
     second_order = false        # Sobol only: also draw/analyse second-order indices
 
     [options]                   # optional method settings (methods.METHODS[...].options)
     num_resamples = 1000
 
     [fixed]                     # optional: parameter values set in every run
-    funding_gap = 0.01
+    funding_growth = 0.04
 
     [parameters]                # the space: one entry per swept parameter
-    home_bias = { bounds = [0.0, 0.95] }
+    system_weight = { bounds = [0.0, 20.0] }
     withdrawal_rounds = { bounds = [1, 6] }                    # integer: every whole number 1..6
     protect_last_provider = { levels = [true, false] }         # categorical / boolean
     deficit_severity = { bounds = [0.0, 3.0], distribution = "triang", peak = 1.0 }
-    region_weight = { bounds = [0.0, 1.0], scenarios = ["joint_committees"] }
+    nhse_tolerance = { bounds = [0.0, 0.2], scenarios = ["joint_committees"] }
 
 Each parameter entry takes ``bounds = [low, high]`` *or* ``levels = [...]``, an optional
 ``distribution`` (``unif`` default, ``triang`` with ``peak``, ``logunif``, ``truncnorm``
@@ -390,7 +390,7 @@ def load_spec(config: str | Path | dict, overrides: dict[str, Any] | None = None
     praw = raw.get("parameters")
     if not isinstance(praw, dict) or not praw:
         raise SweepConfigError(f"{where}: 'parameters' is missing or empty: give at least one parameter, "
-                               "e.g. home_bias = { bounds = [0.0, 0.95] }")
+                               "e.g. system_weight = { bounds = [0.0, 20.0] }")
     params = [_param_spec(k, v, scenarios, where) for k, v in praw.items()]
     clash = sorted(set(fixed) & {p.name for p in params})
     if clash:
