@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("commissim.experiments.cli.run", "run one scenario and write a table and a figure under results/"),
     "compare": ("commissim.experiments.cli.compare", "run every scenario for many seeds and write a results folder"),
     "sweep": ("commissim.experiments.cli.sweep", "sensitivity sweep (SALib) on local processes or a Dask cluster"),
+    "validate": ("commissim.experiments.cli.validate",
+                 "run the path the NHS took (2022-23 to 2025-26) against the published figures"),
     "viz": ("commissim.experiments.cli.viz", "serve the SolaraViz page on 127.0.0.1"),
 }
 

@@ -1,0 +1,55 @@
+"""``commissim validate``: the model against the published figures it is fitted to and those it is not.
+
+    commissim validate                      # as_happened 2022-23 to 2025-26, 30 seeds
+    commissim validate --seeds 10 --out results/validate10
+
+Prints the table and writes ``results/validate/validation.md``, ``validation.csv`` and
+``figures/validation.png``. The work is :func:`commissim.experiments.validate.validate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .options import add_executor_options, command_line, non_negative_int, positive_int
+
+NOT_RECORDED = ("overwrite", "no_progress")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from ..validate import DEFAULT_OUT, DEFAULT_ROOT_SEED, DEFAULT_SEEDS
+
+    parser.add_argument("--seeds", type=positive_int, default=DEFAULT_SEEDS, metavar="R",
+                        help=f"seeds (runs) of as_happened (default {DEFAULT_SEEDS})")
+    parser.add_argument("--root-seed", type=non_negative_int, default=DEFAULT_ROOT_SEED, metavar="S",
+                        help=f"root of every run's seed (default {DEFAULT_ROOT_SEED})")
+    parser.add_argument("--out", default=DEFAULT_OUT, metavar="FOLDER",
+                        help=f"results folder (default {DEFAULT_OUT}); an existing one is resumed")
+    add_executor_options(parser)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing results folder instead of resuming it")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..validate import validate
+
+    out = validate(seeds=args.seeds, out=args.out, root_seed=args.root_seed, workers=args.workers,
+                   executor=args.executor, scheduler=args.scheduler, overwrite=args.overwrite,
+                   progress=False if args.no_progress else None, command=command_line(args, NOT_RECORDED))
+    df = pd.read_csv(out / "validation.csv")
+    for table in ("validation", "calibration"):
+        t = df[df.table == table]
+        print(f"\n{table} ({'not fitted' if table == 'validation' else 'fitted or by construction'}): "
+              f"{int((t.verdict == 'pass').sum())} of {len(t)} pass")
+        for _, r in t.iterrows():
+            unit = r["unit"]
+            pct = unit in ("share", "share of income")
+            fmt = (lambda x: f"{x * 100:.2f}%") if pct else (lambda x: f"{x:,.4g}")
+            print(f"  {r['verdict']:4s}  {r['fact'][:70]:70s} {r['year']:8s} model {fmt(r['model_mean']):>10s}"
+                  f"  published {fmt(r['published']):>10s}")
+    print(f"\nreport: {out / 'validation.md'}")
+    cal = df[df.table == "calibration"]
+    return 0 if (cal.verdict == "pass").all() else 1
