@@ -22,7 +22,9 @@ def main() -> None:
     prov = pd.read_csv(S / "providers.csv")
     ps = pd.read_csv(S / "provider_services.csv")
     cal = pd.read_csv(S / "calibration.csv")
+    val = pd.read_csv(S / "validation.csv")
     env = pd.read_csv(S / "envelope.csv")
+    fund = pd.read_csv(S / "funding.csv")
 
     # ICBs and regions
     pop = int(icb.population.sum())
@@ -37,7 +39,13 @@ def main() -> None:
     print(f"ICBs in deficit: {deficit.sum()}; total deficit GBP {-(icb.financial_position * icb.core_allocation_gbp_m)[deficit].sum():,.0f}m; "
           f"range {icb.financial_position.min():+.3f} .. {icb.financial_position.max():+.3f}")
     assert 29 <= deficit.sum() <= 33 and icb.financial_position.between(-0.05, 0.005).all()
-    assert ((icb.maturity >= 0) & (icb.maturity <= 1)).all()
+    waves = icb.delegation_wave.value_counts().to_dict()
+    print(f"delegation waves: {waves}; NOF segments: {icb.nof_segment.value_counts().sort_index().to_dict()}")
+    assert waves == {1: 2, 2: 20, 3: 20} and (icb.nof_segment >= 3).sum() == 27
+    assert icb.imd_most_deprived_share.between(0, 1).all()
+    body = (icb.icb_body_position * icb.core_allocation_gbp_m).sum()
+    print(f"ICB bodies' opening position: GBP {body:,.0f}m (target about -69m)")
+    assert abs(body + 69) < 5
     assert len(curve) == 8 and set(ages.age_band) == set(curve.age_band)
 
     # services
@@ -112,11 +120,26 @@ def main() -> None:
         print(f"  {r.provider_code} {r.service_id}: {r.base_cases:.1f} < {r.min_viable_volume}")
     assert len(below) <= 0.02 * len(ps)
 
-    # calibration and envelope
+    # providers' opening finances
+    w = prov.turnover_gbp_m
+    sector = (prov.opening_margin * w).sum() / w.sum()
+    print(f"opening margin (income-weighted) {sector:+.4%}; in deficit {(prov.opening_margin < 0).mean():.0%}; "
+          f"cash GBP {prov.cash_gbp_m.sum():,.0f}m")
+    assert abs(sector - (-448 / 118_400)) < 1e-4 and (prov.cash_gbp_m > 0).all()
+
+    # the money path, and the targets (calibration: fitted; validation: compared only)
     e = env.set_index("year").spend_gbp_bn
     assert e[2022] == 22.7 and e[2023] == 25.0 and e[2020] == 19.3 and e[2013] == 13.0
-    assert {"total_spend_2022_23", "n_icbs", "n_service_lines", "n_delegable_lines"} <= set(cal.fact)
-    print(f"calibration facts: {len(cal)}; envelope years: {e.index.min()}-{e.index.max()}")
+    assert (fund.source.fillna("").str.len() > 0).all(), "every row of funding.csv names its source"
+    alloc = fund[fund.series == "specialised_allocation"].set_index("year").value
+    print("specialised allocation, GBP bn:", alloc.round(3).to_dict())
+    assert alloc[2022] == 22.7 and alloc[2023] == 25.115 and (alloc.diff().dropna() > 0).all()
+    for table, name in ((cal, "calibration.csv"), (val, "validation.csv")):
+        assert (table.source.fillna("").str.len() > 0).all(), f"every row of {name} names its source"
+        assert set(table.tolerance_kind) <= {"abs", "rel", "max", "min"}, name
+    assert "fitted_by" in cal.columns and (cal.fitted_by.fillna("").str.len() > 0).all()
+    assert not set(zip(cal.quantity, cal.year.fillna(""))) & set(zip(val.quantity, val.year.fillna("")))
+    print(f"calibration facts: {len(cal)}; validation facts: {len(val)}; envelope years: {e.index.min()}-{e.index.max()}")
     print("ALL CHECKS PASSED")
 
 
