@@ -1,26 +1,24 @@
-"""The headline sensitivity question: which behaviour parameters drive provider
-destabilisation under full delegation?
+"""The headline sensitivity question: which assumptions drive provider destabilisation and
+out-of-area income under full delegation?
 
 Run it from the project folder (after ``pip install -e .``)::
 
-    python experiments/sobol_delegation.py                    # n = 256, 2 seeds: 8,192 runs, ~6 min on 2 idle cores
+    python experiments/sobol_delegation.py                    # n = 256, 1 seed: 4,096 runs, ~3-8 min on 2 cores
     python experiments/sobol_delegation.py --n 1024 --workers 8
     python experiments/sobol_delegation.py --scheduler tcp://HOST:8786 --n 4096 --seeds 4
 
-It runs the Sobol sweep in ``experiments/configs/sobol_delegation.toml`` (12 ICB, region
-and provider behaviour parameters plus the two cross-border unknowns, ``reach_multiplier`` and
-``in_area_affinity``; ``full_delegation``, funding gap held at 0, 10 years) through the run engine,
+It runs the Sobol sweep in ``experiments/configs/sobol_delegation.toml`` (14 parameters: the
+money after 2025-26, what a system in deficit does, NHS England's rules and providers' responses;
+``full_delegation``, 10 years) through the run engine,
 writes ``results/sweep_sobol_delegation/`` (per-run results, the SALib sample, index tables,
 figures and ``sensitivity.md``) and prints the parameters with the largest total-effect
 indices for each outcome.
 
 Scaling up: the sweep has N x (D + 2) = 16 N design points, each run ``seeds`` times at
-about 0.08 s a run (a run is ~0.05 s, but every new value of reach_multiplier or
-in_area_affinity rebalances the base-year flows, ~0.1 s). The confidence intervals shrink
-roughly as 1/sqrt(N): n = 1024 with 2 seeds (32,768 runs) takes about 25 minutes on 2 cores
-or 4 minutes on 16; keep N a power of 2.
-More seeds per point lower the model's own noise in the outcomes (``providers_destabilised``
-is a count). Interrupted? Run the same command again: finished runs are kept. A bigger N is a
+about 0.04-0.05 s a run. The confidence intervals shrink roughly as 1/sqrt(N): n = 1024
+(16,384 runs) takes about 6 minutes on 2 idle cores or 1 on 16; keep N a power of 2.
+Demand noise is 0 by default, so one seed per point is enough; with ``demand_noise`` set,
+more seeds lower the model's own noise in the outcomes. Interrupted? Run the same command again: finished runs are kept. A bigger N is a
 different sample, so give it its own ``--out`` folder (or ``--overwrite``).
 """
 
