@@ -29,57 +29,110 @@ def _bincount_sum(group: np.ndarray, n_groups: int):
     return lambda x: np.bincount(group, weights=x, minlength=n_groups)
 
 
-def water_fill(weight: np.ndarray, group: np.ndarray, target: np.ndarray, offset: np.ndarray, upper: np.ndarray,
-               n_groups: int, iterations: int = 30, group_sum=None) -> np.ndarray:
+def _levels(w: np.ndarray, g: np.ndarray, o: np.ndarray, up: np.ndarray, target: np.ndarray,
+            n_groups: int) -> np.ndarray:
+    """Exact level lambda_g of each group with sum_k w_k clip(lambda_g + o_k, 0, up_k) = target_g.
+
+    Each term is piecewise linear in lambda: slope w_k on [-o_k, up_k - o_k], flat elsewhere. Sorting
+    the breakpoints of every group once gives the sum at each breakpoint (a running sum of slope x
+    gap within the group); lambda is interpolated on the segment where the sum reaches the target.
+    Groups whose target is 0 get the lowest breakpoint (every share 0 there, as clip(.) requires).
+    """
+    G = n_groups
+    n = len(w)
+    b = np.concatenate([-o, up - o])
+    ds = np.concatenate([w, -w])
+    grp = np.concatenate([g, g])
+    order = np.lexsort((b, grp))
+    b, ds, grp = b[order], ds[order], grp[order]
+    starts = np.searchsorted(grp, np.arange(G))
+    ends = np.searchsorted(grp, np.arange(G), side="right")
+    csum = np.cumsum(ds)
+    before = np.concatenate([[0.0], csum])[starts]  # slope carried in from earlier groups
+    slope = csum - np.repeat(before, ends - starts)  # slope just after each breakpoint, within its group
+    same = np.zeros(2 * n, dtype=bool)
+    same[:-1] = grp[1:] == grp[:-1]
+    gap = np.where(same, np.diff(b, append=b[-1] if n else 0.0), 0.0)
+    inc = slope * gap
+    cinc = np.cumsum(inc)
+    base = np.concatenate([[0.0], cinc])[starts]
+    level = np.concatenate([[0.0], cinc])[:-1] - np.repeat(base, ends - starts)  # sum at each breakpoint
+    tgt = target[grp]
+    below = level < tgt
+    cnt = np.bincount(grp, weights=below, minlength=G).astype(np.int64)
+    has = (ends > starts) & (cnt > 0)
+    j = np.where(has, starts + cnt - 1, 0)  # last breakpoint whose sum is still short of the target
+    lam = np.zeros(G)
+    if has.any():
+        jj = j[has]
+        lam[has] = b[jj] + (target[has] - level[jj]) / np.where(slope[jj] > 0, slope[jj], 1.0)
+    low = (ends > starts) & ~has
+    lam[low] = b[starts[low]]
+    return lam
+
+
+def sparse_offsets(offset) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices and values of the non-zero offsets: from a full array, or from a pair
+    ``(indices, values)`` that already lists the only places an offset may be non-zero."""
+    if isinstance(offset, tuple):
+        idx, val = (np.asarray(x) for x in offset)
+        keep = val != 0
+        return idx[keep], val[keep]
+    idx = np.flatnonzero(offset)
+    return idx, offset.ravel()[idx]
+
+
+def water_fill(weight: np.ndarray, group: np.ndarray, target: np.ndarray, offset, upper,
+               n_groups: int, group_sum=None, weight_total: np.ndarray | None = None) -> np.ndarray:
     """Shares s_k = clip(lambda_g + offset_k, 0, upper_k) with sum over group g of s_k weight_k = target_g.
+
+    ``offset`` is a full array or a sparse pair ``(indices, values)``; ``upper`` an array or one number.
 
     ``target`` must be reachable (0 <= target_g <= sum of upper_k weight_k); the caller clips it, and
     ``upper`` is the same for every contract of a group. Contracts with offset 0 (most of them: every
     contract the decision maker does not protect) enter each group's equation as one aggregate, so the
-    bisection on lambda runs over the protected contracts only; the small residual is then spread over
-    the contracts strictly inside their bounds, so every group's total is exact. ``group_sum`` may give a
-    faster sum of a full-length array by group than ``numpy.bincount``.
+    level is solved (exactly, ``_levels``) over the protected contracts and one aggregate per group; a
+    rounding residual is then spread over the contracts strictly inside their bounds, so every group's
+    total is exact. ``group_sum`` may give a faster sum of a full-length array by group than
+    ``numpy.bincount``; ``weight_total`` is that sum of ``weight`` when the caller already has it.
     """
     G = n_groups
     gsum = group_sum or _bincount_sum(group, G)
-    w_tot = gsum(weight)
+    w_tot = gsum(weight) if weight_total is None else weight_total
     tgt = np.clip(target, 0.0, None)
-    up_g = np.zeros(G)
-    up_g[group[:1]] = upper[:1]
-    up_g = np.maximum(up_g, 0.0)
     even = np.divide(tgt, w_tot, out=np.zeros(G), where=w_tot > 0)
-    nz = np.nonzero(offset)[0]
+    nz, o = sparse_offsets(offset)
     if len(nz):
-        nz = nz[weight[nz] > 0]
+        keep = weight[nz] > 0
+        nz, o = nz[keep], o[keep]
     tilted = np.zeros(G, dtype=bool)
     if len(nz):
         tilted = (np.bincount(group[nz], minlength=G) > 0) & (tgt > 0)
+    scalar_up = np.ndim(upper) == 0
     if not tilted.any():
-        return np.minimum(even[group], upper)
-    nz = nz[tilted[group[nz]]]
-    w, g, o, up = weight[nz], group[nz], offset[nz], upper[nz]
+        return np.minimum(even, upper)[group] if scalar_up else np.minimum(even[group], upper)
+    keep = tilted[group[nz]]
+    nz, o = nz[keep], o[keep]
+    w, g = weight[nz], group[nz]
+    up = np.full(len(nz), float(upper)) if scalar_up else upper[nz]
     up_all = np.zeros(G)
     up_all[g] = up  # the common upper bound of each tilted group
     w0 = w_tot - np.bincount(g, weights=w, minlength=G)
-    lo = np.full(G, -float(max(o.max(), 0.0)))
-    hi = np.full(G, float(up.max()) - float(min(o.min(), 0.0)))
-    for _ in range(iterations):
-        lam = 0.5 * (lo + hi)
-        got = w0 * np.clip(lam, 0.0, up_all) + np.bincount(g, weights=np.clip(lam[g] + o, 0.0, up) * w, minlength=G)
-        low = got < tgt
-        lo = np.where(low, lam, lo)
-        hi = np.where(low, hi, lam)
-    lam = np.where(tilted, hi, 0.0)
+    tg = np.flatnonzero(tilted)
+    # One aggregate per tilted group for its unprotected contracts (offset 0, weight w0).
+    solved = _levels(np.concatenate([w, w0[tg]]), np.concatenate([g, tg]), np.concatenate([o, np.zeros(len(tg))]),
+                     np.concatenate([up, up_all[tg]]), tgt, G)
+    lam = np.where(tilted, solved, 0.0)
     base = np.clip(lam, 0.0, up_all)  # share of every unprotected contract of a tilted group
     s = np.clip(lam[g] + o, 0.0, up)
     got = w0 * base + np.bincount(g, weights=s * w, minlength=G)
-    # Exact totals: spread the residual over contracts strictly inside their bounds.
+    # Exact totals: spread the rounding residual over contracts strictly inside their bounds.
     free_p = (s > 1e-12) & (s < up - 1e-12)
     free0 = (base > 1e-12) & (base < up_all - 1e-12)
     free_w = w0 * free0 + np.bincount(g, weights=np.where(free_p, w, 0.0), minlength=G)
     adj = np.divide(tgt - got, free_w, out=np.zeros(G), where=free_w > 0)
     per_group = np.where(tilted, np.clip(base + adj * free0, 0.0, up_all), even)
-    share = np.minimum(per_group[group], upper)
+    share = np.minimum(per_group, upper)[group] if scalar_up else np.minimum(per_group[group], upper)
     share[nz] = np.where(free_p, np.clip(s + adj[g], 0.0, up), s)
     return share
 
@@ -91,7 +144,7 @@ def priority_cuts(value: np.ndarray, group: np.ndarray, shortfall: np.ndarray, p
     value[k]      planned value of contract k (£m)
     group[k]      commissioner of contract k
     shortfall[g]  what commissioner g must cut (>= 0)
-    protect[k]    protection theta_k >= 0 (0 everywhere = even cuts)
+    protect[k]    protection theta_k >= 0 (0 everywhere = even cuts); or a sparse pair (indices, values)
     cap[k]        the most contract k may be cut (share) while others can take the cut
                   (service specifications); if every contract is at its cap, the rest is cut
                   evenly from what remains (the budget binds whatever the rules say).
@@ -100,7 +153,8 @@ def priority_cuts(value: np.ndarray, group: np.ndarray, shortfall: np.ndarray, p
     gsum = group_sum or _bincount_sum(group, G)
     room = gsum(value * cap)
     first = np.minimum(shortfall, room)
-    share = water_fill(value, group, first, -protect, cap, G, group_sum=gsum)
+    neg = (protect[0], -np.asarray(protect[1])) if isinstance(protect, tuple) else -protect
+    share = water_fill(value, group, first, neg, cap, G, group_sum=gsum)
     over = np.maximum(shortfall - room, 0.0)
     capped = over > 1e-9
     if capped.any():
@@ -121,4 +175,4 @@ def priority_growth(headroom: np.ndarray, group: np.ndarray, money: np.ndarray, 
     gsum = group_sum or _bincount_sum(group, G)
     tot = gsum(headroom)
     target = np.minimum(np.maximum(money, 0.0), tot)
-    return water_fill(headroom, group, target, protect, np.ones_like(headroom), G, group_sum=gsum)
+    return water_fill(headroom, group, target, protect, 1.0, G, group_sum=gsum, weight_total=tot)

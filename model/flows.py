@@ -54,6 +54,10 @@ class LineIndex:
         self.K = len(self.p)
         self.starts = np.searchsorted(self.s, np.arange(self.S))
 
+    def span(self, s: int) -> tuple[int, int]:
+        """The lines of service s are ``[a, b)`` (lines are sorted by service)."""
+        return int(self.starts[s]), int(self.starts[s + 1]) if s + 1 < self.S else self.K
+
     def by_service(self, x: np.ndarray) -> np.ndarray:
         """Sum an (I, K) array over providers: (I, S)."""
         return np.add.reduceat(x, self.starts, axis=-1)
@@ -80,6 +84,15 @@ def shares(weights: np.ndarray, usable: np.ndarray, lines: LineIndex) -> np.ndar
     return np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
 
 
+def _sum_by_service(x: np.ndarray, cols_s: np.ndarray, n_services: int) -> np.ndarray:
+    """Sum an (I, n) array of listed lines by service, (I, S); ``cols_s`` (the lines' services) is sorted."""
+    out = np.zeros((x.shape[0], n_services))
+    if len(cols_s):
+        first = np.flatnonzero(np.r_[True, cols_s[1:] != cols_s[:-1]])
+        out[:, cols_s[first]] = np.add.reduceat(x, first, axis=1)
+    return out
+
+
 def cap_and_reroute(
     volume: np.ndarray, capacity: np.ndarray, weights: np.ndarray, lines: LineIndex, passes: int = 2
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -88,48 +101,46 @@ def cap_and_reroute(
     Where a line's load exceeds its capacity every contract there is scaled down
     pro rata; the overflow is offered (up to ``passes`` times) to the lines of the
     same service with spare capacity, split by the gravity ``weights``.
-    Returns (delivered[i,k], unplaced[i,s]). Only the services with an overloaded
-    line are re-routed (the rest is delivered as contracted).
+    Returns (delivered[i,k], unplaced[i,s]). Only the overloaded lines and the lines
+    that receive their overflow are touched (the rest is delivered as contracted).
     """
+    I, S = volume.shape[0], lines.S
     load = volume.sum(axis=0)
     over = load > capacity
-    lost = np.zeros((volume.shape[0], lines.S))
-    if not over.any():
-        return volume.copy(), lost
-    # The lines of every service with an overloaded line (contiguous: lines are sorted by service).
-    svc = np.unique(lines.s[over])
-    cols = np.concatenate([np.arange(lines.starts[s], lines.starts[s + 1] if s + 1 < lines.S else lines.K)
-                           for s in svc])
-    sub_s = np.searchsorted(svc, lines.s[cols])  # service index within the subset
-    sub_starts = np.searchsorted(sub_s, np.arange(len(svc)))
+    lost = np.zeros((I, S))
     delivered = volume.copy()
-    pending = volume[:, cols]
-    w_sub = weights[:, cols]
-    spare = capacity[cols].astype(float).copy()
-    done = np.zeros_like(pending)
-    lost_sub = np.zeros((volume.shape[0], len(svc)))
-    for k in range(passes + 1):
-        load = pending.sum(axis=0)
-        over = load > spare
-        if not over.any():
-            done += pending
+    if not over.any():
+        return delivered, lost
+    spare = np.maximum(capacity - load, 0.0).astype(float)
+    oc = np.flatnonzero(over)
+    factor = capacity[oc] / load[oc]
+    overflow = _sum_by_service(delivered[:, oc] * (1.0 - factor), lines.s[oc], S)  # (I, S)
+    delivered[:, oc] *= factor
+    spare[oc] = 0.0
+    for _ in range(passes):
+        busy = overflow.any(axis=0)
+        if not busy.any():
             break
-        factor = np.where(over, spare / np.where(over, load, 1.0), 1.0)
-        placed = pending * factor
-        done += placed
-        spare = np.maximum(spare - placed.sum(axis=0), 0.0)
-        overflow = np.add.reduceat(pending - placed, sub_starts, axis=1)  # (I, n services)
-        if k == passes:
-            lost_sub += overflow
+        # Lines of the services with overflow that still have room (sorted by service, as lines are).
+        recv = np.flatnonzero(busy[lines.s] & (spare > 1e-9))
+        rs = lines.s[recv]
+        w = weights[:, recv]
+        tot = _sum_by_service(w, rs, S)
+        nowhere = busy[None, :] & (tot <= 0)
+        lost += np.where(nowhere, overflow, 0.0)
+        if not len(recv):
+            overflow = np.zeros((I, S))
             break
-        w = w_sub * (spare > 1e-9)
-        tot = np.add.reduceat(w, sub_starts, axis=1)
-        nowhere = tot <= 0
-        lost_sub += np.where(nowhere, overflow, 0.0)
         inv = np.divide(1.0, tot, out=np.zeros_like(tot), where=tot > 0)
-        pending = (overflow * inv)[:, sub_s] * w
-    delivered[:, cols] = done
-    lost[:, svc] = lost_sub
+        pending = (overflow * inv)[:, rs] * w
+        load = pending.sum(axis=0)
+        full = load > spare[recv]
+        fac = np.where(full, spare[recv] / np.where(full, load, 1.0), 1.0)
+        delivered[:, recv] += pending * fac
+        spare[recv] = np.maximum(spare[recv] - load * fac, 0.0)
+        fc = np.flatnonzero(full)
+        overflow = _sum_by_service(pending[:, fc] * (1.0 - fac[fc]), rs[fc], S)
+    lost += overflow
     return delivered, lost
 
 

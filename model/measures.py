@@ -240,7 +240,10 @@ def update(model: CommissioningModel) -> None:
     m["budget_total"] = float(st.budget_total) / 1e3
     m["returned_to_nhse"] = led["uncommitted"] + led["undelivered"]
     m["withheld_growth"] = led["withheld"]
-    per_icb_out = (pay * st.out_icb).sum(axis=1)
+    out_f = getattr(st, "out_icb_f", None)
+    if out_f is None:
+        out_f = st.out_icb_f = st.out_icb.astype(float)
+    per_icb_out = np.einsum("ik,ik->i", pay, out_f)
     per_icb = pay.sum(axis=1)
     st.icb_spend_out_area = per_icb_out
     st.icb_spend_in_area = per_icb - per_icb_out
@@ -271,7 +274,7 @@ def update(model: CommissioningModel) -> None:
     m["lines_withdrawn_financial"] = float(st.withdrawn_financial.sum())
     m["local_services_started"] = float(st.local_starts_total)
     m["income_change_p10"] = quantile(st.income_change, 0.1)
-    m["income_change_mean"] = float(np.average(st.income_change, weights=st.base_income))
+    m["income_change_mean"] = float((st.income_change * st.base_income).sum() / st.base_income.sum())
     m["specialist_income_change"] = float(np.average(st.income_change[spec], weights=st.base_income[spec]))
 
     # Access.

@@ -332,8 +332,6 @@ class CommissioningModel(mesa.Model):
         st.shift = np.zeros(I)
         st.shift_wanted = np.zeros(I)
         st.stress = np.zeros(I)
-        host = d.provider_icb
-        st.host_onehot = (host[None, :] == np.arange(I)[:, None]).astype(float)  # (I, P)
         self._system_finances()
         st.delegated_budget = np.zeros(I)
         st.icb_budget = (st.demand0 * st.price[None, :]).sum(axis=1)
@@ -351,7 +349,7 @@ class CommissioningModel(mesa.Model):
         st.region_paid = np.zeros(R)
 
         # Out-of-area relationships (I, K) for every footprint kind.
-        hk = host[lines.p]
+        hk = d.provider_icb[lines.p]
         st.out_icb = hk[None, :] != np.arange(I)[:, None]
         st.out_region = d.icb_region[hk][None, :] != d.icb_region[:, None]
         st.out_jc = d.jc_footprint[hk][None, :] != d.jc_footprint[:, None]
@@ -626,11 +624,15 @@ class CommissioningModel(mesa.Model):
         """Each system's position (ICB body + the trusts it hosts) and its stress (deficit share of allocation)."""
         st = self.state
         st.icb_surplus = st.icb_body_position * st.core_allocation + st.diversion_to_body + st.diversion_unused
-        st.system_position = st.icb_surplus + st.host_onehot @ st.surplus
+        st.system_position = st.icb_surplus + self.by_host(st.surplus)
         st.system_margin = st.system_position / st.core_allocation
         st.stress = np.maximum(-st.system_margin, 0.0)
         if hasattr(st, "stress_years"):
             st.stress_years = np.where(st.stress > 0, st.stress_years + 1, 0)
+
+    def by_host(self, x: np.ndarray) -> np.ndarray:
+        """Sum a per-provider array by the ICB that hosts each provider (I,)."""
+        return np.bincount(self.data.provider_icb, weights=x, minlength=self.n_icbs)
 
     def pooled_stress(self, members: np.ndarray) -> np.ndarray:
         """Stress of pooled decision makers: -(sum of positions) / (sum of allocations), per pool id."""
@@ -651,11 +653,12 @@ class CommissioningModel(mesa.Model):
         merged = self.pooled_stress(d.merger_group)[d.merger_group]
         pan = self.pooled_stress(d.icb_region)[d.icb_region]
         jc = self.pooled_stress(d.jc_footprint)[d.jc_footprint]
-        st.decider_stress = np.select(
-            [st.holder_type == ICB_T, st.holder_type == MERGED, st.holder_type == PAN, st.holder_type == JC],
-            [st.stress, merged, pan, jc], default=0.0)
-        st.can_act = has & np.isin(st.holder_type, (ICB_T, MERGED, PAN, JC))
-        st.holds_own = has & np.isin(st.holder_type, (ICB_T, MERGED))
+        ht = st.holder_type
+        is_icb, is_merged, is_pan, is_jc = ht == ICB_T, ht == MERGED, ht == PAN, ht == JC
+        st.decider_stress = (np.where(is_icb, st.stress, 0.0) + np.where(is_merged, merged, 0.0)
+                             + np.where(is_pan, pan, 0.0) + np.where(is_jc, jc, 0.0))
+        st.can_act = has & (is_icb | is_merged | is_pan | is_jc)
+        st.holds_own = has & (is_icb | is_merged)
         nof = p["nof_condition"] & (self.year >= 2025) & (d.nof_segment >= 3) & st.holds_own
         st.consent_needed = p["nhse_veto"] & ((st.holder_type == JC) | nof)
         if not hasattr(st, "start_wanted"):
@@ -735,10 +738,10 @@ class CommissioningModel(mesa.Model):
         st.diversion_to_body = np.minimum(st.diversion, body_def)
         rest = st.diversion - st.diversion_to_body
         deficits = np.maximum(-st.surplus, 0.0)
-        host_def = st.host_onehot @ deficits
+        host_def = self.by_host(deficits)
         frac = np.divide(rest, host_def, out=np.zeros(I), where=host_def > 0)
         st.diversion_to_trusts = deficits * frac[d.provider_icb]
-        st.diversion_unused = rest - st.host_onehot @ st.diversion_to_trusts
+        st.diversion_unused = rest - self.by_host(st.diversion_to_trusts)
 
     def _local_starts(self, in_share: np.ndarray, in_sys: np.ndarray) -> None:
         """Systems in deficit for two years decide to start a delegated line they have no in-system provider
@@ -750,23 +753,34 @@ class CommissioningModel(mesa.Model):
             return
         pot_k = lines.pick(st.potential & ~st.active)
         pending = {(i, k) for _, i, k, _, _ in st.pending_starts}
-        for i in np.nonzero(cand.any(axis=1))[0]:
-            if any(j == i and y > self.year for y, j, _, _, _ in st.pending_starts):
-                continue  # one line in preparation at a time
-            svc = np.nonzero(cand[i])[0]
-            vol = START_SHARE * st.demand[i, svc]
-            ok = vol >= p["local_start_share"] * st.min_volume_abs[svc]
-            for s in svc[ok][np.argsort(-vol[ok])]:
-                ks = np.nonzero(pot_k & (lines.s == s) & in_sys[i])[0]
-                if len(ks) == 0 or (i, int(ks[0])) in pending:
-                    continue
-                planned = START_SHARE * float(st.demand[i, s])
-                st.decisions["local_start_blocked"] += 1
-                if planned < p["spec_enforcement"] * st.min_volume_abs[s] or st.consent_needed[i]:
-                    st.binding["local_start_blocked"] += 1
-                    continue
-                st.pending_starts.append((self.year + START_LEAD, int(i), int(ks[0]), int(s), planned))
-                break
+        preparing = {j for y, j, _, _, _ in st.pending_starts if y > self.year}  # one line at a time
+        rows = np.array([i for i in np.flatnonzero(cand.any(axis=1)) if i not in preparing], dtype=np.int64)
+        if not len(rows):
+            return
+        room = pot_k[None, :] & in_sys[rows]  # a potential line in the system, per candidate ICB
+        has = np.logical_or.reduceat(room, lines.starts, axis=1)
+        first_k = np.minimum.reduceat(np.where(room, np.arange(lines.K), lines.K), lines.starts, axis=1)
+        vol_all = START_SHARE * st.demand[rows]  # the volume a new line would plan for (I_rows, S)
+        viable = cand[rows] & has & (vol_all >= p["local_start_share"] * st.min_volume_abs[None, :])
+        spec_ok = vol_all >= p["spec_enforcement"] * st.min_volume_abs[None, :]  # the specification allows it
+        for r, i in enumerate(rows):
+            svc = np.flatnonzero(cand[i])
+            vol = vol_all[r, svc]
+            ok = viable[r, svc]
+            order = svc[ok][np.argsort(-vol[ok])]  # largest first
+            if pending:
+                order = np.array([s for s in order if (i, int(first_k[r, s])) not in pending], dtype=np.int64)
+            if not len(order):
+                continue
+            # Each line considered is a decision; it is blocked by NHS England's consent or the specification.
+            go = np.zeros(len(order), dtype=bool) if st.consent_needed[i] else spec_ok[r, order]
+            j = int(np.argmax(go)) if go.any() else len(order)
+            st.decisions["local_start_blocked"] += min(j + 1, len(order))
+            st.binding["local_start_blocked"] += j
+            if j < len(order):
+                s = int(order[j])
+                st.pending_starts.append((self.year + START_LEAD, int(i), int(first_k[r, s]), s,
+                                          START_SHARE * float(st.demand[i, s])))
         n = st.decisions["local_start_blocked"]
         st.binding["local_start_blocked"] = st.binding["local_start_blocked"] / n if n else 0.0
 
@@ -783,8 +797,8 @@ class CommissioningModel(mesa.Model):
                 continue
             volume = START_SHARE * float(st.demand[i, s])
             self.start_line(p, s, volume)
-            sel = lines.s == s
-            tot = float((st.weights[i, sel] * st.pref[i, sel]).sum())
+            a, b = lines.span(s)
+            tot = float((st.weights[i, a:b] * st.pref[i, a:b]).sum())
             st.weights[i, k] = tot * START_SHARE / (1 - START_SHARE)
             st.pref[i, k] = 1.0
         st.pending_starts = keep
@@ -827,8 +841,14 @@ class CommissioningModel(mesa.Model):
                 if consent_year:
                     consent = consent | (((t == ICB_T) | (t == MERGED)) & (d.nof_segment >= 3)[:, None])
             cap = np.where(icb_led, (1 - p["spec_enforcement"]) * 0.5, 1.0)
+            flat = g.ravel()
+            sys_idx = np.flatnonzero(in_sys)  # the only contracts a decision maker may protect
+            rows_g = np.zeros((self.n_icbs, st.n_groups), dtype=bool)  # commissioners of each ICB's contracts
+            rows_g[np.repeat(np.arange(self.n_icbs), g.shape[1]), flat] = True
             cached = (key, SimpleNamespace(group=g, type=t, in_system=in_sys, icb_led=icb_led, consent=consent,
-                                           cap=cap, flat=g.ravel()))
+                                           cap=cap, flat=flat, sys_idx=sys_idx, sys_g=flat[sys_idx],
+                                           sys_k=sys_idx % g.shape[1], sys_consent=consent.ravel()[sys_idx],
+                                           rows_g=rows_g))
             self._dec_cache = cached
         dec = cached[1]
         # Stress of each commissioner: an ICB's own system, a merged ICB's, a joint committee's footprint,
@@ -840,29 +860,23 @@ class CommissioningModel(mesa.Model):
         stress_g[off[PAN]:off[PAN] + self.n_regions] = self.pooled_stress(d.icb_region)
         stress_g[off[MERGED]:off[MERGED] + len(d.merger_names)] = self.pooled_stress(d.merger_group)
         dec.stress_g = stress_g
-        dec.stress = stress_g[dec.group]
         return dec
 
-    def _protection(self, dec: SimpleNamespace) -> tuple[np.ndarray, np.ndarray]:
-        """Protection theta (I, K) of every contract, and where NHS England's consent capped it.
+    def _protection(self, dec: SimpleNamespace) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+        """Protection theta of every contract, as a sparse pair (flat indices into (I, K), values), and the
+        flat indices where NHS England's consent capped it.
 
         theta = system_weight x (decision maker's stress) x (provider's contribution margin on the line) for
-        contracts with providers in the decision maker's system, 0 otherwise; where NHS England must consent,
-        theta is capped at nhse_tolerance (the unequal treatment it accepts)."""
+        contracts with providers in the decision maker's system, 0 otherwise (so only those are listed);
+        where NHS England must consent, theta is capped at nhse_tolerance (the unequal treatment it accepts)."""
         p = self.p
         scale = p["system_weight"] * dec.stress_g  # (G,)
-        if not (scale > 0).any():
-            z = np.zeros(dec.group.shape)
-            return z, np.zeros(dec.group.shape, dtype=bool)
-        theta = scale[dec.group] * self._contribution()[None, :] * dec.in_system
-        if dec.consent.any():
-            tol = p["nhse_tolerance"]
-            limited = dec.consent & (theta > tol)
-            if limited.any():
-                theta = np.where(limited, tol, theta)
-        else:
-            limited = np.zeros(theta.shape, dtype=bool)
-        return theta, limited
+        theta = scale[dec.sys_g] * self._contribution()[dec.sys_k]
+        limited = dec.sys_consent & (theta > p["nhse_tolerance"])
+        if limited.any():
+            theta = np.where(limited, p["nhse_tolerance"], theta)
+        on = theta > 0
+        return (dec.sys_idx[on], theta[on]), dec.sys_idx[limited]
 
     def _contribution(self) -> np.ndarray:
         """Share of £1 of income on each line that stays with the provider after variable costs (K,)."""
@@ -923,7 +937,7 @@ class CommissioningModel(mesa.Model):
                 consent_g = consent_g | icb_g
             strength_g = np.where(consent_g, np.minimum(strength_g, p["nhse_tolerance"]), strength_g)
         prev = getattr(st, "prev_demand_k", None)
-        rows = np.nonzero((strength_g[dec.group] > 0).any(axis=1))[0] if strength_g.any() else np.array([], int)
+        rows = np.flatnonzero(dec.rows_g[:, strength_g > 0].any(axis=1))
         if len(rows) and prev is not None:
             sg = strength_g[dec.group[rows]]
             out_r = ~dec.in_system[rows] & dec.icb_led[rows] & (sg > 0)
@@ -950,7 +964,7 @@ class CommissioningModel(mesa.Model):
         g_growth = np.zeros(G)
         capped = np.zeros(G, dtype=bool)
         if shortfall.max(initial=0.0) > 1e-9:
-            cut_share, capped = priority_cuts(plan.ravel(), flat_g, shortfall, theta.ravel(), dec.cap.ravel(), G,
+            cut_share, capped = priority_cuts(plan.ravel(), flat_g, shortfall, theta, dec.cap.ravel(), G,
                                               group_sum=self._flat_group_sum)
             cut = cut_share.reshape(plan.shape) * plan
             g_cut = self.group_sum(cut)
@@ -959,7 +973,7 @@ class CommissioningModel(mesa.Model):
         headroom_cell = np.maximum(st.need - st.demand, 0.0)
         if spare.max(initial=0.0) > 1e-9 and headroom_cell.max(initial=0.0) > 0:
             headroom = (headroom_cell * st.price[None, :])[:, ks] * share
-            funded = priority_growth(headroom.ravel(), flat_g, spare, theta.ravel(), G,
+            funded = priority_growth(headroom.ravel(), flat_g, spare, theta, G,
                                      group_sum=self._flat_group_sum).reshape(plan.shape)
             growth = funded * headroom
             g_growth = self.group_sum(growth)
@@ -976,11 +990,12 @@ class CommissioningModel(mesa.Model):
         cutting_icb = (shortfall > 0) & (st.group_type >= ICB_T)
         st.decisions["spec_cap"] = int(cutting_icb.sum())
         st.binding["spec_cap"] = float((capped & cutting_icb).sum()) / max(int(cutting_icb.sum()), 1)
-        if limited.any() or (dec.consent.any() and theta.any()):
+        consent_idx = theta[0][dec.consent.ravel()[theta[0]]]  # protected contracts that needed consent
+        if len(limited) or len(consent_idx):
             consent_g = np.zeros(G, dtype=bool)
             lim_g = np.zeros(G, dtype=bool)
-            consent_g[flat_g[(dec.consent & (theta > 0)).ravel()]] = True
-            lim_g[flat_g[limited.ravel()]] = True
+            consent_g[flat_g[consent_idx]] = True
+            lim_g[flat_g[limited]] = True
             deciding = consent_g | lim_g
             st.decisions["nhse_consent"] = int(deciding.sum())
             st.binding["nhse_consent"] = float(lim_g.sum()) / max(int(deciding.sum()), 1)

@@ -246,3 +246,23 @@ def test_effects_exist_with_noise_off_england():
         out[scen] = (df["out_of_area_income_change"].mean(), df["provider_sector_surplus"].sum())
     assert out["full_delegation"][0] < out["nhse_direct"][0] - 0.005
     assert len({round(v[1], 3) for v in out.values()}) == 4
+
+
+def test_water_fill_takes_protection_as_a_sparse_pair_and_one_upper_bound():
+    rng = np.random.default_rng(7)
+    n, G = 2000, 6
+    g = rng.integers(0, G, n)
+    w = rng.random(n)
+    idx = np.flatnonzero(rng.random(n) < 0.05)
+    o = np.zeros(n)
+    o[idx] = rng.random(len(idx)) * 0.4
+    tgt = np.bincount(g, w, G) * rng.random(G)
+    full = water_fill(w, g, tgt, o, np.ones(n), G)
+    sparse = water_fill(w, g, tgt, (idx, o[idx]), 1.0, G)
+    np.testing.assert_allclose(sparse, full, atol=1e-12)
+    np.testing.assert_allclose(np.bincount(g, sparse * w, G), tgt, rtol=1e-12)
+    # the protected contracts get more than the unprotected ones of their group
+    for k in range(G):
+        prot = np.isin(np.arange(n), idx) & (g == k)
+        if prot.any() and 0 < tgt[k]:
+            assert sparse[prot].mean() >= sparse[(g == k) & ~prot].mean()
