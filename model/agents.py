@@ -255,6 +255,7 @@ class Region(Agent):
             st.region_paid[r] += need
             st.cash[p] += need
             st.surplus[p] += need
+            st.turnover[p] += need  # income like any other: the margin counts it on both sides
             st.line_margin[p, s] += need
             st.low_streak[p, s] = 0
             st.loss_streak[p, s] = 0
