@@ -70,5 +70,5 @@ def model_runner(func: Callable[..., dict] | None = None, func_kwargs: dict[str,
         func = simulation.simulate
     return Runner(func=func, kwargs=dict(func_kwargs or {}), check=check_point, fingerprint=_fingerprint,
                   vectors=(PROVIDERS,), round_label=year_label, input_errors=(ModelInputError,),
-                  versions=("mesa",), preload=("commissim.model.model",), subject="model",
+                  versions=("mesa",), preload=("commissim.model.model", "commissim.model.warm"), subject="model",
                   fingerprint_note="code, scenarios or seed tables changed")
