@@ -2,7 +2,8 @@
 
 Each writer writes to a temporary name in the target's folder and moves it into place with
 ``os.replace`` (atomic on the same file system), so an interrupted command never leaves a
-half-written file, and a reader never sees one. :func:`replacing` is the one mechanism; the
+half-written file, and a reader never sees one. (Files are not fsynced: the guarantee is
+against interrupted processes, not against losing power.) :func:`replacing` is the one mechanism; the
 helpers below write bytes, text, Arrow tables (Parquet, CSV), numpy arrays and figures.
 """
 

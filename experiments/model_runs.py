@@ -33,7 +33,7 @@ def year_label(round_: int) -> str:
 def check_point(point: dict[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check a design point with the model's registry; return (checked point, manifest description)."""
     from commissim.model.params import DEFAULTS, validate_parameters
-    from commissim.model.scenarios import BASE_YEAR, load_scenario
+    from commissim.model.scenarios import fy_label, load_scenario
 
     scenario = point["scenario"]
     params = {k: v for k, v in point.items() if k != "scenario"}
@@ -41,10 +41,7 @@ def check_point(point: dict[str, Any], where: str) -> tuple[dict[str, Any], dict
         scen = load_scenario(scenario)
         checked = validate_parameters(params, where=where)
     resolved = {**DEFAULTS, **scen.parameters, **checked}
-    changes = [
-        {"year": year_label(y - BASE_YEAR), **{k: v for k, v in ch.items() if k not in checked}}
-        for y, ch in scen.changes
-    ]
+    changes = [{"year": fy_label(y), **{k: v for k, v in ch.items() if k not in checked}} for y, ch in scen.changes]
     describe = {
         "scenario_name": scen.name,
         "description": scen.description,
@@ -73,4 +70,5 @@ def model_runner(func: Callable[..., dict] | None = None, func_kwargs: dict[str,
         func = simulation.simulate
     return Runner(func=func, kwargs=dict(func_kwargs or {}), check=check_point, fingerprint=_fingerprint,
                   vectors=(PROVIDERS,), round_label=year_label, input_errors=(ModelInputError,),
-                  versions=("mesa",), subject="model", fingerprint_note="code, scenarios or seed tables changed")
+                  versions=("mesa",), preload=("commissim.model.model", "commissim.model.warm"), subject="model",
+                  fingerprint_note="code, scenarios or seed tables changed")

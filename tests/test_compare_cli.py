@@ -15,6 +15,7 @@ import pytest
 import _engine_helpers as h
 from commissim.experiments.cli import main
 from commissim.experiments.compare import compare
+from commissim.experiments.errors import UserError
 
 FIGURES = {"providers_destabilised.png", "income_change_distribution.png", "access_inequality.png",
            "out_of_area_share.png"}
@@ -139,3 +140,27 @@ def test_compare_on_a_dask_cluster_gives_the_same_runs(tmp_path, fake_model):
     m = json.loads((tmp_path / "dask" / "manifest.json").read_text())
     assert m["executor_detail"] == "dask LocalCluster (2 workers)" and m["workers"] == 2
     assert "--executor dask --workers 2" in m["command"]
+
+
+def test_a_scenarios_seeds_follow_its_name_not_its_place(tmp_path, fake_model):
+    """Adding a scenario never shifts another's seeds: a point id is a hash of the scenario's name."""
+    from commissim.experiments.batch import run_seed
+    from commissim.experiments.compare.comparison import resolve_scenarios, scenario_point_id
+    from commissim.model.scenarios import list_scenarios
+
+    builtin = [s.name for s in list_scenarios()]
+    names, ids = resolve_scenarios(None)
+    assert names == builtin and len(set(ids)) == len(ids)
+    assert ids == [scenario_point_id(n) for n in builtin]
+    copy = tmp_path / "mine.toml"
+    copy.write_text('name = "mine"\ndescription = "d"\nsource = "s"\n[parameters]\narrangement = "delegated"\n')
+    _, ids2 = resolve_scenarios(["pan_icb", str(copy), "nhse_direct"])
+    assert ids2 == [scenario_point_id("pan_icb"), scenario_point_id("mine"), scenario_point_id("nhse_direct")]
+    kw = dict(seeds=2, years=1, executor="serial", progress=False, figures=False, log=lambda m: None)
+    s = pd.read_parquet(compare(["pan_icb", str(copy)], out=tmp_path / "a", **kw) / "summaries.parquet")
+    assert list(s["scenario"]) == ["pan_icb", "pan_icb", str(copy), str(copy)]  # design order
+    assert list(s["seed"][:2]) == [run_seed(20230401, scenario_point_id("pan_icb"), r) for r in range(2)]
+    same_name = tmp_path / "other.toml"
+    same_name.write_text(copy.read_text())
+    with pytest.raises(UserError, match=r"both named 'mine'.*own name"):
+        resolve_scenarios([str(copy), str(same_name)])

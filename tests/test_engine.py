@@ -249,3 +249,17 @@ def test_resuming_a_folder_made_by_another_model_version_is_refused(tmp_path):
     with pytest.raises(BatchConfigError, match="different version of the model.*--overwrite"):
         _batch(tmp_path / "r", runner=changed)
     _batch(tmp_path / "r", runner=changed, overwrite=True)  # --overwrite starts again
+
+
+def test_bad_input_data_stops_the_batch_before_anything_is_written(tmp_path, toy_seeds):
+    """The first run goes in this process (while a process pool starts): a seed folder that does not
+    load is a one-line BatchConfigError, nothing is written, and the corrected batch then runs there."""
+    from commissim.model.simulation import simulate
+
+    out = tmp_path / "a"
+    with pytest.raises(BatchConfigError, match="seed table not found"):
+        _batch(out, func=simulate, func_kwargs={"seeds_path": str(tmp_path / "no_such_folder")},
+               executor="processes", workers=2)
+    assert not out.exists() or not any(out.iterdir())
+    res = _batch(out, func=simulate, func_kwargs={"seeds_path": toy_seeds}, executor="processes", workers=2)
+    assert res.n_done == 6 and res.n_failed == 0

@@ -36,12 +36,14 @@ from .executors import OpenExecutor, open_executor
 from .manifest import FORMAT_VERSION, config_hash, git_commit, package_versions, write_manifest
 from .runner import Runner
 from .store import PARTS, consolidate, prepare_folder, scan_parts, write_chunk
-from .tables import failures_table, table_names
-from .worker import ChunkResult, Task, failure_record, now, run_chunk, run_one
+from .tables import failures_table, table_names, to_ipc
+from .worker import ChunkResult, Task, failure_record, now, run_chunk
 
 __all__ = ["BatchResult", "Plan", "plan_batch", "run_batch"]
 
 TARGET_TASK_SECONDS = 1.0  # adaptive chunks aim for tasks of about this length (>= 0.5 s)
+# Imported once by a local process pool's fork server (with the runner's preload), not by every worker.
+WORKER_PRELOAD = ("commissim.experiments.batch.worker", "pyarrow", "pyarrow.ipc")
 MAX_CHUNK = 200  # bounds the data a chunk holds in memory (memory flat in the number of runs)
 
 
@@ -183,19 +185,12 @@ def _manifest(plan: Plan, old: dict | None, fingerprint: str | None, n_done: int
     }
 
 
-def _first_run(plan: Plan, run: Run) -> None:
-    """One ``years=0`` run in this process: bad input (data, parameters) fails before any run starts."""
-    errors = plan.runner.input_errors
-    if not errors:
-        return
-    task = Task(plan.task.func, plan.task.kwargs, 0, False, plan.task.param_names)
-    with rethrow(BatchConfigError, errors):
-        try:
-            run_one(task, run)
-        except errors:
-            raise
-        except Exception:  # noqa: BLE001 - a failing run: the runs themselves will record it
-            pass
+def _first_run(plan: Plan, run: Run) -> ChunkResult:
+    """The batch's first run, in this process: bad input (one of the runner's ``input_errors``,
+    e.g. a seed table that does not load) stops the batch with its message before anything is
+    written; any other error is recorded like every failing run."""
+    with rethrow(BatchConfigError, plan.runner.input_errors):
+        return run_chunk(plan.task, [run], plan.runner.input_errors)
 
 
 # --------------------------------------------------------------------------- driving the executor
@@ -238,35 +233,37 @@ class _Driver:
         except Exception as exc:  # the task itself failed (e.g. could not be pickled)
             tb = traceback.format_exc()
             failed = [failure_record(run, exc, tb, f"task failed: {exc}") for run in chunk]
-            return ChunkResult({"failures": failures_table(failed)}, [], failed, 0.0)
+            return ChunkResult({"failures": to_ipc(failures_table(failed))}, [], failed, 0.0)
 
-    def collect(self, fut: cf.Future) -> int:
-        """Write a finished chunk; return its number of runs."""
-        chunk = self.in_flight.pop(fut)
-        res = self._result(fut, chunk)
-        write_chunk(self.parts, res.tables, res.ok, [f["run_id"] for f in res.failed], now())
+    def record(self, res: ChunkResult, n_runs: int) -> None:
+        """Write a finished chunk of ``n_runs`` runs; update the run time estimate and progress."""
+        write_chunk(self.parts, res.parts, res.ok, [f["run_id"] for f in res.failed], now())
         self.n_done += len(res.ok)
         self.failures.extend({k: v for k, v in f.items() if k != "traceback"} for f in res.failed)
         if res.ok:
-            per_run = res.seconds / len(chunk)
+            per_run = res.seconds / n_runs
             self.sec_per_run = per_run if self.sec_per_run is None else 0.7 * self.sec_per_run + 0.3 * per_run
-        return len(chunk)
+        self.bar.update(n_runs)
+        if self.failures:
+            self.bar.set_postfix(failed=len(self.failures), refresh=False)
 
-    def run(self) -> None:
+    def run(self, first: ChunkResult, ready: cf.Future) -> None:
+        """Record the first run; run more here until the executor is ready; then drive the executor."""
         from tqdm.auto import tqdm
 
-        total = len(self.queue)
-        with tqdm(total=total, desc=self.plan.label, unit="run", disable=not self.show, delay=2.0,
-                  dynamic_ncols=True) as bar:
+        with tqdm(total=len(self.queue) + 1, desc=self.plan.label, unit="run", disable=not self.show, delay=2.0,
+                  dynamic_ncols=True) as self.bar:
+            self.record(first, 1)
+            while self.queue and not ready.done():  # a process pool is starting: use this process meanwhile
+                self.record(run_chunk(self.plan.task, [self.queue.pop()]), 1)
             while self.queue or self.in_flight:
                 while self.queue and len(self.in_flight) < self.window:
                     chunk = self.next_chunk()
                     self.in_flight[self.ex.executor.submit(run_chunk, self.plan.task, chunk)] = chunk
                 finished, _ = cf.wait(list(self.in_flight), return_when=cf.FIRST_COMPLETED)
                 for fut in finished:
-                    bar.update(self.collect(fut))
-                    if self.failures:
-                        bar.set_postfix(failed=len(self.failures), refresh=False)
+                    chunk = self.in_flight.pop(fut)
+                    self.record(self._result(fut, chunk), len(chunk))
 
 
 # --------------------------------------------------------------------------- the engine
@@ -350,7 +347,6 @@ def run_batch(
     fingerprint = runner.fingerprint() if runner.fingerprint else None
     old = _open_folder(plan, overwrite, fingerprint)
     parts = plan.out / PARTS
-    parts.mkdir(exist_ok=True)
     ok_before, failed_before = scan_parts(parts)
     pending = [run for run in plan.runs if run.run_id not in ok_before]
     manifest = _manifest(plan, old, fingerprint, len(ok_before), len(failed_before))
@@ -360,13 +356,15 @@ def run_batch(
     if not pending:
         write_manifest(plan.out, manifest)
         return _finish(plan, manifest, len(ok_before), t_start)
-    _first_run(plan, pending[0])
-    preload = [getattr(runner.func, "__module__", "") or ""]
+    preload = (*runner.preload, getattr(runner.func, "__module__", "") or "", *WORKER_PRELOAD)
     with open_executor(executor, workers, scheduler, preload=preload, log=say) as ex:
+        ready = ex.start()  # a process pool starts in the background ...
+        first = _first_run(plan, pending[0])  # ... while this process checks the input with the first run
         manifest.update(executor=ex.kind, executor_detail=ex.description, workers=ex.workers)
         write_manifest(plan.out, manifest)
+        parts.mkdir(exist_ok=True)
         try:
-            _Driver(plan, ex, pending, progress).run()
+            _Driver(plan, ex, pending[1:], progress).run(first, ready)
         except BaseException:
             ok_now, failed_now = scan_parts(parts)
             manifest.update(status="interrupted",

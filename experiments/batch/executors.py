@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,6 +59,27 @@ class OpenExecutor:
     description: str  # for the manifest and messages
     kind: str  # "serial", "processes", "dask" or the type name of an executor given
     client: Any = None  # the distributed.Client, when Dask
+
+    def start(self) -> cf.Future:
+        """A future done when the executor can take tasks.
+
+        A local process pool starts its fork server and first worker on its first task, which
+        takes about a second (Mesa is imported once, in the fork server): here that happens in
+        the background, so this process can work meanwhile. Other executors are ready now.
+        """
+        ready: cf.Future = cf.Future()
+        if self.kind != "processes":
+            ready.set_result(True)
+            return ready
+
+        def boot() -> None:
+            try:
+                self.executor.submit(os.getpid).add_done_callback(lambda f: ready.set_result(True))
+            except BaseException as exc:  # noqa: BLE001 - the pool could not start: the batch will say so
+                ready.set_exception(exc)
+
+        threading.Thread(target=boot, name="commissim-pool-start", daemon=True).start()
+        return ready
 
 
 def _mp_context(preload: Sequence[str] = ()):

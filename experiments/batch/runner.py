@@ -54,6 +54,9 @@ class Runner:
     versions:
         Distributions whose versions the manifest records (besides Python, commissim,
         numpy, pandas and pyarrow).
+    preload:
+        Modules a local process pool's fork server imports once, before it starts the
+        workers (e.g. the model and Mesa), so no worker imports them again.
     subject, fingerprint_note:
         How messages name what runs (e.g. "model") and what its fingerprint covers.
     """
@@ -66,6 +69,7 @@ class Runner:
     round_label: Callable[[int], str] | None = None
     input_errors: tuple[type[BaseException], ...] = ()
     versions: tuple[str, ...] = ()
+    preload: tuple[str, ...] = ()
     subject: str = "run function"
     fingerprint_note: str = ""
 

@@ -1,7 +1,8 @@
 """The results folder: parts and markers as runs finish, resume, consolidation, loading.
 
-``parts/`` holds one set of part files per finished chunk (``parts/<table>/<tag>.parquet``)
-and a marker ``parts/_done/<tag>.json`` naming its finished and failed runs, written last:
+``parts/`` holds one set of part files per finished chunk (``parts/<table>/<tag>.arrow``,
+Arrow IPC files, made by the worker that ran the chunk) and a marker
+``parts/_done/<tag>.json`` naming its finished and failed runs, written last:
 a chunk counts as finished only once all its parts are in place. Every file is written
 atomically (:mod:`commissim.experiments.atomic`), so an interruption never leaves a
 half-written file; a part without its marker is an orphan and is deleted on resume. After
@@ -12,7 +13,9 @@ from the parts) into ``<table>.parquet`` and ``<table>.csv`` at the top of the f
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +25,7 @@ from .. import atomic
 from ..errors import BatchConfigError, UserError
 from .design import ID_COLUMNS
 from .manifest import MANIFEST_NAME, describe_diff
-from .tables import conform, unified_schema
+from .tables import conform, ipc_schema, read_ipc, unified_schema
 
 __all__ = ["Results", "load_results", "consolidate", "prepare_folder", "scan_parts", "write_chunk",
            "clear_files", "PARTS"]
@@ -114,12 +117,15 @@ def scan_parts(parts: Path) -> tuple[set[str], set[str]]:
     return ok, failed - ok
 
 
-def write_chunk(parts: Path, tables: dict[str, Any], ok_ids: list[str], failed_ids: list[str], when: str) -> None:
-    """Write a finished chunk's part files, then its marker (last)."""
+PART_SUFFIX = ".arrow"
+
+
+def write_chunk(parts: Path, files: dict[str, bytes], ok_ids: list[str], failed_ids: list[str], when: str) -> None:
+    """Write a finished chunk's part files (table -> Arrow IPC bytes), then its marker (last)."""
     tag = f"{(ok_ids or failed_ids)[0]}-{uuid.uuid4().hex[:8]}"
-    for name, table in tables.items():
+    for name, data in files.items():
         (parts / name).mkdir(exist_ok=True)
-        atomic.write_parquet(table, parts / name / f"{tag}.parquet")
+        atomic.write_bytes(parts / name / f"{tag}{PART_SUFFIX}", data)
     (parts / DONE).mkdir(exist_ok=True)
     atomic.write_text(parts / DONE / f"{tag}.json", json.dumps({"ok": ok_ids, "failed": failed_ids, "written": when}))
 
@@ -129,7 +135,7 @@ def finished_parts(parts: Path, table: str) -> list[Path]:
     folder = parts / table
     if not folder.is_dir():
         return []
-    return sorted(f for f in folder.glob("*.parquet") if f.stem in done)
+    return sorted(f for f in folder.glob(f"*{PART_SUFFIX}") if f.stem in done)
 
 
 def _part_tables(parts: Path) -> list[str]:
@@ -139,8 +145,17 @@ def _part_tables(parts: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------- consolidation
-def _first_run_id(f: Path) -> str:
-    return f.stem.rsplit("-", 1)[0]
+def _part_order(order: dict[int, int] | None):
+    """Sort key of a part file: its first run's place in the design (point order, replicate)."""
+
+    def key(f: Path) -> tuple[int, int, str]:
+        m = re.match(r"p(\d+)r(\d+)-", f.stem)
+        if not m:
+            return (sys.maxsize, 0, f.stem)
+        point, replicate = int(m.group(1)), int(m.group(2))
+        return ((order or {}).get(point, point), replicate, f.stem)
+
+    return key
 
 
 def _stream(files: list[Path], out_parquet: Path, out_csv: Path) -> int:
@@ -148,12 +163,12 @@ def _stream(files: list[Path], out_parquet: Path, out_csv: Path) -> int:
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
-    schema = unified_schema([pq.read_schema(f) for f in files])
+    schema = unified_schema([ipc_schema(f) for f in files])
     rows = 0
     with atomic.replacing(out_parquet) as tmp_pq, atomic.replacing(out_csv) as tmp_csv:
         with pq.ParquetWriter(tmp_pq, schema) as writer, pcsv.CSVWriter(tmp_csv, schema) as csv_writer:
             for f in files:
-                t = conform(pq.read_table(f), schema)
+                t = conform(read_ipc(f), schema)
                 writer.write_table(t)
                 csv_writer.write_table(t)
                 rows += t.num_rows
@@ -163,9 +178,8 @@ def _stream(files: list[Path], out_parquet: Path, out_csv: Path) -> int:
 def _sorted_summaries(files: list[Path], order: dict[int, int] | None):
     """All summaries, one row per run (duplicates, never expected, dropped), in design order."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    tables = [pq.read_table(f) for f in files]
+    tables = [read_ipc(f) for f in files]
     schema = unified_schema([t.schema for t in tables])
     table = pa.concat_tables([conform(t, schema) for t in tables])
     df = table.to_pandas().drop_duplicates("run_id")
@@ -177,9 +191,8 @@ def _sorted_summaries(files: list[Path], order: dict[int, int] | None):
 def _latest_failures(files: list[Path], ok: set[str], order: dict[int, int] | None):
     """The latest failure record of each run that has not succeeded since, in design order."""
     import pandas as pd
-    import pyarrow.parquet as pq
 
-    frames = [pq.read_table(f).to_pandas() for f in files]
+    frames = [read_ipc(f).to_pandas() for f in files]
     fail = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if not fail.empty:
         fail = fail[~fail["run_id"].isin(ok)].sort_values("failed_at").drop_duplicates("run_id", keep="last")
@@ -193,7 +206,7 @@ def consolidate(out: Path | str, point_order: list[int] | None = None) -> dict[s
 
     Returns the row count of each table written. Summaries and failures are sorted by design
     point (in ``point_order``, default the manifest's, else by point id) and replicate; the
-    other tables are streamed part by part (ordered by each part's first run), so memory
+    other tables are streamed part by part (in the design order of each part's first run), so memory
     stays flat however many runs the folder holds.
     """
     import pyarrow as pa
@@ -223,7 +236,7 @@ def consolidate(out: Path | str, point_order: list[int] | None = None) -> dict[s
                 atomic.write_csv(t, out / "failures.csv")
             counts[name] = len(fail)
         elif files:
-            counts[name] = _stream(sorted(files, key=_first_run_id), out / f"{name}.parquet", out / f"{name}.csv")
+            counts[name] = _stream(sorted(files, key=_part_order(order)), out / f"{name}.parquet", out / f"{name}.csv")
     counts.setdefault("failures", 0)
     if counts["failures"] == 0:
         clear_files(out, ["failures.parquet", "failures.csv"])
@@ -269,7 +282,7 @@ def load_results(folder: str | Path, **wanted: bool) -> Results:
         files = finished_parts(folder / PARTS, name)
         if not files:
             return None
-        return pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+        return pd.concat([read_ipc(p).to_pandas() for p in files], ignore_index=True)
 
     names = [*_part_tables(folder / PARTS), *(f.stem for f in sorted(folder.glob("*.parquet")))]
     others = {n: table(n) for n in dict.fromkeys(names) if n not in ("summaries", "failures") and wanted.get(n, True)}

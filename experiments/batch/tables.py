@@ -7,7 +7,8 @@
 - one long table per :class:`~.runner.VectorOutput` (e.g. ``providers``);
 - ``failures``: one row per failed run (id, seed, parameters, error, traceback).
 
-Built in the worker that ran the chunk, so the process that writes the results only writes.
+Built in the worker that ran the chunk and sent back as Arrow IPC files (:func:`to_ipc`), the
+format of the parts in the results folder, so the process that writes the results only writes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import numpy as np
 from .design import ID_COLUMNS, Run
 from .runner import VectorOutput
 
-__all__ = ["Finished", "chunk_tables", "failures_table", "unified_schema", "conform", "table_names"]
+__all__ = ["Finished", "chunk_tables", "failures_table", "unified_schema", "conform", "table_names", "to_ipc",
+           "read_ipc", "ipc_schema"]
 
 SERIES_KEY = "series"
 # Keys a run's result echoes back that are not measures.
@@ -167,6 +169,8 @@ def conform(table, schema):
     """``table`` with ``schema``'s columns, in its order: missing columns null, types cast."""
     import pyarrow as pa
 
+    if table.schema.equals(schema):
+        return table
     cols = []
     for fld in schema:
         if fld.name in table.column_names:
@@ -175,3 +179,28 @@ def conform(table, schema):
         else:
             cols.append(pa.nulls(table.num_rows, type=fld.type))
     return pa.table(cols, schema=schema)
+
+
+def to_ipc(table) -> bytes:
+    """A table as the bytes of an Arrow IPC file (what a part file holds)."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def read_ipc(path):
+    """The table of an Arrow IPC file (a part)."""
+    import pyarrow as pa
+
+    with pa.OSFile(str(path), "rb") as f:
+        return pa.ipc.open_file(f).read_all()
+
+
+def ipc_schema(path):
+    import pyarrow as pa
+
+    with pa.OSFile(str(path), "rb") as f:
+        return pa.ipc.open_file(f).schema

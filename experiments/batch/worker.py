@@ -4,7 +4,8 @@
 ``commissim.experiments.batch.worker.run_chunk``, so every Dask worker needs commissim
 installed). A run that raises is recorded as a failure (id, seed, parameters, error,
 traceback) and the chunk carries on; the finished runs' Arrow tables are built here, in the
-worker, so the process that writes the results folder only writes.
+worker, and sent back as the bytes of their part files, so the process that writes the
+results folder only writes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, NamedTuple
 
 from .design import Run, jsonable
 from .runner import VectorOutput
-from .tables import Finished, chunk_tables
+from .tables import Finished, chunk_tables, to_ipc
 
 __all__ = ["Task", "ChunkResult", "run_chunk", "run_one", "failure_record", "now", "ignore_sigint"]
 
@@ -44,9 +45,10 @@ class Task:
 
 
 class ChunkResult(NamedTuple):
-    """A finished chunk: its tables, the ids of its finished runs, its failures, its run time."""
+    """A finished chunk: its part files (table -> Arrow IPC bytes), the ids of its finished runs,
+    its failures, its run time."""
 
-    tables: dict[str, Any]
+    parts: dict[str, bytes]
     ok: list[str]
     failed: list[dict]
     seconds: float
@@ -79,8 +81,12 @@ def run_one(task: Task, run: Run) -> dict[str, Any]:
     return result
 
 
-def run_chunk(task: Task, runs: Sequence[Run]) -> ChunkResult:
-    """Run a chunk of runs (a task for any executor): their tables and failures."""
+def run_chunk(task: Task, runs: Sequence[Run], input_errors: tuple[type[BaseException], ...] = ()) -> ChunkResult:
+    """Run a chunk of runs (a task for any executor): their part files and failures.
+
+    An exception of a type in ``input_errors`` is raised instead of recorded (the first run
+    of a batch uses it to stop the batch on bad input).
+    """
     done: list[Finished] = []
     failed: list[dict] = []
     t_chunk = time.perf_counter()
@@ -88,6 +94,8 @@ def run_chunk(task: Task, runs: Sequence[Run]) -> ChunkResult:
         t0 = time.perf_counter()
         try:
             result = run_one(task, run)
+        except input_errors:
+            raise
         except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the batch carries on
             failed.append(failure_record(run, exc, traceback.format_exc()))
             continue
@@ -95,7 +103,8 @@ def run_chunk(task: Task, runs: Sequence[Run]) -> ChunkResult:
     seconds = time.perf_counter() - t_chunk
     tables = chunk_tables(done, failed, param_names=task.param_names, vectors=task.vectors,
                           round_label=task.round_label)
-    return ChunkResult(tables, [d.run.run_id for d in done], failed, seconds)
+    return ChunkResult({name: to_ipc(t) for name, t in tables.items()}, [d.run.run_id for d in done], failed,
+                       seconds)
 
 
 def ignore_sigint() -> None:

@@ -14,22 +14,17 @@ from __future__ import annotations
 import argparse
 
 from ..compare.comparison import DEFAULT_OUT, DEFAULT_ROOT_SEED, DEFAULT_SEEDS, DEFAULT_YEARS
-from .options import add_executor_options, command_line, non_negative_int, parse_set, positive_int
+from .options import add_executor_options, command_line, examples, non_negative_int, parse_set, positive_int
 
 # Options that do not change what is run (left out of the recorded command line).
 NOT_RECORDED = ("overwrite", "no_progress")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = (
-        "examples:\n"
-        "  commissim compare\n"
-        "  commissim compare --scenarios nhse_direct,full_delegation --seeds 10 --years 5\n"
-        "  commissim compare --set funding_growth=0.03 --out results/compare_growth3 --workers 4\n"
-        "  commissim compare --executor dask --workers 8\n"
-        "Interrupted? Run the same command again: finished runs are kept and skipped."
-    )
+    examples(parser, "commissim compare",
+             "commissim compare --scenarios nhse_direct,full_delegation --seeds 10 --years 5",
+             "commissim compare --set funding_growth=0.03 --out results/compare_growth3 --workers 4",
+             "commissim compare --executor dask --workers 8")
     parser.add_argument("--scenarios", metavar="A,B,C",
                         help="comma-separated scenario names or scenario .toml files (default: every named "
                              "scenario; list them with 'commissim scenarios')")

@@ -12,7 +12,7 @@ from ..batch import EXECUTORS
 from ..errors import UserError, rethrow
 
 __all__ = ["int_at_least", "positive_int", "non_negative_int", "parse_set", "add_executor_options",
-           "command_line"]
+           "command_line", "examples"]
 
 
 def int_at_least(low: int):
@@ -64,6 +64,13 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
         raw[name] = value
     with rethrow(UserError):
         return validate_parameters(raw, where="--set")
+
+
+def examples(parser: argparse.ArgumentParser, *lines: str) -> None:
+    """Show example command lines under the command's ``--help`` (and that a batch resumes)."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = "\n".join(["examples:", *(f"  {line}" for line in lines),
+                               "Interrupted? Run the same command again: finished runs are kept and skipped."])
 
 
 def add_executor_options(parser: argparse.ArgumentParser) -> None:

@@ -17,25 +17,19 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..sensitivity.methods import METHODS
-from .options import add_executor_options, command_line, non_negative_int, positive_int
+from .options import add_executor_options, command_line, examples, non_negative_int, positive_int
 
 # Options that do not change what is run (left out of the recorded command line).
 NOT_RECORDED = ("analyse_only", "overwrite", "no_figures", "no_progress")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = (
-        "examples:\n"
-        "  commissim sweep experiments/configs/sobol_delegation.toml\n"
-        "  commissim sweep SPACE.toml --method morris --n 20 --outcomes providers_destabilised,access_gini\n"
-        "  commissim sweep SPACE.toml --executor dask --workers 8\n"
-        "  commissim sweep SPACE.toml --scheduler tcp://10.0.0.5:8786\n"
-        "  commissim sweep --analyse-only results/sweep_sobol_delegation\n"
-        "The space file format is described in experiments/sensitivity/space.py; scaling out in the README "
-        "(Scaling out).\n"
-        "Interrupted? Run the same command again: finished runs are kept and skipped."
-    )
+    examples(parser, "commissim sweep experiments/configs/sobol_delegation.toml",
+             "commissim sweep SPACE.toml --method morris --n 20 --outcomes providers_destabilised,access_gini",
+             "commissim sweep SPACE.toml --executor dask --workers 8",
+             "commissim sweep SPACE.toml --scheduler tcp://10.0.0.5:8786",
+             "commissim sweep --analyse-only results/sweep_sobol_delegation",
+             "(the space file format: experiments/sensitivity/space.py; scaling out: the README)")
     parser.add_argument("config", nargs="?", metavar="SPACE.toml",
                         help="parameter-space file (TOML): parameters with bounds or levels, scenarios, outcomes")
     parser.add_argument("--analyse-only", metavar="FOLDER",

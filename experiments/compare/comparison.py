@@ -10,13 +10,15 @@ The folder holds per-run summaries and per-year series (Parquet and CSV), a
 (PNG) and ``report.md`` with the headline comparison. Interrupt it at any time: the same
 call resumes, skipping finished runs.
 
-Each scenario's seeds follow its place in the built-in scenario list (see
-``commissim scenarios``), so ``scenarios=["nhse_direct"]`` reproduces exactly the
-``nhse_direct`` runs of a full comparison with the same root seed.
+Each scenario's seeds follow from its name (:func:`scenario_point_id`), never from its
+place in a list: ``scenarios=["nhse_direct"]`` reproduces exactly the ``nhse_direct`` runs
+of a full comparison with the same root seed, and adding a scenario never shifts another's
+seeds (nor makes an old results folder refuse to resume).
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,7 +28,7 @@ from ..batch import run_batch
 from ..errors import UserError, rethrow
 from ..model_runs import model_runner
 
-__all__ = ["compare", "resolve_scenarios", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
+__all__ = ["compare", "resolve_scenarios", "scenario_point_id", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
            "DERIVED"]
 
 DEFAULT_SEEDS = 30
@@ -39,8 +41,14 @@ SCENARIO_DEFINING = frozenset({"arrangement", "delegated_set", "icb_footprint"})
 DERIVED = ("report.md", "figures")
 
 
+def scenario_point_id(name: str) -> int:
+    """A scenario's design point id, the seed index of its runs: a stable hash of its name (31 bits)."""
+    digest = hashlib.sha256(f"commissim scenario {name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
+
+
 def resolve_scenarios(scenarios: str | Sequence[str] | None) -> tuple[list[str], list[int]]:
-    """Scenario names (validated) and their seed indices (place in the built-in list)."""
+    """Scenario names or files (validated) and their point ids (from each scenario's name)."""
     from commissim.model.scenarios import list_scenarios, load_scenario
 
     builtin = [s.name for s in list_scenarios()]
@@ -55,10 +63,16 @@ def resolve_scenarios(scenarios: str | Sequence[str] | None) -> tuple[list[str],
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise UserError(f"--scenarios: {', '.join(dupes)} given more than once")
+    named: dict[str, str] = {}
     for n in names:
-        load_scenario(n)  # ScenarioError names the value and lists the valid ones
-    extra = [n for n in names if n not in builtin]
-    ids = [builtin.index(n) if n in builtin else len(builtin) + extra.index(n) for n in names]
+        scen_name = load_scenario(n).name  # ScenarioError names the value and lists the valid ones
+        if scen_name in named:
+            raise UserError(f"--scenarios: {named[scen_name]} and {n} are both named '{scen_name}' (their runs would "
+                            "share seeds); give the copy its own name (key 'name' in the file)")
+        named[scen_name] = n
+    ids = [scenario_point_id(s) for s in named]
+    if len(set(ids)) != len(ids):  # pragma: no cover - two names with the same 31-bit hash
+        raise UserError(f"--scenarios: two scenario names share a seed index ({', '.join(named)}); rename one")
     return names, ids
 
 

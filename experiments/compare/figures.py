@@ -10,8 +10,8 @@
   across ICBs of the need-adjusted access rate, mean and 5-95% band;
 - ``out_of_area_share.png`` - out-of-area share of spend, mean and 5-95% band.
 
-A scenario keeps its colour in every figure (the colour follows its seed index,
-so ``nhse_direct`` is always the first colour). A figure whose measure the results
+A scenario keeps its colour in every figure (a built-in scenario's colour follows
+its place in the built-in list, so ``nhse_direct`` is always the first colour). A figure whose measure the results
 do not hold is skipped with a note.
 """
 
@@ -41,14 +41,19 @@ BAND_FIGURES = {
 
 
 def scenario_colours(manifest: dict) -> dict[str, str]:
-    """Scenario label -> colour, stable across figures and across compare runs."""
+    """Scenario label -> colour, stable across figures and across compare runs: a built-in
+    scenario's colour follows its place in the built-in list (``nhse_direct`` first), other
+    scenarios take the next colours in design order."""
     import matplotlib
 
+    from commissim.model.scenarios import list_scenarios
+
     palette = matplotlib.colormaps["tab10"].colors + matplotlib.colormaps["Dark2"].colors
-    out = {}
-    for d in manifest.get("design", []):
-        out.setdefault(d["scenario"], matplotlib.colors.to_hex(palette[int(d.get("point", len(out))) % len(palette)]))
-    return out
+    builtin = [s.name for s in list_scenarios()]
+    extra = [d["scenario"] for d in manifest.get("design", []) if d["scenario"] not in builtin]
+    order = builtin + list(dict.fromkeys(extra))
+    return {d["scenario"]: matplotlib.colors.to_hex(palette[order.index(d["scenario"]) % len(palette)])
+            for d in manifest.get("design", [])}
 
 
 def scenario_order(manifest: dict, present) -> list[str]:

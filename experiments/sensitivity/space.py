@@ -163,6 +163,19 @@ def _err(where: str, key: str, value: Any, allowed: str) -> SweepConfigError:
     return SweepConfigError(f"{where}: '{key}' value {value!r} is not allowed; expected {allowed}")
 
 
+def _known_keys(where: str, raw: dict, allowed: set[str]) -> None:
+    unknown = set(raw) - allowed
+    if unknown:
+        raise SweepConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: "
+                               f"{', '.join(sorted(allowed))}")
+
+
+def _one_of(where: str, key: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise _err(where, key, value, f"one of {', '.join(allowed)}")
+    return value
+
+
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
@@ -237,13 +250,8 @@ def _param_spec(name: str, raw: Any, scenarios: list[str], where: str) -> ParamS
     if not isinstance(raw, dict):
         raise SweepConfigError(f"{w}: expected a table such as {{ bounds = [low, high] }} or "
                                f"{{ levels = [...] }}, got {raw!r}")
-    unknown = set(raw) - PARAM_KEYS
-    if unknown:
-        raise SweepConfigError(f"{w}: unknown key(s) {', '.join(sorted(unknown))}; allowed: "
-                               f"{', '.join(sorted(PARAM_KEYS))}")
-    dist = raw.get("distribution", "unif")
-    if dist not in DISTRIBUTIONS:
-        raise _err(w, "distribution", dist, f"one of {', '.join(DISTRIBUTIONS)}")
+    _known_keys(w, raw, PARAM_KEYS)
+    dist = _one_of(w, "distribution", raw.get("distribution", "unif"), DISTRIBUTIONS)
     scen = raw.get("scenarios", scenarios)
     scen = _str_list(w, "scenarios", scen)
     bad = [s for s in scen if s not in scenarios]
@@ -330,14 +338,8 @@ def load_spec(config: str | Path | dict, overrides: dict[str, Any] | None = None
     for k, v in (overrides or {}).items():
         if v is not None:
             raw[k] = v
-    unknown = set(raw) - TOP_KEYS
-    if unknown:
-        raise SweepConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: "
-                               f"{', '.join(sorted(TOP_KEYS))}")
-
-    method = raw.get("method", "sobol")
-    if method not in METHODS:
-        raise _err(where, "method", method, f"one of {', '.join(METHODS)}")
+    _known_keys(where, raw, TOP_KEYS)
+    method = _one_of(where, "method", raw.get("method", "sobol"), tuple(METHODS))
     m = METHODS[method]
     if "n" not in raw:
         raise SweepConfigError(f"{where}: 'n' is missing: the sample size ({m.size_rule})")
