@@ -14,13 +14,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from commissim.model.maps import ICB_MEASURES
+
 from .batch import Runner, VectorOutput
 from .errors import BatchConfigError, rethrow
 
-__all__ = ["model_runner", "check_point", "year_label", "PROVIDERS"]
+__all__ = ["model_runner", "check_point", "year_label", "PROVIDERS", "ICBS"]
 
 # simulate(..., series=True) returns each provider's end-of-run income change, in seed order.
 PROVIDERS = VectorOutput(key="provider_income_change", table="providers", index="provider", value="income_change")
+# ... and each ICB's end-of-run map measures (model.maps.ICB_MEASURES), in seed order: the ``icbs`` table.
+ICBS = VectorOutput(key="icb_measures", table="icbs", index="icb", values=ICB_MEASURES)
 
 
 def year_label(round_: int) -> str:
@@ -72,5 +76,5 @@ def model_runner(func: Callable[..., dict] | None = None, func_kwargs: dict[str,
 
         func = simulation.simulate
     return Runner(func=func, kwargs=dict(func_kwargs or {}), check=check_point, fingerprint=_fingerprint,
-                  vectors=(PROVIDERS,), round_label=year_label, input_errors=(ModelInputError,),
+                  vectors=(PROVIDERS, ICBS), round_label=year_label, input_errors=(ModelInputError,),
                   versions=("mesa",), subject="model", fingerprint_note="code, scenarios or seed tables changed")

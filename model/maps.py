@@ -1,0 +1,237 @@
+"""Maps of England's ICBs: boundaries, a choropleth of an ICB measure, providers on top.
+
+The boundaries are ``seeds/icb_boundaries_2023.geojson`` (42 ICBs, ONS open data, simplified;
+``seeds/README.md``), read with the ``json`` module and drawn with matplotlib as one compound
+path per ICB. ICBs are matched by their ODS code (``icb_code`` in ``seeds/icbs.csv``); an ICB
+with no boundary (e.g. in a test world) is drawn as a square at its centre. Every map carries
+the licence's attribution line (:data:`ATTRIBUTION`).
+
+The ICB measures a map can show (labels and units in the measure registry,
+``model.measures.MEASURES``, kind ``"icb"``) are computed by :func:`icb_values` from the model's
+arrays and the base-year values :func:`icb_base` records before the first round.
+
+Used by ``commissim run`` (``map.png``), ``commissim compare`` (a difference between two scenarios
+by ICB) and the browser page. No file output here: callers save the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import CommissioningModel
+
+__all__ = ["ATTRIBUTION", "BOUNDARIES_FILE", "ICB_MEASURES", "boundaries", "boundaries_path", "icb_base",
+           "icb_values", "draw_icbs", "draw_providers", "place_labels", "attribution", "ENGLAND", "LONDON",
+           "ASPECT", "provider_state", "at_risk_order"]
+
+ATTRIBUTION = ("Source: Office for National Statistics licensed under the Open Government Licence v.3.0. "
+               "Contains OS data © Crown copyright and database right 2024")
+BOUNDARIES_FILE = "icb_boundaries_2023.geojson"
+# The ICB measures a map can show (registry entries of kind "icb" in model/measures.py).
+ICB_MEASURES = ("icb_access_rate", "icb_budget_change", "icb_out_of_area_spend_change")
+ENGLAND = (-5.8, 1.85, 49.85, 55.9)  # lon, lon, lat, lat
+LONDON = (-0.52, 0.34, 51.27, 51.71)
+ASPECT = 1 / math.cos(math.radians(52.5))  # degrees of latitude per degree of longitude on screen
+STATE_COLOURS = ("#2e7d32", "#f0a202", "#c62828")  # stable, destabilised, on cash support
+STATE_LABELS = ("stable", "destabilised", "on cash support")
+
+
+# --------------------------------------------------------------------------- boundaries
+def boundaries_path() -> Path:
+    """The boundaries file shipped with the package (``commissim/seeds/``)."""
+    return Path(__file__).resolve().parent.parent / "seeds" / BOUNDARIES_FILE
+
+
+def _signed_area(ring: np.ndarray) -> float:
+    x, y = ring[:, 0], ring[:, 1]
+    return 0.5 * float(np.dot(x[:-1], y[1:]) - np.dot(x[1:], y[:-1]))
+
+
+@lru_cache(maxsize=4)
+def boundaries(path: str | None = None) -> dict[str, Any]:
+    """ODS code -> a matplotlib ``Path`` of the ICB (every part, holes cut out), from the GeoJSON file.
+
+    Exterior rings are made anticlockwise and holes clockwise, so holes stay holes whatever
+    the file's ring orientation.
+    """
+    from matplotlib.path import Path as MPath
+
+    raw = json.loads(Path(path or boundaries_path()).read_text(encoding="utf-8"))
+    out: dict[str, Any] = {}
+    for feature in raw["features"]:
+        geom = feature["geometry"]
+        polys = geom["coordinates"] if geom["type"] == "MultiPolygon" else [geom["coordinates"]]
+        verts, codes = [], []
+        for poly in polys:
+            for k, ring in enumerate(poly):
+                r = np.asarray(ring, dtype=float)
+                if len(r) < 4:
+                    continue
+                if (_signed_area(r) > 0) != (k == 0):  # exterior anticlockwise, holes clockwise
+                    r = r[::-1]
+                verts.append(r)
+                codes.append(np.r_[MPath.MOVETO, np.full(len(r) - 2, MPath.LINETO), MPath.CLOSEPOLY])
+        out[str(feature["properties"]["icb_ods_code"])] = MPath(np.vstack(verts), np.concatenate(codes))
+    return out
+
+
+# --------------------------------------------------------------------------- ICB measures
+def icb_base(model: CommissioningModel) -> dict[str, np.ndarray]:
+    """The base-year values the ICB changes are measured against (call before the first round)."""
+    st = model.state
+    return {"budget": np.array(st.icb_budget, dtype=float), "out_of_area": np.array(st.icb_spend_out_area, dtype=float)}
+
+
+def _change(now: np.ndarray, base: np.ndarray) -> np.ndarray:
+    out = np.divide(now, base, out=np.full_like(now, np.nan, dtype=float), where=base > 0) - 1.0
+    return np.where(np.abs(out) < 1e-9, 0.0, out)
+
+
+def icb_values(model: CommissioningModel, base: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """This round's value of every ICB measure (one value per ICB, in seed order), noise within 1e-9 zeroed."""
+    st = model.state
+    rate = np.array(st.access_rate, dtype=float)
+    return {
+        "icb_access_rate": np.where(np.abs(rate) < 1e-9, 0.0, rate),
+        "icb_budget_change": _change(np.asarray(st.icb_budget, dtype=float), base["budget"]),
+        "icb_out_of_area_spend_change": _change(np.asarray(st.icb_spend_out_area, dtype=float), base["out_of_area"]),
+    }
+
+
+# --------------------------------------------------------------------------- providers
+def provider_state(model: CommissioningModel) -> np.ndarray:
+    """Per provider: 0 stable, 1 destabilised, 2 on revenue (cash) support."""
+    st = model.state
+    return np.where(st.needs_support, 2, np.where(st.destabilised, 1, 0))
+
+
+def at_risk_order(model: CommissioningModel) -> np.ndarray:
+    """Providers most at risk first: on cash support, then destabilised, then deepest deficit
+    (margin), then specialised income change."""
+    st = model.state
+    return np.lexsort((st.income_change, st.margin, -provider_state(model)))
+
+
+# --------------------------------------------------------------------------- drawing
+def draw_icbs(ax, data, values, *, cmap, norm, edgecolor: str = "white", lw: float = 0.4,
+              missing: str = "#dddddd", zorder: float = 1):
+    """ICB areas coloured by ``values`` (one per ICB, NaN = no value); returns the collection
+    (for a colour bar). ICBs with no boundary are drawn as squares at their centres."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.patches import PathPatch
+
+    shapes = boundaries()
+    values = np.asarray(values, dtype=float)
+    patches, vals, loose = [], [], []
+    for i, code in enumerate(data.icb_code):
+        path = shapes.get(str(code))
+        if path is None:
+            loose.append(i)
+            continue
+        patches.append(PathPatch(path))
+        vals.append(values[i])
+    vals = np.asarray(vals)
+    coll = PatchCollection(patches, cmap=cmap, norm=norm, edgecolor=edgecolor, linewidth=lw, zorder=zorder)
+    coll.set_array(np.ma.masked_invalid(vals))
+    coll.get_cmap().set_bad(missing)
+    ax.add_collection(coll)
+    if loose:
+        idx = np.asarray(loose)
+        ax.scatter(data.icb_lon[idx], data.icb_lat[idx], c=values[idx], cmap=cmap, norm=norm, marker="s", s=60,
+                   edgecolors="#666666", linewidths=0.4, zorder=zorder + 0.1)
+    return coll
+
+
+def draw_providers(ax, data, income, state, *, scale: float, zorder: float = 3) -> None:
+    """Providers as circles sized by specialised income and coloured by financial state."""
+    income = np.maximum(np.asarray(income, dtype=float), 0.0)
+    colours = np.array(STATE_COLOURS)[np.asarray(state, dtype=int)]
+    order = np.argsort(-income)  # large first, small on top
+    ax.scatter(data.prov_lon[order], data.prov_lat[order], s=np.maximum(income[order] * scale, 5.0),
+               c=colours[order], edgecolors="black", linewidths=0.4, alpha=0.85, zorder=zorder)
+
+
+def frame(ax, box=ENGLAND) -> None:
+    """Axes limits and look of a map of ``box`` (lon, lon, lat, lat)."""
+    ax.set_xlim(box[0], box[1])
+    ax.set_ylim(box[2], box[3])
+    ax.set_aspect(ASPECT)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_color("#bbbbbb")
+
+
+def attribution(fig, *, fontsize: float = 5.5, y: float = 0.003, x: float = 0.005) -> None:
+    """The licence's attribution line at the bottom of ``fig``."""
+    fig.text(x, y, ATTRIBUTION, fontsize=fontsize, color="#555555", ha="left", va="bottom")
+
+
+def _overlap(a, b) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def place_labels(ax, xs, ys, texts, *, fontsize: float = 6.5, colours=None, avoid_radius: float = 4.0,
+                 zorder: float = 6) -> list:
+    """Label points (data coordinates) so that labels neither overlap each other nor leave the axes.
+
+    A small greedy placement: labels are placed in the order given (most important first), each
+    at the first of a ring of candidate offsets whose box (estimated from the text length and
+    font size) overlaps no label already placed and no labelled point; failing that, at the
+    candidate with the least overlap, further out, with a leader line. Returns the annotations.
+    Call after the axes limits and the figure size are final.
+    """
+    fig = ax.figure
+    px = fig.dpi / 72.0
+    to_disp = ax.transData.transform
+    box = ax.get_window_extent() if hasattr(ax, "get_window_extent") else None
+    bounds = (box.x0, box.y0, box.x1, box.y1) if box is not None else None
+    pts = to_disp(np.column_stack([xs, ys])) if len(xs) else np.zeros((0, 2))
+    r = avoid_radius * px
+    taken = [(x - r, y - r, x + r, y + r) for x, y in pts]
+    out = []
+    colours = colours or ["#222222"] * len(texts)
+    for (x, y), text, colour in zip(pts, texts, colours):
+        lines = str(text).split("\n")
+        w = 0.56 * fontsize * px * max(len(s) for s in lines) + 2 * px
+        h = 1.25 * fontsize * px * len(lines)
+        best = None
+        for ring in (1.0, 2.2, 3.6):
+            d = 5 * px * ring
+            cands = [(d, d * 0.4), (d, -h - d * 0.4), (-w - d, d * 0.4), (-w - d, -h - d * 0.4),
+                     (-w / 2, d + 2 * px), (-w / 2, -h - d - 2 * px), (d, -h / 2), (-w - d, -h / 2)]
+            for dx, dy in cands:
+                b = (x + dx, y + dy, x + dx + w, y + dy + h)
+                if bounds is not None and (b[0] < bounds[0] or b[2] > bounds[2] or b[1] < bounds[1]
+                                           or b[3] > bounds[3]):
+                    continue
+                cost = sum(_overlap(b, t) for t in taken)
+                if best is None or cost < best[0]:
+                    best = (cost, dx, dy, b, ring)
+                if cost == 0:
+                    break
+            if best is not None and best[0] == 0:
+                break
+        if best is None:
+            continue
+        _, dx, dy, b, ring = best
+        taken.append(b)
+        xy = ax.transData.inverted().transform((x, y))
+        ann = ax.annotate(text, tuple(xy), xytext=(dx / px, dy / px), textcoords="offset points",
+                          fontsize=fontsize, color=colour, zorder=zorder, ha="left", va="bottom",
+                          annotation_clip=False,
+                          arrowprops=({"arrowstyle": "-", "color": colour, "lw": 0.5, "shrinkA": 0, "shrinkB": 2}
+                                      if ring > 1 else None),
+                          bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
+        ann.commissim_box = b  # the display box the placement reserved (tests check no two overlap)
+        out.append(ann)
+    return out
