@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from ..errors import USER_ERRORS
+from ..errors import USER_ERRORS, command_line_words
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser(command)
     args = parser.parse_args(argv)
     try:
-        return int(args._module.run(args) or 0)
+        with command_line_words():  # messages name options as --out, --overwrite
+            return int(args._module.run(args) or 0)
     except USER_ERRORS as exc:
         print(f"commissim {args.command}: error: {exc}", file=sys.stderr)
         return 2

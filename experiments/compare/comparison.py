@@ -10,9 +10,11 @@ The folder holds per-run summaries and per-year series (Parquet and CSV), a
 (PNG) and ``report.md`` with the headline comparison. Interrupt it at any time: the same
 call resumes, skipping finished runs.
 
-Each scenario's seeds follow its place in the built-in scenario list (see
-``commissim scenarios``), so ``scenarios=["nhse_direct"]`` reproduces exactly the
-``nhse_direct`` runs of a full comparison with the same root seed.
+Scenarios are compared with common random numbers: replicate r of every scenario runs with
+the same seed (the model draws its random numbers from streams of the seed, the same in every
+scenario), so differences between scenarios are paired by replicate and a scenario's runs do
+not depend on which other scenarios are compared. Asking for more seeds in an existing folder
+extends it: only the new replicates run.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def compare(
     ``scheduler="tcp://HOST:8786"`` runs on an existing Dask cluster. ``func``/``func_kwargs``:
     the run function (default ``commissim.model.simulation.simulate``) and fixed keywords
     for it. Returns the results folder; an existing folder of the same comparison is
-    resumed, a different one refused unless ``overwrite=True``.
+    resumed (extended when ``seeds`` grew), a different one refused unless ``overwrite=True``.
     """
     from .figures import make_figures
     from .report import write_report
@@ -121,6 +123,7 @@ def compare(
         replicates=seeds, years=years, root_seed=root_seed, executor=executor, workers=workers,
         scheduler=scheduler, series=True, point_ids=ids, overwrite=overwrite, derived=DERIVED, progress=progress,
         label="compare", meta={"command": command, "scenarios": names, "overrides": params}, log=say,
+        common_seeds=True,
     )
     if figures and result.n_done:
         make_figures(out, log=say)
