@@ -127,8 +127,11 @@ def draw_icbs(ax, data, values, *, cmap, norm, edgecolor: str = "white", lw: flo
     from matplotlib.collections import PatchCollection
     from matplotlib.patches import PathPatch
 
+    import matplotlib
+
     shapes = boundaries()
     values = np.asarray(values, dtype=float)
+    cmap = (matplotlib.colormaps[cmap] if isinstance(cmap, str) else cmap).with_extremes(bad=missing)
     patches, vals, loose = [], [], []
     for i, code in enumerate(data.icb_code):
         path = shapes.get(str(code))
@@ -140,7 +143,6 @@ def draw_icbs(ax, data, values, *, cmap, norm, edgecolor: str = "white", lw: flo
     vals = np.asarray(vals)
     coll = PatchCollection(patches, cmap=cmap, norm=norm, edgecolor=edgecolor, linewidth=lw, zorder=zorder)
     coll.set_array(np.ma.masked_invalid(vals))
-    coll.get_cmap().set_bad(missing)
     ax.add_collection(coll)
     if loose:
         idx = np.asarray(loose)
@@ -185,53 +187,49 @@ def place_labels(ax, xs, ys, texts, *, fontsize: float = 6.5, colours=None, avoi
     """Label points (data coordinates) so that labels neither overlap each other nor leave the axes.
 
     A small greedy placement: labels are placed in the order given (most important first), each
-    at the first of a ring of candidate offsets whose box (estimated from the text length and
-    font size) overlaps no label already placed and no labelled point; failing that, at the
-    candidate with the least overlap, further out, with a leader line. Returns the annotations.
+    at the nearest of rings of candidate offsets whose box (estimated from the text length and
+    font size) overlaps no label already placed and no labelled point; labels away from their
+    point get a leader line. A label with no free place is left out (the most important come
+    first). Returns the annotations, each with ``commissim_box``, the display box it reserved.
     Call after the axes limits and the figure size are final.
     """
     fig = ax.figure
     px = fig.dpi / 72.0
-    to_disp = ax.transData.transform
-    box = ax.get_window_extent() if hasattr(ax, "get_window_extent") else None
-    bounds = (box.x0, box.y0, box.x1, box.y1) if box is not None else None
-    pts = to_disp(np.column_stack([xs, ys])) if len(xs) else np.zeros((0, 2))
+    box = ax.get_window_extent()
+    bounds = (box.x0, box.y0, box.x1, box.y1)
+    pts = ax.transData.transform(np.column_stack([xs, ys])) if len(xs) else np.zeros((0, 2))
     r = avoid_radius * px
     taken = [(x - r, y - r, x + r, y + r) for x, y in pts]
     out = []
     colours = colours or ["#222222"] * len(texts)
     for (x, y), text, colour in zip(pts, texts, colours):
         lines = str(text).split("\n")
-        w = 0.56 * fontsize * px * max(len(s) for s in lines) + 2 * px
-        h = 1.25 * fontsize * px * len(lines)
-        best = None
-        for ring in (1.0, 2.2, 3.6):
-            d = 5 * px * ring
-            cands = [(d, d * 0.4), (d, -h - d * 0.4), (-w - d, d * 0.4), (-w - d, -h - d * 0.4),
-                     (-w / 2, d + 2 * px), (-w / 2, -h - d - 2 * px), (d, -h / 2), (-w - d, -h / 2)]
-            for dx, dy in cands:
+        w = 0.58 * fontsize * px * max(len(s) for s in lines) + 3 * px
+        h = 1.3 * fontsize * px * len(lines) + 1 * px
+        found = None
+        for ring in (1, 2, 3, 4.5, 6.5, 9, 12):
+            d = 4 * px * ring
+            for dx, dy in ((d, 0.3 * d), (d, -h - 0.3 * d), (-w - d, 0.3 * d), (-w - d, -h - 0.3 * d),
+                           (-w / 2, d), (-w / 2, -h - d), (d, -h / 2), (-w - d, -h / 2),
+                           (0.3 * d, d), (-w - 0.3 * d, d), (0.3 * d, -h - d), (-w - 0.3 * d, -h - d)):
                 b = (x + dx, y + dy, x + dx + w, y + dy + h)
-                if bounds is not None and (b[0] < bounds[0] or b[2] > bounds[2] or b[1] < bounds[1]
-                                           or b[3] > bounds[3]):
+                if b[0] < bounds[0] or b[2] > bounds[2] or b[1] < bounds[1] or b[3] > bounds[3]:
                     continue
-                cost = sum(_overlap(b, t) for t in taken)
-                if best is None or cost < best[0]:
-                    best = (cost, dx, dy, b, ring)
-                if cost == 0:
+                if not any(_overlap(b, t) for t in taken):
+                    found = (dx, dy, b, ring)
                     break
-            if best is not None and best[0] == 0:
+            if found:
                 break
-        if best is None:
+        if found is None:
             continue
-        _, dx, dy, b, ring = best
+        dx, dy, b, ring = found
         taken.append(b)
         xy = ax.transData.inverted().transform((x, y))
         ann = ax.annotate(text, tuple(xy), xytext=(dx / px, dy / px), textcoords="offset points",
                           fontsize=fontsize, color=colour, zorder=zorder, ha="left", va="bottom",
                           annotation_clip=False,
                           arrowprops=({"arrowstyle": "-", "color": colour, "lw": 0.5, "shrinkA": 0, "shrinkB": 2}
-                                      if ring > 1 else None),
-                          bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7})
-        ann.commissim_box = b  # the display box the placement reserved (tests check no two overlap)
+                                      if ring > 2 else None))
+        ann.commissim_box = b
         out.append(ann)
     return out

@@ -17,7 +17,8 @@ from commissim.experiments.cli import main
 from commissim.experiments.compare import compare
 
 FIGURES = {"providers_destabilised.png", "income_change_distribution.png", "access_inequality.png",
-           "out_of_area_share.png"}
+           "out_of_area_share.png", "destabilisation_curve.png", "differences_providers_destabilised.png",
+           "differences_access_gini.png", "differences_out_of_area_share.png"}
 
 
 @pytest.fixture
@@ -33,8 +34,9 @@ def test_compare_writes_the_results_folder(tmp_path, fake_model, capsys):
     rc = main(["compare", "--scenarios", "nhse_direct", "--seeds", "2", "--years", "2", "--out", str(out)])
     assert rc == 0
     for name in ("manifest.json", "summaries.parquet", "summaries.csv", "series.parquet", "series.csv",
-                 "providers.parquet", "report.md"):
+                 "providers.parquet", "icbs.parquet", "report.md"):
         assert (out / name).is_file(), name
+    # one scenario: no difference map (it needs two)
     assert {p.name for p in (out / "figures").glob("*.png")} == FIGURES
     stdout = capsys.readouterr().out
     assert str(out) in stdout and "nhse_direct" in stdout
@@ -56,6 +58,9 @@ def test_compare_several_scenarios_on_processes(tmp_path, fake_model):
     assert len(s) == 6 and s["run_id"].is_unique and (s["growth_cap"] == 0.3).all()
     report = (out / "report.md").read_text()
     assert "`full_delegation`" in report and "90% CI" in report and "growth_cap=0.3" in report
+    assert "paired by seed" in report and "across deficit thresholds" in report
+    assert "figures/map_access_difference.png" in report  # two scenarios: the difference map
+    assert (out / "figures" / "map_access_difference.png").is_file()
 
 
 def test_a_subset_reproduces_the_runs_of_the_full_comparison(tmp_path, fake_model):
