@@ -141,7 +141,8 @@ def check_output_folder(out: str | Path, *, name: str = "out", error: type | Non
     error = error or UserError
 
     path = Path(out)
-    label = f"{option(name)} '{out}'" if option(name).startswith("--") else f"{option(name)}'{out}'"
+    spelled = option(name)
+    label = f"{spelled} '{out}'" if spelled.startswith("--") else f"{spelled}'{out}'"
     try:
         if path.exists() and not path.is_dir():
             raise error(f"{label}: it is a file, not a folder; choose a folder")
@@ -153,5 +154,5 @@ def check_output_folder(out: str | Path, *, name: str = "out", error: type | Non
     except UserError:
         raise
     except (OSError, ValueError) as exc:
-        raise error(f"{label}: {_reason(exc, path)}; choose another folder with {option(name)}") from None
+        raise error(f"{label}: {_reason(exc, path)}; choose another folder with {spelled}") from None
     return path

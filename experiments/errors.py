@@ -63,7 +63,7 @@ USER_ERRORS = (UserError, ModelInputError)
 _COMMAND_LINE: ContextVar[bool] = ContextVar("commissim_command_line", default=False)
 
 # option -> how a Python caller passes it (default "name=")
-_PYTHON = {"overwrite": "overwrite=True", "second_order": "second_order=True"}
+_PYTHON = {"overwrite": "overwrite=True", "second_order": "second_order=True", "analyse_only": "folder="}
 
 
 def option(name: str) -> str:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["ATTRIBUTION", "BOUNDARIES_FILE", "ICB_MEASURES", "boundaries", "boundaries_path", "icb_base",
            "icb_values", "draw_icbs", "draw_providers", "place_labels", "attribution", "ENGLAND", "LONDON",
-           "ASPECT", "provider_state", "at_risk_order"]
+           "ASPECT", "provider_state", "at_risk_order", "map_figure", "frame", "london_mask"]
 
 ATTRIBUTION = ("Source: Office for National Statistics licensed under the Open Government Licence v.3.0. "
                "Contains OS data © Crown copyright and database right 2024")
@@ -41,6 +41,15 @@ LONDON = (-0.52, 0.34, 51.27, 51.71)
 ASPECT = 1 / math.cos(math.radians(52.5))  # degrees of latitude per degree of longitude on screen
 STATE_COLOURS = ("#2e7d32", "#f0a202", "#c62828")  # stable, destabilised, on cash support
 STATE_LABELS = ("stable", "destabilised", "on cash support")
+# Diverging ICB colours: purple below the centre (England's rate, or no change), blue above; no red, amber or
+# green, so the providers' state colours stay readable on top.
+DIVERGING = ("#5e2a7e", "#a07cc0", "#dcd0e8", "#f7f7f7", "#c9e0ef", "#6baed6", "#1d5d9b")
+
+
+def diverging_cmap():
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("commissim_diverging", DIVERGING)
 
 
 # --------------------------------------------------------------------------- boundaries
@@ -183,14 +192,14 @@ def _overlap(a, b) -> float:
 
 
 def place_labels(ax, xs, ys, texts, *, fontsize: float = 6.5, colours=None, avoid_radius: float = 4.0,
-                 zorder: float = 6) -> list:
+                 radii=None, zorder: float = 6) -> list:
     """Label points (data coordinates) so that labels neither overlap each other nor leave the axes.
 
     A small greedy placement: labels are placed in the order given (most important first), each
     at the nearest of rings of candidate offsets whose box (estimated from the text length and
     font size) overlaps no label already placed and no labelled point; labels away from their
-    point get a leader line. A label with no free place is left out (the most important come
-    first). Returns the annotations, each with ``commissim_box``, the display box it reserved.
+    point get a leader line. ``radii`` (points, one per point) keep labels off the points' markers.
+    A label with no free place is left out (the most important come first). Returns the annotations, each with ``commissim_box``, the display box it reserved.
     Call after the axes limits and the figure size are final.
     """
     fig = ax.figure
@@ -198,17 +207,21 @@ def place_labels(ax, xs, ys, texts, *, fontsize: float = 6.5, colours=None, avoi
     box = ax.get_window_extent()
     bounds = (box.x0, box.y0, box.x1, box.y1)
     pts = ax.transData.transform(np.column_stack([xs, ys])) if len(xs) else np.zeros((0, 2))
-    r = avoid_radius * px
-    taken = [(x - r, y - r, x + r, y + r) for x, y in pts]
+    rs = (np.maximum(np.asarray(radii, dtype=float), avoid_radius) if radii is not None
+          else np.full(len(pts), avoid_radius)) * px
+    taken = [(x - r, y - r, x + r, y + r) for (x, y), r in zip(pts, rs)]
     out = []
     colours = colours or ["#222222"] * len(texts)
-    for (x, y), text, colour in zip(pts, texts, colours):
+    from matplotlib import patheffects
+
+    halo = [patheffects.withStroke(linewidth=2.4, foreground="white")]
+    for (x, y), text, colour, r in zip(pts, texts, colours, rs):
         lines = str(text).split("\n")
         w = 0.58 * fontsize * px * max(len(s) for s in lines) + 3 * px
         h = 1.3 * fontsize * px * len(lines) + 1 * px
         found = None
         for ring in (1, 2, 3, 4.5, 6.5, 9, 12):
-            d = 4 * px * ring
+            d = r + 3 * px * ring
             for dx, dy in ((d, 0.3 * d), (d, -h - 0.3 * d), (-w - d, 0.3 * d), (-w - d, -h - 0.3 * d),
                            (-w / 2, d), (-w / 2, -h - d), (d, -h / 2), (-w - d, -h / 2),
                            (0.3 * d, d), (-w - 0.3 * d, d), (0.3 * d, -h - d), (-w - 0.3 * d, -h - d)):
@@ -227,9 +240,106 @@ def place_labels(ax, xs, ys, texts, *, fontsize: float = 6.5, colours=None, avoi
         xy = ax.transData.inverted().transform((x, y))
         ann = ax.annotate(text, tuple(xy), xytext=(dx / px, dy / px), textcoords="offset points",
                           fontsize=fontsize, color=colour, zorder=zorder, ha="left", va="bottom",
-                          annotation_clip=False,
-                          arrowprops=({"arrowstyle": "-", "color": colour, "lw": 0.5, "shrinkA": 0, "shrinkB": 2}
+                          annotation_clip=False, path_effects=halo,
+                          arrowprops=({"arrowstyle": "-", "color": colour, "lw": 0.6, "shrinkA": 0, "shrinkB": 2}
                                       if ring > 2 else None))
         ann.commissim_box = b
         out.append(ann)
     return out
+
+
+# --------------------------------------------------------------------------- the map of one run
+def _norm(name: str, values: np.ndarray):
+    """A colour scale for an ICB measure: access diverges around England's rate, changes around zero."""
+    from matplotlib.colors import Normalize, TwoSlopeNorm
+
+    from .measures import MEASURE_BY_NAME
+
+    v = values[np.isfinite(values)]
+    if not v.size:
+        return "viridis", Normalize(0, 1)
+    lo, hi = float(v.min()), float(v.max())
+    centre = 100.0 if name == "icb_access_rate" else 0.0 if MEASURE_BY_NAME[name].unit.startswith("%") else None
+    if centre is not None and lo < centre < hi:
+        half = max(centre - lo, hi - centre)
+        return diverging_cmap(), TwoSlopeNorm(vcenter=centre, vmin=centre - half, vmax=centre + half)
+    if hi == lo:
+        lo, hi = lo - 1.0, hi + 1.0
+    return "viridis", Normalize(lo, hi)
+
+
+def london_mask(data, box=LONDON) -> np.ndarray:
+    lo0, lo1, la0, la1 = box
+    return (data.prov_lon > lo0) & (data.prov_lon < lo1) & (data.prov_lat > la0) & (data.prov_lat < la1)
+
+
+def map_figure(model: CommissioningModel, name: str, values, *, title: str, fig=None, figsize=(7.4, 7.0),
+               dpi: float = 110, n_labels: int = 5, flows=None, fontsize: float = 8.0):
+    """The map of one run: ICBs coloured by ``values`` of measure ``name`` (one per ICB, unscaled), providers
+    on top sized by specialised income and coloured by financial state, labels for the few providers most at
+    risk placed without overlap (London's in an enlarged inset), a colour bar, a legend and the attribution.
+
+    ``flows``: optional ``(icb, provider, £m)`` lines to draw (largest first). Returns the figure.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+
+    from .measures import MEASURE_BY_NAME
+
+    d, st = model.data, model.state
+    m = MEASURE_BY_NAME[name]
+    shown = np.asarray(values, dtype=float) * m.scale
+    cmap, norm = _norm(name, shown)
+    fig = fig or Figure(figsize=figsize, dpi=dpi)
+    fig.suptitle(title, fontsize=fontsize + 1.5, y=0.995)
+    income = np.maximum(st.spec_income, 0.0)
+    scale = 300.0 / max(float(st.base_income.max()), 1e-9)  # marker area (pt²) per £m, fixed per run
+    state = provider_state(model)
+
+    main = fig.add_axes((0.0, 0.05, 0.62, 0.86))
+    lon = fig.add_axes((0.635, 0.53, 0.36, 0.36))
+    for ax, box, s in ((main, ENGLAND, scale), (lon, LONDON, 0.5 * scale)):
+        coll = draw_icbs(ax, d, shown, cmap=cmap, norm=norm)
+        if flows:
+            vmax = flows[0][2]
+            for i, p, v in reversed(flows):
+                ax.plot([d.icb_lon[i], d.prov_lon[p]], [d.icb_lat[i], d.prov_lat[p]], color="#222222",
+                        lw=0.4 + 2.2 * v / vmax, alpha=0.45, solid_capstyle="round", zorder=2.5)
+        draw_providers(ax, d, income, state, scale=s)
+        frame(ax, box)
+    lo0, lo1, la0, la1 = LONDON
+    main.add_patch(Rectangle((lo0, la0), lo1 - lo0, la1 - la0, fill=False, ec="#333333", lw=0.7, zorder=5))
+    lon.set_title("London (enlarged; smaller circles)", fontsize=fontsize - 0.5, pad=2)
+
+    # Labels: the few providers most at risk (destabilised or on cash support), most at risk first.
+    risky = [int(p) for p in at_risk_order(model) if state[p] > 0][:n_labels]
+    in_london = london_mask(d)
+    colours = {1: "#8a5a00", 2: STATE_COLOURS[2]}
+    for ax, pick, s in ((main, [p for p in risky if not in_london[p]], scale),
+                        (lon, [p for p in risky if in_london[p]], 0.5 * scale)):
+        if pick:
+            radii = np.sqrt(np.maximum(income[pick] * s, 5.0)) / 2  # marker radius, points
+            place_labels(ax, d.prov_lon[pick], d.prov_lat[pick], [str(d.provider_short[p]) for p in pick],
+                         fontsize=fontsize - 1.3, colours=[colours[int(state[p])] for p in pick], radii=radii)
+
+    cax = fig.add_axes((0.66, 0.455, 0.31, 0.022))
+    cb = fig.colorbar(coll, cax=cax, orientation="horizontal")
+    cb.set_label(m.axis_label, fontsize=fontsize - 1)
+    cb.ax.tick_params(labelsize=fontsize - 1.5)
+    leg = fig.add_axes((0.645, 0.05, 0.35, 0.33))
+    leg.axis("off")
+    ref = [v for v in (100, 300, 600) if v <= st.base_income.max() * 1.2] or [100]
+    handles = [Line2D([], [], ls="", marker="o", mfc=c, mec="black", mew=0.4, ms=6.5, label=lab)
+               for c, lab in zip(STATE_COLOURS, STATE_LABELS)]
+    handles += [Line2D([], [], ls="", marker="o", mfc="white", mec="black", mew=0.4, ms=math.sqrt(v * scale),
+                       label=f"£{v}m specialised income") for v in ref]
+    if flows:
+        handles.append(Line2D([], [], color="#222222", lw=2, alpha=0.45,
+                              label=f"{len(flows)} largest out-of-area\nflows (ICB → provider)"))
+    leg.legend(handles=handles, loc="upper left", fontsize=fontsize - 1.3, frameon=False, labelspacing=0.8,
+               borderpad=0.0, handletextpad=0.8, borderaxespad=0.0)
+    note = (f"labelled: the {len(risky)} providers most at risk" if risky else "no provider destabilised")
+    leg.text(0.0, 0.0, note, transform=leg.transAxes, fontsize=fontsize - 1.5, color="#444444", va="bottom")
+    attribution(fig, fontsize=fontsize - 2.8)
+    return fig

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..batch import run_batch
-from ..errors import UserError, rethrow
+from ..errors import UserError, option, rethrow
 from ..model_runs import model_runner
 
 __all__ = ["compare", "resolve_scenarios", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
@@ -53,10 +53,10 @@ def resolve_scenarios(scenarios: str | Sequence[str] | None) -> tuple[list[str],
             scenarios = scenarios.split(",")
         names = [str(s).strip() for s in scenarios if str(s).strip()]
         if not names:
-            raise UserError(f"--scenarios: no scenario given; valid scenarios: {', '.join(builtin)}")
+            raise UserError(f"{option('scenarios')}: no scenario given; valid scenarios: {', '.join(builtin)}")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise UserError(f"--scenarios: {', '.join(dupes)} given more than once")
+        raise UserError(f"{option('scenarios')}: {', '.join(dupes)} given more than once")
     for n in names:
         load_scenario(n)  # ScenarioError names the value and lists the valid ones
     extra = [n for n in names if n not in builtin]

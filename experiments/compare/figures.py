@@ -372,7 +372,7 @@ def _map(icbs, manifest: dict, order: list[str], ref: str, ctx: _Context, path: 
     dnorm = TwoSlopeNorm(vcenter=0.0, vmin=-big, vmax=big)
     panels = [(level_ref, "viridis", lnorm, f"{ref}: {m.label.lower()}", value_label(name)),
               (level_s, "viridis", lnorm, f"{scenario}: {m.label.lower()}", value_label(name)),
-              (diff, "RdBu", dnorm, f"{scenario} minus {ref}", difference_label(name, ref).replace(
+              (diff, maps.diverging_cmap(), dnorm, f"{scenario} minus {ref}", difference_label(name, ref).replace(
                   f"difference from {ref}", f"{scenario} minus {ref}"))]
     for col, (vals, cmap, norm, title, clabel) in enumerate(panels):
         ax = fig.add_subplot(gs[0, col])
@@ -391,7 +391,7 @@ def _map(icbs, manifest: dict, order: list[str], ref: str, ctx: _Context, path: 
         cb.ax.tick_params(labelsize=7)
     fig.suptitle(f"Need-adjusted access by ICB in {ctx.final_year} (mean over seeds; 100 = England's rate): "
                  f"{ref}, {scenario}, and the difference"
-                 f"{' (paired by seed)' if both is not None else ''}\nred: lower access under {scenario}; "
+                 f"{' (paired by seed)' if both is not None else ''}\npurple: lower access under {scenario}; "
                  f"blue: higher; {ctx.runs_note()}", fontsize=11)
     maps.attribution(fig, fontsize=7)
     out = _save(fig, path)

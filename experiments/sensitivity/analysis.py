@@ -152,6 +152,7 @@ def analyse(
     folder = Path(folder)
     say = log or (lambda msg: print(msg, file=sys.stderr))
     sweep = read_sweep(folder)
+    atomic.check_output_folder(folder, name="analyse_only")  # the analysis is written into the folder
     spec = sweep["spec"]
     m = METHODS[spec["method"]]
     settings = {**spec["options"], "second_order": spec["second_order"]}

@@ -127,6 +127,7 @@ def sweep(
         say(f"warning: {w}")
     design, info, samples = prepare(spec)
     out = Path(out) if out is not None else Path(DEFAULT_OUT_PREFIX + spec.name)
+    atomic.check_output_folder(out)  # an unwritable or impossible folder stops here, in one line
     say(f"sweep {spec.name}: {spec.method}, n = {spec.n}, {len(design)} design points x {spec.seeds} seed(s) = "
         f"{len(design) * spec.seeds} runs of {spec.years} years -> {out}")
     try:
@@ -138,7 +139,11 @@ def sweep(
                                                      "n": spec.n}, log=say,
         )
     finally:
-        if (out / MANIFEST_NAME).is_file():  # the sample is kept even when the runs were interrupted
+        try:
+            started = (out / MANIFEST_NAME).is_file()
+        except OSError:
+            started = False
+        if started:  # the sample is kept even when the runs were interrupted
             _write_sweep_files(out, spec, info, samples)
     say(f"sweep {spec.name}: {result.n_done} of {result.n_runs} runs finished"
         + (f" ({result.n_skipped} from before)" if result.n_skipped else "") + f" in {result.seconds:.1f} s")
