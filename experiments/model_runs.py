@@ -11,7 +11,7 @@ benchmarks and the scripts all run the model through :func:`model_runner`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from commissim.model.maps import ICB_MEASURES
@@ -19,7 +19,7 @@ from commissim.model.maps import ICB_MEASURES
 from .batch import Runner, VectorOutput
 from .errors import BatchConfigError, rethrow
 
-__all__ = ["model_runner", "check_point", "year_label", "PROVIDERS", "ICBS"]
+__all__ = ["model_runner", "check_point", "year_label", "late_changes", "PROVIDERS", "ICBS"]
 
 # simulate(..., series=True) returns each provider's end-of-run income change, in seed order.
 PROVIDERS = VectorOutput(key="provider_income_change", table="providers", index="provider", value="income_change")
@@ -58,6 +58,17 @@ def check_point(point: dict[str, Any], where: str) -> tuple[dict[str, Any], dict
         "changes": [c for c in changes if len(c) > 1],  # scenario changes not overridden by the user
     }
     return {"scenario": scenario, **checked}, describe
+
+
+def late_changes(names: Sequence[str], years: int, overridden, say: Callable[[str], None]) -> None:
+    """Say a warning for every scenario change dated after the last year the runs reach (it changes nothing)."""
+    from commissim.model.scenarios import BASE_YEAR, changes_after, load_scenario
+
+    if not isinstance(years, int) or isinstance(years, bool) or years < 0:
+        return  # the batch refuses it, naming the value
+    for name in names:
+        for warning in changes_after(load_scenario(name), BASE_YEAR + years, overridden=overridden):
+            say(f"warning: {warning}")
 
 
 def _fingerprint() -> str:

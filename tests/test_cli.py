@@ -205,3 +205,17 @@ def test_run_figure_has_units_years_and_axes_from_zero():
     assert axes[2].get_xticklabels()[0].get_text() == "2022-23"
     unmet = series["unmet_need_share"].to_numpy() * 100
     assert axes[3].lines[0].get_ydata() == pytest.approx(unmet)  # shares drawn as %
+
+
+def test_compare_reports_a_change_after_its_last_year(tmp_path, fake_model):
+    from commissim.experiments.compare import compare
+
+    said = []
+    compare(["nhse_direct", "as_happened"], seeds=1, years=2, out=tmp_path / "c", executor="serial", figures=False,
+            progress=False, log=said.append)
+    late = [m for m in said if m.startswith("warning: scenario as_happened")]
+    assert len(late) == 2 and "2024-25" in late[0]
+    said.clear()
+    compare(["nhse_direct", "as_happened"], seeds=1, years=4, out=tmp_path / "d", executor="serial", figures=False,
+            progress=False, log=said.append)
+    assert not [m for m in said if m.startswith("warning:")]

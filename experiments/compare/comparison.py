@@ -26,7 +26,7 @@ from typing import Any
 
 from ..batch import run_batch
 from ..errors import UserError, option, rethrow
-from ..model_runs import model_runner
+from ..model_runs import late_changes, model_runner
 
 __all__ = ["compare", "resolve_scenarios", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
            "DERIVED"]
@@ -118,6 +118,7 @@ def compare(
     params = _check_parameters(parameters)
     out = Path(out)
     say = log or (lambda msg: print(msg, file=sys.stderr))
+    late_changes(names, years, params, say)
     result = run_batch(
         [{"scenario": n, **params} for n in names], runner=model_runner(func, func_kwargs), out=out,
         replicates=seeds, years=years, root_seed=root_seed, executor=executor, workers=workers,

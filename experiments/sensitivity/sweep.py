@@ -31,7 +31,7 @@ from typing import Any
 from .. import atomic
 from ..batch import MANIFEST_NAME, run_batch
 from ..errors import SweepWarning
-from ..model_runs import model_runner
+from ..model_runs import late_changes, model_runner
 from .space import SWEEP_FILE, design_for, draw_sample, load_spec
 
 __all__ = ["sweep", "prepare", "DEFAULT_OUT_PREFIX", "DERIVED"]
@@ -126,6 +126,7 @@ def sweep(
         warnings.warn(w, SweepWarning, stacklevel=2)
         say(f"warning: {w}")
     design, info, samples = prepare(spec)
+    late_changes(list(spec.scenarios), spec.years, {p.name for p in spec.params} | set(spec.fixed), say)
     out = Path(out) if out is not None else Path(DEFAULT_OUT_PREFIX + spec.name)
     atomic.check_output_folder(out)  # an unwritable or impossible folder stops here, in one line
     say(f"sweep {spec.name}: {spec.method}, n = {spec.n}, {len(design)} design points x {spec.seeds} seed(s) = "
