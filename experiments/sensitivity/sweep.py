@@ -118,12 +118,15 @@ def sweep(
     cluster. ``func``/``func_kwargs``: the run function (default
     ``commissim.model.simulation.simulate``) and fixed keywords for it (e.g. ``seeds_path``).
     """
-    say = log or (lambda msg: print(msg, file=sys.stderr))
+    from .reliability import SayOnce
+
+    # Each message once: the sample-size warning said here is not said again by the analysis.
+    say = log if isinstance(log, SayOnce) else SayOnce(log or (lambda msg: print(msg, file=sys.stderr)))
     overrides = {"method": method, "n": n, "seeds": seeds, "years": years, "scenarios": scenarios,
                  "outcomes": outcomes, "second_order": second_order, "root_seed": root_seed}
     spec = load_spec(config, overrides)
     for w in spec.warnings:
-        warnings.warn(w, SweepWarning, stacklevel=2)
+        warnings.warn(w, SweepWarning, stacklevel=2)  # for Python callers (the command line prints say's line)
         say(f"warning: {w}")
     design, info, samples = prepare(spec)
     late_changes(list(spec.scenarios), spec.years, {p.name for p in spec.params} | set(spec.fixed), say)
