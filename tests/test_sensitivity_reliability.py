@@ -194,3 +194,10 @@ def test_the_power_of_two_warning_is_printed_once_on_the_command_line(tmp_path, 
     text = captured.err + captured.out
     assert text.count("not a power of 2") == 1 and "SweepWarning" not in text
     assert "not a power of 2" in (tmp_path / "o" / "sensitivity.md").read_text()
+
+
+def test_a_parameter_that_never_moved_the_outcome_is_flagged_as_no_effect():
+    table = _sobol_table([["a", 0.9, 0.1, 0.95, 0.1], ["b", 0.05, 0.01, 0.06, 0.01], ["c", 0.0, 0.0, 0.0, 0.0]])
+    rel = _check(table)
+    assert rel.flags["c"] == ["no effect: the outcome never changed with it"]
+    assert "a" not in rel.flags and not [c for c in rel.caveats if "c" in c.parameters]

@@ -140,6 +140,10 @@ def check(m, problem: dict, X: np.ndarray, Y: np.ndarray, table, settings: dict,
         for p, e, h in zip(names, est, half):
             if np.isfinite(h) and h > abs(e):
                 wide.setdefault(p, []).append(index)
+    key_est, key_half = _intervals(m.name, table)[{"sobol": "ST", "fast": "ST", "morris": "mu*"}.get(m.name, "PRCC")]
+    for p, e, h in zip(names, key_est, key_half):
+        if abs(e) < 1e-12 and abs(h) < 1e-12:  # an exact zero: moving it never changed the outcome
+            out.flag(p, "no effect: the outcome never changed with it")
     for p in names:
         if p in wide:
             out.flag(p, f"interval wider than the estimate ({', '.join(wide[p])})")
