@@ -153,8 +153,11 @@ def check(m, problem: dict, X: np.ndarray, Y: np.ndarray, table, settings: dict,
         out.caveats.append(Caveat(
             scenario, outcome, "wide_interval",
             f"the {conf}% interval of {which} is wider than the estimate itself for {len(params)} of the "
-            f"{len(names)} parameters ({_names(params)}): these indices cannot be told apart from zero at this "
-            f"sample size (n = {n}), so neither their size nor their order means anything", tuple(params)))
+            f"{len(names)} parameters ({_names(params)}): "
+            + ("its index cannot be told apart from zero at this sample size (n = {n}), so neither its size nor its "
+               "rank means anything" if len(params) == 1 else
+               "these indices cannot be told apart from zero at this sample size (n = {n}), so neither their size "
+               "nor their order means anything").format(n=n), tuple(params)))
 
     # Variance shares outside [0, 1] even at the far end of their interval.
     if m.name in ("sobol", "fast"):
