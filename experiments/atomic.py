@@ -1,14 +1,23 @@
-"""Atomic writes: every file the experiments write appears whole or not at all.
+"""Atomic writes: every file the experiments write appears whole or not at all; output folders
+checked before any work.
 
 Each writer writes to a temporary name in the target's folder and moves it into place with
 ``os.replace`` (atomic on the same file system), so an interrupted command never leaves a
 half-written file, and a reader never sees one. (Files are not fsynced: the guarantee is
 against interrupted processes, not against losing power.) :func:`replacing` is the one mechanism; the
 helpers below write bytes, text, Arrow tables (Parquet, CSV), numpy arrays and figures.
+
+Every command that writes (``run``, ``compare``, ``sweep``, ``validate``) first checks its
+``--out`` folder with :func:`check_output_folder`: a read-only file system, a folder without
+write permission, a file where a folder should be, or a path the system cannot hold (a NUL
+character, a name too long) stops the command with a one-line
+:class:`~commissim.experiments.errors.UserError` naming the folder and what is wrong, instead of
+a traceback after the runs.
 """
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import uuid
@@ -18,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["temporary_path", "replacing", "write_bytes", "write_text", "write_parquet", "write_csv",
-           "write_npy", "save_figure"]
+           "write_npy", "save_figure", "check_output_folder"]
 
 
 def temporary_path(path: str | Path) -> Path:
@@ -85,3 +94,66 @@ def save_figure(fig: Any, path: str | Path, **savefig_kwargs: Any) -> Path:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", **savefig_kwargs)
     return write_bytes(path, buf.getvalue())
+
+
+# --------------------------------------------------------------------------- output folders
+def _first_existing(path: Path) -> Path:
+    for p in (path, *path.parents):
+        try:
+            if p.exists():
+                return p
+        except OSError:
+            continue
+    return Path(path.anchor or ".")
+
+
+def _reason(exc: BaseException, path: Path) -> str:
+    """What is wrong, in words, for an error met creating or writing ``path``."""
+    if isinstance(exc, ValueError):  # e.g. "embedded null byte"
+        return f"it is not a valid path ({exc})"
+    code = getattr(exc, "errno", None)
+    where = getattr(exc, "filename", None) or str(path)
+    if code == errno.EROFS:
+        return f"'{where}' is on a read-only file system"
+    if code in (errno.EACCES, errno.EPERM):
+        return f"permission denied: cannot create or write '{where}'"
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        blocker = next((p for p in (path, *path.parents) if p.is_file()), None)
+        return f"'{blocker or where}' is a file, not a folder"
+    if code == errno.ENAMETOOLONG:
+        return "the path is too long for the file system"
+    if code == errno.ENOSPC:
+        return f"no space left on the device holding '{_first_existing(path)}'"
+    if code == errno.ENOENT:
+        return f"'{where}' cannot be created there (its parent '{_first_existing(path)}' does not accept new folders)"
+    text = getattr(exc, "strerror", None) or str(exc)
+    return f"cannot create or write '{where}' ({text})"
+
+
+def check_output_folder(out: str | Path, *, name: str = "out", error: type | None = None) -> Path:
+    """Create ``out`` (and its parents) and check that a file can be written in it.
+
+    Raises ``error`` (default :class:`~commissim.experiments.errors.UserError`) with one line
+    naming the option (``--out`` on the command line, ``out=`` from Python), the folder and the
+    reason. Returns the folder.
+    """
+    from .errors import UserError, option
+
+    error = error or UserError
+
+    path = Path(out)
+    spelled = option(name)
+    label = f"{spelled} '{out}'" if spelled.startswith("--") else f"{spelled}'{out}'"
+    try:
+        if path.exists() and not path.is_dir():
+            raise error(f"{label}: it is a file, not a folder; choose a folder")
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".commissim-write-check-{os.getpid()}"
+        with open(probe, "wb") as fh:
+            fh.write(b"")
+        probe.unlink()
+    except UserError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise error(f"{label}: {_reason(exc, path)}; choose another folder with {spelled}") from None
+    return path

@@ -8,6 +8,10 @@ or option, the value given and what is allowed. The model's own input errors
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from commissim.model.errors import ModelInputError, rethrow
 
 __all__ = [
@@ -19,6 +23,8 @@ __all__ = [
     "SweepWarning",
     "USER_ERRORS",
     "rethrow",
+    "option",
+    "command_line_words",
 ]
 
 
@@ -48,3 +54,31 @@ class SweepWarning(UserWarning):
 
 # What the command line reports as a one-line message (exit status 2).
 USER_ERRORS = (UserError, ModelInputError)
+
+
+# --------------------------------------------------------------------------- the words of a message
+# Messages name options the way the caller gave them: "--out" and "--overwrite" on the command
+# line, "out=" and "overwrite=True" from Python. The command line sets this for the duration
+# of a command (command_line_words), so a library message never mixes the two vocabularies.
+_COMMAND_LINE: ContextVar[bool] = ContextVar("commissim_command_line", default=False)
+
+# option -> how a Python caller passes it (default "name=")
+_PYTHON = {"overwrite": "overwrite=True", "second_order": "second_order=True", "analyse_only": "folder="}
+
+
+def option(name: str) -> str:
+    """An option as the caller spells it: ``--out`` / ``--overwrite`` on the command line,
+    ``out=`` / ``overwrite=True`` from Python."""
+    if _COMMAND_LINE.get():
+        return "--" + name.replace("_", "-")
+    return _PYTHON.get(name, f"{name}=")
+
+
+@contextmanager
+def command_line_words() -> Iterator[None]:
+    """Within this block, messages name options as the command line does (``--out``)."""
+    token = _COMMAND_LINE.set(True)
+    try:
+        yield
+    finally:
+        _COMMAND_LINE.reset(token)

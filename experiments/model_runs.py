@@ -11,16 +11,20 @@ benchmarks and the scripts all run the model through :func:`model_runner`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from commissim.model.maps import ICB_MEASURES
 
 from .batch import Runner, VectorOutput
 from .errors import BatchConfigError, rethrow
 
-__all__ = ["model_runner", "check_point", "year_label", "PROVIDERS"]
+__all__ = ["model_runner", "check_point", "year_label", "late_changes", "PROVIDERS", "ICBS"]
 
 # simulate(..., series=True) returns each provider's end-of-run income change, in seed order.
 PROVIDERS = VectorOutput(key="provider_income_change", table="providers", index="provider", value="income_change")
+# ... and each ICB's end-of-run map measures (model.maps.ICB_MEASURES), in seed order: the ``icbs`` table.
+ICBS = VectorOutput(key="icb_measures", table="icbs", index="icb", values=ICB_MEASURES)
 
 
 def year_label(round_: int) -> str:
@@ -53,6 +57,17 @@ def check_point(point: dict[str, Any], where: str) -> tuple[dict[str, Any], dict
     return {"scenario": scenario, **checked}, describe
 
 
+def late_changes(names: Sequence[str], years: int, overridden, say: Callable[[str], None]) -> None:
+    """Say a warning for every scenario change dated after the last year the runs reach (it changes nothing)."""
+    from commissim.model.scenarios import BASE_YEAR, changes_after, load_scenario
+
+    if not isinstance(years, int) or isinstance(years, bool) or years < 0:
+        return  # the batch refuses it, naming the value
+    for name in names:
+        for warning in changes_after(load_scenario(name), BASE_YEAR + years, overridden=overridden):
+            say(f"warning: {warning}")
+
+
 def _fingerprint() -> str:
     from commissim.model.simulation import fingerprint
 
@@ -69,6 +84,6 @@ def model_runner(func: Callable[..., dict] | None = None, func_kwargs: dict[str,
 
         func = simulation.simulate
     return Runner(func=func, kwargs=dict(func_kwargs or {}), check=check_point, fingerprint=_fingerprint,
-                  vectors=(PROVIDERS,), round_label=year_label, input_errors=(ModelInputError,),
+                  vectors=(PROVIDERS, ICBS), round_label=year_label, input_errors=(ModelInputError,),
                   versions=("mesa",), preload=("commissim.model.model", "commissim.model.warm"), subject="model",
                   fingerprint_note="code, scenarios or seed tables changed")

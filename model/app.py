@@ -10,16 +10,21 @@ page must work with no internet.
 
 Panels (main area, one grid item each):
 
-* map: ICB centroids, specialist providers sized by specialised income and
-  coloured by financial state, the largest out-of-area flows as lines;
-* time series: providers destabilised, out-of-area share of spend, access
-  inequality (Gini and CV of need-adjusted access), unmet need;
+* map: the ICB areas (ONS boundaries, ``seeds/icb_boundaries_2023.geojson``) coloured by a
+  chosen ICB measure (need-adjusted access rate, budget change or out-of-area spend change
+  since 2022-23), specialist providers on top sized by specialised income and coloured by
+  financial state, the largest out-of-area flows as lines, labels for the few providers most
+  at risk placed without overlap, London enlarged, the licence's attribution line
+  (``model.maps``);
+* time series: providers destabilised, out-of-area income, access inequality (Gini and
+  CV of need-adjusted access), unmet need, over the financial years from 2022-23, value axes
+  from zero and no floating-point noise;
 * providers most at risk: a table;
 * this run: scenario, financial year, headline measures and the parameters in force.
 
-Controls (sidebar): the policy scenario, the key behaviour parameters (sliders
-over the ranges documented in ``model.params``) and an integer seed. Mesa's
-Reset builds a new model from them.
+Controls (sidebar): the policy scenario, the key behaviour parameters (sliders over the
+ranges documented in ``model.params``, each label showing its current value) and an integer
+seed. Mesa's Reset builds a new model from them.
 """
 
 from __future__ import annotations
@@ -31,16 +36,15 @@ from typing import Any
 import numpy as np
 import solara
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, ScalarFormatter
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
+from commissim.model import maps
 from commissim.model.measures import MEASURE_BY_NAME
 from commissim.model.model import CommissioningModel
 from commissim.model.params import DEFAULTS, PARAM_BY_NAME
-from commissim.model.scenarios import list_scenarios
+from commissim.model.scenarios import BASE_YEAR, fy_label, list_scenarios
 
 TITLE = "commissim: NHS England specialised commissioning"
 DEFAULT_POLICY = "nhse_direct"
@@ -50,8 +54,8 @@ N_AT_RISK = 10  # rows of the at-risk table
 
 # The key behaviour parameters shown as sliders (ranges come from the registry).
 SLIDER_PARAMS: dict[str, str] = {
-    "funding_growth": "Funding growth a year after 2025-26",
-    "deficit_severity": "Opening deficits (x calibrated)",
+    "funding_growth": "Funding growth after 2025-26",
+    "deficit_severity": "Opening deficits (× calibrated)",
     "system_weight": "System weight (in-system priority)",
     "referral_shift": "Repatriation per unit of stress",
     "local_start_share": "Local start threshold",
@@ -72,9 +76,13 @@ SUMMARY_ROWS = ("providers_destabilised", "providers_needing_support", "trust_se
                 "cumulative_lines_withdrawn", "local_services_started", "out_of_area_income_change",
                 "unmet_need_share", "access_gini", "total_spend", "budget_total")
 
+# The ICB measures the map can show (labels and units from the registry: kind "icb").
+MAP_MEASURES = maps.ICB_MEASURES
+DEFAULT_MAP = "icb_access_rate"
+MIN_YEARS_SHOWN = 5  # the time axes show at least this many years from 2022-23
+
 # Provider state colours (map and table).
-STABLE, DESTABILISED, DISTRESS = "#2e7d32", "#f0a202", "#c62828"
-FLOW_COLOUR = "#1f5fa8"
+STABLE, DESTABILISED, DISTRESS = maps.STATE_COLOURS
 
 
 # --------------------------------------------------------------------------- model
@@ -118,6 +126,8 @@ class VizModel(CommissioningModel):
         seed, note = parse_seed(rng)
         user = {}
         for name, value in parameters.items():
+            if isinstance(value, solara.Reactive):  # a slider not moved since the page opened: its value
+                value = value.value
             spec = PARAM_BY_NAME.get(name)
             if spec is not None and spec.kind == "float" and isinstance(value, (int, float)):
                 value = min(max(round(float(value), 9), spec.low), spec.high)  # slider float noise
@@ -127,6 +137,7 @@ class VizModel(CommissioningModel):
         super().__init__(scenario=policy, rng=seed, collect_agent_data=False, **user)
         self.seed = seed
         self.seed_note = note
+        self.icb_base = maps.icb_base(self)  # base-year budgets and out-of-area spend, for the map's changes
 
 
 def slider_step(low: float, high: float) -> float:
@@ -139,21 +150,42 @@ def slider_step(low: float, high: float) -> float:
     return raw  # pragma: no cover
 
 
-def model_params() -> dict[str, Any]:
-    """The sidebar inputs, in Mesa's ``model_params`` format."""
+def slider_value_text(value: float, step: float) -> str:
+    """A slider's value at its step's precision, with no float noise: 0.030000000000000002 -> '0.03'."""
+    decimals = max(0, -math.floor(math.log10(step))) if step > 0 else 3
+    text = f"{float(value):.{decimals}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "") else text
+
+
+def slider_label(name: str, value: float | None = None) -> str:
+    """``System weight (in-system priority): 5 [0–20]``: the label, the current value, the range."""
+    spec = PARAM_BY_NAME[name]
+    step = slider_step(spec.low, spec.high) if spec.kind == "float" else 1
+    shown = f": {slider_value_text(spec.default if value is None else value, step)}"
+    return f"{SLIDER_PARAMS[name]}{shown} [{spec.low:g}–{spec.high:g}]"
+
+
+def model_params(values: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The sidebar inputs, in Mesa's ``model_params`` format.
+
+    ``values``: the page's slider values (reactive variables, one per slider): each slider is bound
+    to its variable and its label shows the current value.
+    """
     scen = [s.name for s in list_scenarios()]
     params: dict[str, Any] = {
         "policy": {"type": "Select", "value": DEFAULT_POLICY, "values": scen, "label": "Scenario"},
     }
-    for name, label in SLIDER_PARAMS.items():
+    for name in SLIDER_PARAMS:
         spec = PARAM_BY_NAME[name]
+        bound = (values or {}).get(name)
         params[name] = {
             "type": "SliderFloat" if spec.kind == "float" else "SliderInt",
-            "value": spec.default,
+            "value": spec.default if bound is None else bound,
             "min": spec.low,
             "max": spec.high,
             "step": slider_step(spec.low, spec.high) if spec.kind == "float" else 1,
-            "label": f"{label} [{spec.low:g}–{spec.high:g}]",
+            "label": slider_label(name, None if bound is None else bound.value),
         }
     params["rng"] = {"type": "InputText", "value": str(DEFAULT_SEED), "label": "Seed (integer)"}
     return params
@@ -162,8 +194,7 @@ def model_params() -> dict[str, Any]:
 # ------------------------------------------------------------------- model readers
 def provider_state(model: CommissioningModel) -> np.ndarray:
     """Per provider: 0 stable, 1 destabilised, 2 on revenue (cash) support."""
-    st = model.state
-    return np.where(st.needs_support, 2, np.where(st.destabilised, 1, 0))
+    return maps.provider_state(model)
 
 
 def out_of_area_flows(model: CommissioningModel, n: int = N_FLOWS) -> list[tuple[int, int, float]]:
@@ -188,14 +219,14 @@ def at_risk(model: CommissioningModel, n: int = N_AT_RISK) -> list[dict[str, Any
     deficit first), then by specialised income change."""
     st, d = model.state, model.data
     state = provider_state(model)
-    order = np.lexsort((st.income_change, st.margin, -state))[:n]
+    order = maps.at_risk_order(model)[:n]
     labels = ("stable", "destabilised", "cash support")
     return [
         {
             "provider": str(d.provider_short[p]),
             "host_icb": str(d.icb_short[d.provider_icb[p]]),
-            "income_change_pct": 100.0 * float(st.income_change[p]),
-            "margin_pct": 100.0 * float(st.margin[p]),
+            "income_change_pct": _clean(100.0 * float(st.income_change[p])),
+            "margin_pct": _clean(100.0 * float(st.margin[p])),
             "lines_withdrawn": int(st.withdrawn[p].sum()),
             "state": labels[state[p]],
         }
@@ -212,112 +243,79 @@ def title_text(model: CommissioningModel) -> str:
 
 
 # ------------------------------------------------------------------------- panels
-LONDON = (-0.44, 0.2, 51.37, 51.65)  # lon, lon, lat, lat of the London inset
-_ASPECT = 1 / math.cos(math.radians(52.5))  # degrees of latitude per degree of longitude on screen
+def _clean(x: float) -> float:
+    """Floating-point noise within 1e-9 of zero is zero (and -0.0 is 0.0)."""
+    return 0.0 if abs(x) < 1e-9 else float(x)
 
 
-def _draw_layer(ax, model: CommissioningModel, flows, scale: float, *, flow_width: float, icb_size: float = 12
-                ) -> None:
-    """ICB centres, out-of-area flows and providers on one map axes."""
-    d, st = model.data, model.state
-    ax.scatter(d.icb_lon, d.icb_lat, s=icb_size, marker="s", c="#8a8a8a", alpha=0.8, lw=0, zorder=1)
-    if flows:
-        vmax = flows[0][2]
-        for i, p, v in reversed(flows):
-            ax.plot([d.icb_lon[i], d.prov_lon[p]], [d.icb_lat[i], d.prov_lat[p]], color=FLOW_COLOUR,
-                    lw=0.5 + flow_width * v / vmax, alpha=0.6, solid_capstyle="round", zorder=4)
-    income = np.maximum(st.spec_income, 0.0)
-    colours = np.array([STABLE, DESTABILISED, DISTRESS])[provider_state(model)]
-    order = np.argsort(-income)  # large first, small on top
-    ax.scatter(d.prov_lon[order], d.prov_lat[order], s=np.maximum(income[order] * scale, 5.0),
-               c=colours[order], edgecolors="black", linewidths=0.4, alpha=0.8, zorder=3)
-    ax.set_aspect(_ASPECT)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for side in ax.spines.values():
-        side.set_color("#bbbbbb")
+def signed_pct(x: float, digits: int = 1) -> str:
+    """``+1.2%``; a value that rounds to zero is ``0.0%``, never ``-0.0%``."""
+    text = f"{x:+.{digits}f}%"
+    return text[1:] if not any(ch in "123456789" for ch in text) else text
 
 
-def map_figure(model: CommissioningModel) -> Figure:
-    """England (left), London enlarged (top right) and the legend (bottom right)."""
-    d, st = model.data, model.state
-    fig = Figure(figsize=(5.3, 5.0), dpi=90)
-    fig.suptitle(f"{title_text(model)}\nspecialist providers and the largest out-of-area flows",
-                 fontsize=9.5, y=0.985)
-    flows = out_of_area_flows(model)
-    scale = 320.0 / max(float(st.base_income.max()), 1e-9)  # marker area (pt²) per £m, fixed per run
-    state = provider_state(model)
+def map_figure(model: CommissioningModel, measure: str = DEFAULT_MAP) -> Figure:
+    """The ICB map (``model.maps.map_figure``): ICBs coloured by ``measure``, providers, flows, labels."""
+    values = maps.icb_values(model, model.icb_base)[measure] if hasattr(model, "icb_base") else \
+        maps.icb_values(model, maps.icb_base(model))[measure]
+    fig = Figure(figsize=(5.6, 5.3), dpi=90)
+    return maps.map_figure(model, measure, values, fig=fig, flows=out_of_area_flows(model), fontsize=7.5,
+                           title=f"{title_text(model)}\n{MEASURE_BY_NAME[measure].label} by ICB")
 
-    ax = fig.add_axes((0.0, 0.0, 0.63, 0.88))
-    _draw_layer(ax, model, flows, scale, flow_width=3.0)
-    ax.set_xlim(-5.8, 1.85)
-    ax.set_ylim(49.85, 55.9)
-    lo0, lo1, la0, la1 = LONDON
-    ax.add_patch(Rectangle((lo0, la0), lo1 - lo0, la1 - la0, fill=False, ec="#555555", lw=0.7, zorder=5))
-    at_risk_idx = [int(p) for p in np.argsort(st.income_change) if state[p] > 0][:4]
-    for p in at_risk_idx:
-        ax.annotate(str(d.provider_short[p]), (d.prov_lon[p], d.prov_lat[p]), xytext=(5, 3),
-                    textcoords="offset points", fontsize=6.5, zorder=6,
-                    color=DISTRESS if state[p] == 2 else "#8a5a00")
 
-    lon = fig.add_axes((0.635, 0.5, 0.36, 0.36))
-    _draw_layer(lon, model, flows, 0.5 * scale, flow_width=2.5, icb_size=20)
-    lon.set_xlim(lo0, lo1)
-    lon.set_ylim(la0, la1)
-    lon.set_title("London (enlarged; smaller circles)", fontsize=7.5, pad=2)
-    in_box = (d.icb_lon > lo0) & (d.icb_lon < lo1) & (d.icb_lat > la0) & (d.icb_lat < la1)
-    for i in np.flatnonzero(in_box):
-        lon.annotate(str(d.icb_short[i]), (d.icb_lon[i], d.icb_lat[i]), xytext=(0, -7), ha="center",
-                     textcoords="offset points", fontsize=5.5, color="#555555", zorder=6)
+def _years_axis(ax, n_rounds: int, *, label: bool) -> None:
+    """Financial years from 2022-23 along x: at least MIN_YEARS_SHOWN years, however early the run."""
+    last = max(n_rounds - 1, MIN_YEARS_SHOWN)
+    step = 1 if last <= 6 else 2
+    ticks = list(range(0, last + 1, step))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([fy_label(BASE_YEAR + k) for k in ticks], rotation=45, ha="right", fontsize=6)
+    ax.set_xlim(-0.3, last + 0.3)
+    if label:
+        ax.set_xlabel("financial year", fontsize=7)
 
-    leg = fig.add_axes((0.645, 0.0, 0.35, 0.46))
-    leg.axis("off")
-    ref = [v for v in (100, 300, 600) if v <= st.base_income.max() * 1.2] or [100]
-    handles = [
-        Line2D([], [], ls="", marker="o", mfc=STABLE, mec="black", mew=0.4, ms=7, label="stable"),
-        Line2D([], [], ls="", marker="o", mfc=DESTABILISED, mec="black", mew=0.4, ms=7, label="destabilised"),
-        Line2D([], [], ls="", marker="o", mfc=DISTRESS, mec="black", mew=0.4, ms=7, label="on cash support"),
-    ] + [
-        Line2D([], [], ls="", marker="o", mfc="white", mec="black", mew=0.4, ms=math.sqrt(v * scale),
-               label=f"£{v}m income")
-        for v in ref
-    ] + [
-        Line2D([], [], color=FLOW_COLOUR, lw=2.5, alpha=0.6, label=f"{N_FLOWS} largest out-of-area\nflows (ICB → provider)"),
-        Line2D([], [], ls="", marker="s", mfc="#8a8a8a", mec="none", ms=4, label="ICB centre"),
-    ]
-    leg.legend(handles=handles, loc="upper left", fontsize=7, frameon=False, labelspacing=0.85,
-               borderpad=0.0, handletextpad=0.8, borderaxespad=0.0)
-    if flows:
-        i, p, v = flows[0]
-        leg.text(0.0, 0.0, f"largest: {d.icb_short[i]}\n→ {d.provider_short[p]}, £{v:,.0f}m a year",
-                 transform=leg.transAxes, ha="left", va="bottom", fontsize=6.5, color=FLOW_COLOUR)
-    return fig
+
+def _from_zero(ax, values) -> None:
+    """The value axis includes zero (counts and shares start at zero), with no offset or float noise."""
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
+    lo, hi = (min(0.0, float(v.min())), max(0.0, float(v.max()))) if v.size else (0.0, 1.0)
+    if hi - lo < 1e-9:
+        hi = lo + 1.0
+    pad = 0.08 * (hi - lo)
+    ax.set_ylim(lo - pad if lo < 0 else 0.0, hi + pad if hi > 0 else 0.0)
+    if lo < 0:
+        ax.axhline(0, color="black", lw=0.6)
+    fmt = ScalarFormatter(useOffset=False)
+    fmt.set_scientific(False)
+    ax.yaxis.set_major_formatter(fmt)
 
 
 def series_figure(model: CommissioningModel) -> Figure:
     data = series(model)
     n = len(data["providers_destabilised"])
-    years = np.arange(n) + model.year - model.steps
+    rounds = np.arange(n)
     # A fixed layout: constrained/tight layout would double the drawing time.
-    fig = Figure(figsize=(5.6, 4.4), dpi=90)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.11, top=0.86, wspace=0.25, hspace=0.3)
+    fig = Figure(figsize=(5.6, 4.6), dpi=90)
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.16, top=0.86, wspace=0.3, hspace=0.42)
     axes = fig.subplots(2, 2, sharex=True)
     for ax, (title, names) in zip(axes.ravel(), SERIES_PANELS):
+        shown = []
         for name, ls in zip(names, ("-", "--")):
             m = MEASURE_BY_NAME[name]
-            ax.plot(years, np.asarray(data[name], dtype=float) * m.scale, ls, marker="o", ms=2.5, lw=1.4,
-                    label=m.heading if len(names) > 1 else None)
+            values = np.array([_clean(x) for x in data[name]], dtype=float) * m.scale
+            shown.extend(values)
+            ax.plot(rounds, values, ls, marker="o", ms=2.5, lw=1.4, label=m.heading if len(names) > 1 else None)
         ax.set_title(title, fontsize=9)
         ax.tick_params(labelsize=7)
-        ax.set_ylabel(MEASURE_BY_NAME[names[0]].unit, fontsize=7)
+        ax.set_ylabel(MEASURE_BY_NAME[names[0]].unit or "index", fontsize=7)
         ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+        _from_zero(ax, shown)
+        if MEASURE_BY_NAME[names[0]].count:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         if len(names) > 1:
             ax.legend(fontsize=6.5, frameon=False)
-    axes[0, 0].set_ylim(0, max(3.0, 1.15 * max(data["providers_destabilised"])))
-    axes[0, 0].yaxis.set_major_locator(MaxNLocator(integer=True))
-    for ax in axes[1]:
-        ax.set_xlabel("financial year starting", fontsize=7)
+    for k, ax in enumerate(axes.ravel()):
+        _years_axis(ax, n, label=k >= 2)
     fig.suptitle(f"{title_text(model)}", fontsize=9.5)
     return fig
 
@@ -325,10 +323,16 @@ def series_figure(model: CommissioningModel) -> Figure:
 @solara.component
 def MapPanel(model: CommissioningModel):
     # A component (not a plain function) so that the figure is redrawn only when the
-    # model steps or is replaced, not on every re-render (e.g. a slider move).
+    # model steps or is replaced or another measure is chosen, not on every re-render
+    # (e.g. a slider move).
     counter = update_counter.get()
-    fig = solara.use_memo(lambda: map_figure(model), [model, counter])
-    return solara.FigureMatplotlib(fig, format="png", dependencies=[model, counter])
+    labels = {MEASURE_BY_NAME[m].label: m for m in MAP_MEASURES}
+    choice = solara.use_reactive(MEASURE_BY_NAME[DEFAULT_MAP].label)
+    measure = labels.get(choice.value, DEFAULT_MAP)
+    fig = solara.use_memo(lambda: map_figure(model, measure), [model, counter, measure])
+    with solara.Column(gap="0px"):
+        solara.Select(label="Map: ICB measure", values=list(labels), value=choice)
+        solara.FigureMatplotlib(fig, format="png", dependencies=[model, counter, measure])
 
 
 @solara.component
@@ -360,8 +364,8 @@ def at_risk_html(model: CommissioningModel) -> str:
         rows.append("<tr>" + "".join([
             _cell(r["provider"]),
             _cell(r["host_icb"]),
-            _cell(f"{r['income_change_pct']:+.1f}%", right=True),
-            _cell(f"{r['margin_pct']:+.1f}%", right=True),
+            _cell(signed_pct(r["income_change_pct"]), right=True),
+            _cell(signed_pct(r["margin_pct"]), right=True),
             _cell(str(r["lines_withdrawn"]), right=True),
             _cell(r["state"], style=f"color:{colour[r['state']]};font-weight:bold"),
         ]) + "</tr>")
@@ -385,7 +389,8 @@ def AtRiskPanel(model: CommissioningModel):
 def summary_html(model: CommissioningModel) -> str:
     p = model.p
     rows = [(MEASURE_BY_NAME[name].label, MEASURE_BY_NAME[name].text(model.measures[name])) for name in SUMMARY_ROWS]
-    params = [(label, f"{p[name]:g}") for name, label in SLIDER_PARAMS.items()]
+    params = [(label, slider_value_text(p[name], slider_step(PARAM_BY_NAME[name].low, PARAM_BY_NAME[name].high)))
+              for name, label in SLIDER_PARAMS.items()]
     params.append(("Seed", str(model.seed)))
 
     def table(items):
@@ -420,11 +425,17 @@ PANELS = (MapPanel, SeriesPanel, AtRiskPanel, SummaryPanel)
 # every panel a 6 x 10 cell, too short for the map and the tables, so the page draws the
 # panels itself, in a solara.GridDraggable; users can still drag and resize them.
 PANEL_LAYOUT = (
-    {"i": 0, "x": 0, "y": 0, "w": 6, "h": 12, "moved": False},
-    {"i": 1, "x": 6, "y": 0, "w": 6, "h": 11, "moved": False},
-    {"i": 2, "x": 0, "y": 12, "w": 6, "h": 13, "moved": False},
-    {"i": 3, "x": 6, "y": 11, "w": 6, "h": 14, "moved": False},
+    {"i": 0, "x": 0, "y": 0, "w": 6, "h": 15, "moved": False},
+    {"i": 1, "x": 6, "y": 0, "w": 6, "h": 12, "moved": False},
+    {"i": 2, "x": 0, "y": 15, "w": 6, "h": 13, "moved": False},
+    {"i": 3, "x": 6, "y": 12, "w": 6, "h": 16, "moved": False},
 )
+# Sidebar sliders: the label (with the slider's value) on its own line above a full-width slider.
+SLIDER_CSS = """
+.v-input__slider .v-input__slot { flex-wrap: wrap; }
+.v-input__slider .v-input__slot > .v-label { flex: 0 0 100%; max-width: 100%; white-space: normal;
+  margin-bottom: 0; }
+"""
 
 
 @solara.component
@@ -446,7 +457,12 @@ def Page():
     """
     first = solara.use_memo(lambda: VizModel(), [])
     model = solara.use_reactive(first)
-    SolaraViz(model, components=[], model_params=model_params(), name=TITLE, play_interval=300)
+    # One reactive value per slider and session: the slider is bound to it, and its label shows it
+    # (reading .value while rendering subscribes the page to it).
+    values = solara.use_memo(lambda: {name: solara.reactive(PARAM_BY_NAME[name].default) for name in SLIDER_PARAMS},
+                             [])
+    solara.Style(SLIDER_CSS)
+    SolaraViz(model, components=[], model_params=model_params(values), name=TITLE, play_interval=300)
     Dashboard(model.value)
 
 

@@ -37,7 +37,7 @@ class Measure:
     definition: str
     scale: float = 1.0  # shown value = value x scale (shares are shown as %)
     fmt: str = "{:.3f}"  # format of a shown value (a mean over runs, in tables and reports)
-    kind: str = "series"  # "series": a reporter every round; "summary": end of run only
+    kind: str = "series"  # "series": a reporter every round; "summary": end of run only; "icb": one per ICB (maps)
     count: bool = False  # a count: one run's value is a whole number
     short: str = ""  # a short column heading (console tables)
 
@@ -198,11 +198,20 @@ MEASURES: tuple[Measure, ...] = (
            fmt="{:.1f}", kind="summary", count=True)
         for x in DESTAB_THRESHOLDS
     ),
+    # --- one value per ICB (maps; computed by model.maps.icb_values, not in the summary) ---
+    _m("icb_access_rate", "Need-adjusted access rate", "% of England", "An ICB's delivered value per unit of "
+       "its population's need, relative to England's (100 = England's rate).", scale=100.0, fmt="{:.1f}",
+       kind="icb"),
+    _m("icb_budget_change", "Specialised budget change since 2022-23", "%", "An ICB's specialised budget this "
+       "year against its base-year (2022-23) value.", scale=100.0, fmt="{:+.1f}", kind="icb"),
+    _m("icb_out_of_area_spend_change", "Out-of-area spend change since 2022-23", "%", "An ICB's spend at "
+       "providers outside the ICB this year against its base-year (2022-23) value.", scale=100.0, fmt="{:+.1f}",
+       kind="icb"),
 )
 
 MEASURE_BY_NAME: dict[str, Measure] = {m.name: m for m in MEASURES}
 SERIES_MEASURES: tuple[str, ...] = tuple(m.name for m in MEASURES if m.kind == "series")
-SUMMARY_MEASURES: tuple[str, ...] = tuple(m.name for m in MEASURES)
+SUMMARY_MEASURES: tuple[str, ...] = tuple(m.name for m in MEASURES if m.kind in ("series", "summary"))
 CURVE_MEASURES: tuple[str, ...] = tuple(f"destabilised_at_{threshold_label(x)}" for x in DESTAB_THRESHOLDS)
 
 def quantile(x: np.ndarray, q: float) -> float:

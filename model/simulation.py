@@ -30,14 +30,19 @@ def simulate(
     Returns a flat dict: every name in ``SUMMARY_MEASURES`` (floats, values at the
     end of the run or run totals), plus ``scenario`` and ``years``. With
     ``series=True`` it also holds ``series`` (measure name -> list of ``years + 1``
-    values, index 0 = base year 2022-23) and ``provider_income_change`` (one value
-    per provider, in seed order, end of run). Bad input raises a
+    values, index 0 = base year 2022-23), ``provider_income_change`` (one value
+    per provider, in seed order, end of run) and ``icb_measures`` (measure name -> one
+    value per ICB, in seed order, end of run: the ``icb`` measures of the registry, see
+    ``model.maps``). Bad input raises a
     ``model.errors.ModelInputError`` naming the parameter and what is allowed.
     """
     from .model import CommissioningModel
 
+    from .maps import icb_base, icb_values
+
     model = CommissioningModel(scenario=scenario, rng=rng, collect_agent_data=False, seeds_path=seeds_path,
                                **parameters)
+    base = icb_base(model) if series else None
     model.run(years)
     out: dict[str, Any] = model.summary()
     out["scenario"] = model.policy_name
@@ -45,7 +50,8 @@ def simulate(
     if series:
         mv = model.datacollector.model_vars
         out["series"] = {k: [float(x) for x in mv[k]] for k in SERIES_MEASURES}
-        out["provider_income_change"] = [float(x) for x in model.state.income_change]
+        out["provider_income_change"] = [0.0 if abs(x) < 1e-9 else float(x) for x in model.state.income_change]
+        out["icb_measures"] = {k: [float(x) for x in v] for k, v in icb_values(model, base).items()}
     return out
 
 

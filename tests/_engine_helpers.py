@@ -11,6 +11,9 @@ import os
 import numpy as np
 
 MEASURES = ("providers_destabilised", "out_of_area_share", "access_gini", "access_cv", "total_spend")
+CURVE = ("destabilised_at_0p5pct", "destabilised_at_1pct", "destabilised_at_1p5pct", "destabilised_at_2pct",
+         "destabilised_at_3pct", "destabilised_at_5pct", "destabilised_at_7p5pct", "destabilised_at_10pct")
+N_ICBS = 42  # the real seeds' ICBs (the compare map draws them)
 
 
 def fake_simulate(scenario="nhse_direct", years=10, rng=None, *, series=False, **parameters):
@@ -19,11 +22,17 @@ def fake_simulate(scenario="nhse_direct", years=10, rng=None, *, series=False, *
     shift = float(parameters.get("growth_cap", 0.6)) + float(parameters.get("pool_share", 0.0)) * 10
     paths = {m: np.cumsum(gen.random(years + 1)) * (1 + shift) for m in MEASURES}
     out = {m: float(v[-1]) for m, v in paths.items()}
+    # the destabilisation curve: fewer providers at higher thresholds
+    out.update({c: float(np.floor(out["providers_destabilised"] * (1 + 2 / (k + 1))))
+                for k, c in enumerate(CURVE)})
     out["scenario"] = scenario
     out["years"] = int(years)
     if series:
         out["series"] = {m: [float(x) for x in v] for m, v in paths.items()}
         out["provider_income_change"] = [float(x) for x in gen.normal(-0.01 * shift, 0.02, size=5)]
+        out["icb_measures"] = {"icb_access_rate": [float(x) for x in gen.normal(1.0, 0.1, N_ICBS)],
+                               "icb_budget_change": [float(x) for x in gen.normal(0.5, 0.05, N_ICBS)],
+                               "icb_out_of_area_spend_change": [float(x) for x in gen.normal(0.4, 0.1, N_ICBS)]}
     return out
 
 

@@ -2,7 +2,8 @@
 
 ``analytic`` has ``simulate``'s signature and a known answer: ``providers_destabilised`` is
 ``10 growth_cap + 2 local_start_share + withdrawal_rounds / 10`` plus small seed noise, so a
-sensitivity analysis must rank growth_cap first. ``slow`` sleeps in each run (and leaves a file
+sensitivity analysis must rank growth_cap first; ``cumulative_diverted`` never varies (beyond
+floating-point noise), so its indices are undefined. ``slow`` sleeps in each run (and leaves a file
 naming its process while it runs) so a test can kill a Dask worker in the middle of a run.
 """
 
@@ -28,6 +29,7 @@ def analytic(scenario="full_delegation", years=10, rng=None, *, series=False, na
         raise RuntimeError(f"model blew up at growth_cap={hb:.3f}")
     y = 10 * hb + 2 * cs + wr / 10 + noise
     out = {"providers_destabilised": y, "access_gini": 0.1 * cs + 0.05 * plp + noise / 10,
+           "cumulative_diverted": 0.0 + 1e-12 * hb,  # never varies (floating-point noise only)
            "scenario": scenario, "years": int(years)}
     if years > 0 and nan_above is not None and hb > nan_above:
         out["providers_destabilised"] = math.nan

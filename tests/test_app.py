@@ -7,6 +7,8 @@ its buttons and inputs are driven through their widgets.
 
 from __future__ import annotations
 
+import io
+import re
 import socket
 
 import ipyvuetify as v
@@ -20,6 +22,7 @@ from commissim.experiments.cli import build_parser
 from commissim.experiments.cli import viz as cmd_viz
 from commissim.experiments.errors import UserError
 from commissim.model import app
+from commissim.model.measures import MEASURE_BY_NAME
 from commissim.model.model import CommissioningModel
 from commissim.model.params import DEFAULTS, PARAM_BY_NAME
 from commissim.model.scenarios import list_scenarios
@@ -288,3 +291,77 @@ def test_viz_busy_port_is_a_clean_cli_error(capsys):
         assert main(["viz", "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert "already in use" in err and "Traceback" not in err
+
+
+# ------------------------------------------------------------------ issue 11: the page's honesty
+def _slider(rc, name):
+    found = [w for w in rc.find(v.Slider).widgets if w.label.startswith(app.SLIDER_PARAMS[name])]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_sliders_show_their_values(page):
+    s = _slider(page, "system_weight")
+    assert s.label == f"{app.SLIDER_PARAMS['system_weight']}: 5 [0–20]"
+    s.v_model = 12.4
+    assert _slider(page, "system_weight").label.startswith(f"{app.SLIDER_PARAMS['system_weight']}: 12.4 [")
+    g = _slider(page, "funding_growth")
+    assert ": 0.05 [" in g.label  # the registry default, no float noise
+    assert app.slider_value_text(0.030000000000000002, 0.001) == "0.03" and app.slider_value_text(-0.0, 0.1) == "0"
+    # Reset with a slider never moved: the bound value (a reactive variable) reaches the model as a number
+    click(page, "Reset")
+    assert ">12.4<" in panel_html(page, "commissim-summary")
+
+
+def test_no_stray_page_tab(page):
+    assert not page.find(v.Tab).widgets
+    assert not page.find(children=["Page 0"]).widgets
+
+
+def test_time_axes_are_financial_years_from_the_start_without_float_noise():
+    m = app.VizModel(policy="full_delegation")
+    fig = app.series_figure(m)  # step 0: one point per panel
+    for k, ax in enumerate(fig.axes):
+        lo, hi = ax.get_xlim()
+        assert -1 < lo <= 0 and app.MIN_YEARS_SHOWN <= hi < app.MIN_YEARS_SHOWN + 1  # not 1950-2100
+        if k >= 2:  # the bottom row carries the year labels (the axes share x)
+            labels = [t.get_text() for t in ax.get_xticklabels()]
+            assert labels[0] == "2022-23" and all(re.fullmatch(r"20\d\d-\d\d", t) for t in labels)
+        assert ax.get_ylim()[0] <= 0 <= ax.get_ylim()[1]
+    for _ in range(3):
+        m.step()
+    fig = app.series_figure(m)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    for ax in fig.axes:
+        assert ax.yaxis.get_offset_text().get_text() == ""  # no "1e-15" offset
+        ticks = [t.get_text() for t in ax.get_yticklabels()]
+        assert not [t for t in ticks if "e" in t.lower()], ticks
+    unmet = fig.axes[3]
+    assert unmet.get_ylim()[0] == 0.0 and unmet.get_xlabel() == "financial year"
+
+
+def test_the_map_shows_icb_areas_and_the_attribution():
+    m = app.VizModel(policy="full_delegation", rng=2, funding_growth=0.01, deficit_severity=2.5)
+    for _ in range(4):
+        m.step()
+    for measure in app.MAP_MEASURES:
+        fig = app.map_figure(m, measure)
+        main = fig.axes[0]
+        areas = [c for c in main.collections if len(c.get_paths()) == 42]
+        assert areas, "no ICB areas drawn"
+        assert any("Open Government Licence" in t.get_text() for t in fig.texts)
+        assert MEASURE_BY_NAME[measure].label in fig._suptitle.get_text()
+
+
+def test_the_map_measure_can_be_chosen(page):
+    before = images(page)
+    sel = page.find(v.Select, label="Map: ICB measure").widget
+    assert set(sel.items) == {MEASURE_BY_NAME[x].label for x in app.MAP_MEASURES}
+    sel.v_model = MEASURE_BY_NAME["icb_budget_change"].label
+    after = images(page)
+    assert sum(a != b for a, b in zip(after, before)) == 1  # the map is redrawn, the time series is not
+
+
+def test_at_risk_table_has_no_negative_zero():
+    assert app.signed_pct(-0.04) == "0.0%" and app.signed_pct(-0.06) == "-0.1%" and app.signed_pct(1.26) == "+1.3%"

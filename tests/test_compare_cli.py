@@ -18,7 +18,8 @@ from commissim.experiments.compare import compare
 from commissim.experiments.errors import UserError
 
 FIGURES = {"providers_destabilised.png", "income_change_distribution.png", "access_inequality.png",
-           "out_of_area_share.png"}
+           "out_of_area_share.png", "destabilisation_curve.png", "differences_providers_destabilised.png",
+           "differences_access_gini.png", "differences_out_of_area_share.png"}
 
 
 @pytest.fixture
@@ -34,8 +35,9 @@ def test_compare_writes_the_results_folder(tmp_path, fake_model, capsys):
     rc = main(["compare", "--scenarios", "nhse_direct", "--seeds", "2", "--years", "2", "--out", str(out)])
     assert rc == 0
     for name in ("manifest.json", "summaries.parquet", "summaries.csv", "series.parquet", "series.csv",
-                 "providers.parquet", "report.md"):
+                 "providers.parquet", "icbs.parquet", "report.md"):
         assert (out / name).is_file(), name
+    # one scenario: no difference map (it needs two)
     assert {p.name for p in (out / "figures").glob("*.png")} == FIGURES
     stdout = capsys.readouterr().out
     assert str(out) in stdout and "nhse_direct" in stdout
@@ -57,6 +59,9 @@ def test_compare_several_scenarios_on_processes(tmp_path, fake_model):
     assert len(s) == 6 and s["run_id"].is_unique and (s["growth_cap"] == 0.3).all()
     report = (out / "report.md").read_text()
     assert "`full_delegation`" in report and "90% CI" in report and "growth_cap=0.3" in report
+    assert "paired by seed" in report and "across deficit thresholds" in report
+    assert "figures/map_access_difference.png" in report  # two scenarios: the difference map
+    assert (out / "figures" / "map_access_difference.png").is_file()
 
 
 def test_a_subset_reproduces_the_runs_of_the_full_comparison(tmp_path, fake_model):
@@ -142,8 +147,9 @@ def test_compare_on_a_dask_cluster_gives_the_same_runs(tmp_path, fake_model):
     assert "--executor dask --workers 2" in m["command"]
 
 
-def test_a_scenarios_seeds_follow_its_name_not_its_place(tmp_path, fake_model):
-    """Adding a scenario never shifts another's seeds: a point id is a hash of the scenario's name."""
+def test_a_scenario_is_identified_by_its_name_and_shares_its_seeds(tmp_path, fake_model):
+    """Adding a scenario never shifts another's runs: a point id is a hash of the scenario's name, and
+    replicate r has the same seed in every scenario (common random numbers)."""
     from commissim.experiments.batch import run_seed
     from commissim.experiments.compare.comparison import resolve_scenarios, scenario_point_id
     from commissim.model.scenarios import list_scenarios
@@ -159,7 +165,8 @@ def test_a_scenarios_seeds_follow_its_name_not_its_place(tmp_path, fake_model):
     kw = dict(seeds=2, years=1, executor="serial", progress=False, figures=False, log=lambda m: None)
     s = pd.read_parquet(compare(["pan_icb", str(copy)], out=tmp_path / "a", **kw) / "summaries.parquet")
     assert list(s["scenario"]) == ["pan_icb", "pan_icb", str(copy), str(copy)]  # design order
-    assert list(s["seed"][:2]) == [run_seed(20230401, scenario_point_id("pan_icb"), r) for r in range(2)]
+    assert list(s["seed"][:2]) == [run_seed(20230401, scenario_point_id("pan_icb"), r, common=True) for r in range(2)]
+    assert list(s["seed"][2:]) == list(s["seed"][:2])  # paired by replicate
     same_name = tmp_path / "other.toml"
     same_name.write_text(copy.read_text())
     with pytest.raises(UserError, match=r"both named 'mine'.*own name"):

@@ -21,3 +21,41 @@ def test_every_seed_table_is_described_in_the_seeds_readme():
     readme = (ROOT / "seeds" / "README.md").read_text(encoding="utf-8")
     for table in sorted((ROOT / "seeds").glob("*.csv")):
         assert table.name in readme, table.name
+
+
+def _readme_commands() -> list[list[str]]:
+    """Every ``commissim ...`` line in the README's code blocks, as argument lists (comments dropped,
+    continuation lines joined)."""
+    import re
+    import shlex
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    out = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.S):
+        joined = re.sub(r"\\\n\s*", " ", block)
+        for line in joined.splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("commissim "):
+                out.append(shlex.split(line)[1:])
+    return out
+
+
+def test_the_readme_examples_parse_and_each_batch_has_its_own_out():
+    """The README's commands are valid (options and --set parameters), and every example that asks for
+    something other than the defaults writes its own --out (a folder holds one batch)."""
+    from commissim.experiments.cli import build_parser
+    from commissim.experiments.cli.options import parse_set
+
+    commands = _readme_commands()
+    assert len(commands) >= 8
+    outs = {}
+    for argv in commands:
+        args = build_parser(argv[0]).parse_args(argv)
+        if getattr(args, "set", None) or getattr(args, "set_", None):
+            parse_set(getattr(args, "set", None) or args.set_)  # every parameter named exists, in range
+        if argv[0] not in ("run", "compare", "sweep") or getattr(args, "analyse_only", None):
+            continue
+        assert args.out, f"no --out: commissim {' '.join(argv)}"
+        same = {k: v for k, v in vars(args).items() if k not in ("executor", "workers", "scheduler", "_module",
+                                                                  "_parser", "no_progress")}
+        assert outs.setdefault(args.out, same) == same, f"two different examples write {args.out}"

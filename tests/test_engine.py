@@ -17,7 +17,7 @@ import pytest
 
 import _engine_helpers as h
 from commissim.experiments.batch import consolidate, load_results, make_run_id, run_batch, run_seed
-from commissim.experiments.errors import BatchConfigError
+from commissim.experiments.errors import BatchConfigError, command_line_words
 from commissim.experiments.model_runs import model_runner
 
 DESIGN = [{"scenario": "nhse_direct"}, {"scenario": "full_delegation", "growth_cap": 0.3}]
@@ -45,6 +45,48 @@ def test_seed_rule_is_the_documented_one():
     seeds = {run_seed(7, p, r) for p in range(5) for r in range(20)}
     assert len(seeds) == 100
     assert make_run_id(3, 12) == "p0003r0012"
+
+
+def test_common_seeds_give_every_point_the_replicates_seeds(tmp_path):
+    assert run_seed(7, 2, 5, common=True) == int(np.random.SeedSequence(7, spawn_key=(5,)).generate_state(1)[0])
+    assert run_seed(7, 0, 5, common=True) == run_seed(7, 3, 5, common=True) != run_seed(7, 3, 5)
+    _batch(tmp_path / "c", common_seeds=True)
+    s = load_results(tmp_path / "c").summaries
+    by_rep = s.groupby("replicate")["seed"].nunique()
+    assert (by_rep == 1).all() and s["seed"].nunique() == 3  # one seed per replicate, shared by both points
+    m = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    assert "common random numbers" in m["seed_rule"] and m["config"]["common_seeds"] is True
+    assert m["design"][0]["seeds"] == m["design"][1]["seeds"]
+    # a folder made with a point's own seeds is another batch, and says why
+    with pytest.raises(BatchConfigError, match="common seeds"):
+        _batch(tmp_path / "c")
+
+
+def test_more_replicates_extend_a_folder_running_only_the_new_runs(tmp_path):
+    first = _batch(tmp_path / "e", replicates=2)
+    assert first.n_done == 4
+    before = load_results(tmp_path / "e").summaries.set_index("run_id")
+    said = []
+    more = _batch(tmp_path / "e", replicates=5, log=said.append)
+    assert (more.n_runs, more.n_done, more.n_skipped) == (10, 10, 4)  # 6 new runs, 4 kept
+    assert any("extending" in m and "from 2 to 5 seeds" in m for m in said), said
+    after = load_results(tmp_path / "e").summaries.set_index("run_id")
+    assert len(after) == 10 and after.index.is_unique
+    kept = after.loc[before.index].drop(columns="run_seconds")
+    pd.testing.assert_frame_equal(kept, before.drop(columns="run_seconds"))  # the old runs are untouched
+    # the same as a fresh batch of 5 replicates, run by run
+    fresh = _batch(tmp_path / "f", replicates=5)
+    assert fresh.n_done == 10
+    pd.testing.assert_frame_equal(_tables(tmp_path / "e")[0], _tables(tmp_path / "f")[0])
+    m = json.loads((tmp_path / "e" / "manifest.json").read_text())
+    assert m["config"]["replicates"] == 5 and m["extended"][0]["replicates_from"] == 2
+    assert all(len(d["seeds"]) == 5 for d in m["design"])
+    # fewer replicates than the folder holds: refused, naming both numbers
+    with pytest.raises(BatchConfigError, match="holds 5 seeds per design point and 3 were asked for"):
+        _batch(tmp_path / "e", replicates=3)
+    # anything else changed as well: still another batch
+    with pytest.raises(BatchConfigError, match="different batch"):
+        _batch(tmp_path / "e", replicates=6, years=3)
 
 
 def test_same_results_whatever_the_executor_and_chunking(tmp_path):
@@ -172,8 +214,13 @@ def test_manifest_fields(tmp_path):
 
 def test_changed_configuration_is_refused(tmp_path):
     _batch(tmp_path / "a")
-    with pytest.raises(BatchConfigError, match=r"years 2 -> 3.*--out.*--overwrite"):
+    # From Python the message speaks Python (out=, overwrite=True); the command line's says --out, --overwrite.
+    with pytest.raises(BatchConfigError, match=r"years 2 -> 3.*out=.*overwrite=True") as info:
         _batch(tmp_path / "a", years=3)
+    assert "--" not in str(info.value)
+    with command_line_words(), pytest.raises(BatchConfigError, match=r"years 2 -> 3.*--out.*--overwrite") as info:
+        _batch(tmp_path / "a", years=3)
+    assert "out=" not in str(info.value) and "overwrite=True" not in str(info.value)
     with pytest.raises(BatchConfigError, match="scenarios"):
         _batch(tmp_path / "a", design=[{"scenario": "nhse_direct"}])
     res = _batch(tmp_path / "a", years=3, overwrite=True)
@@ -246,7 +293,7 @@ def test_resuming_a_folder_made_by_another_model_version_is_refused(tmp_path):
 
     _batch(tmp_path / "r")
     changed = dataclasses.replace(model_runner(h.fake_simulate), fingerprint=lambda: "something-else")
-    with pytest.raises(BatchConfigError, match="different version of the model.*--overwrite"):
+    with pytest.raises(BatchConfigError, match="different version of the model.*overwrite=True"):
         _batch(tmp_path / "r", runner=changed)
     _batch(tmp_path / "r", runner=changed, overwrite=True)  # --overwrite starts again
 

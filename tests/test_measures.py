@@ -10,7 +10,7 @@ from commissim.model.simulation import simulate
 
 def test_the_registry_is_what_a_run_returns(toy_seeds):
     out = simulate("full_delegation", years=2, rng=1, series=True, seeds_path=toy_seeds)
-    assert [k for k in out if k not in ("scenario", "years", "series", "provider_income_change")] == \
+    assert [k for k in out if k not in ("scenario", "years", "series", "provider_income_change", "icb_measures")] == \
         list(SUMMARY_MEASURES)
     assert list(out["series"]) == list(SERIES_MEASURES)
     assert all(len(v) == 3 for v in out["series"].values())
@@ -19,7 +19,7 @@ def test_the_registry_is_what_a_run_returns(toy_seeds):
 def test_every_measure_is_described():
     assert len(MEASURE_BY_NAME) == len(MEASURES)
     for m in MEASURES:
-        assert m.label and m.definition.endswith(".") and m.kind in ("series", "summary"), m.name
+        assert m.label and m.definition.endswith(".") and m.kind in ("series", "summary", "icb"), m.name
         assert m.number(0.5) and m.text(0.5)
 
 

@@ -88,6 +88,16 @@ def test_the_wheel_holds_commissim_only(tmp_path):
     top = {f.split("/", 1)[0] for f in files if not f.split("/", 1)[0].endswith(".dist-info")}
     assert top == {"commissim"}, sorted(top)
     for needed in ("commissim/__init__.py", "commissim/model/model.py", "commissim/model/scenarios/as_happened.toml",
-                   "commissim/seeds/icbs.csv", "commissim/experiments/configs/sobol_delegation.toml"):
+                   "commissim/seeds/icbs.csv", "commissim/seeds/icb_boundaries_2023.geojson",
+                   "commissim/experiments/configs/sobol_delegation.toml"):
         assert needed in files, needed
     assert not [f for f in files if f.startswith("commissim/tests/") or "/.venv/" in f]
+    # the installed (non-editable) package draws its maps from the boundaries it ships
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)
+    probe = ("import sys; sys.path.insert(0, sys.argv[1]); import commissim.model.maps as m; "
+             "assert m.__file__.startswith(sys.argv[1]), m.__file__; print(len(m.boundaries()))")
+    out = subprocess.run([sys.executable, "-c", probe, str(site)], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "42", out.stderr[-2000:]

@@ -17,11 +17,15 @@ import numpy as np
 
 from ..errors import BatchConfigError
 
-__all__ = ["Run", "run_seed", "make_run_id", "SEED_RULE", "check_int", "normalise_design", "check_point_ids",
+__all__ = ["Run", "run_seed", "make_run_id", "SEED_RULE", "SEED_RULE_COMMON", "check_int", "normalise_design", "check_point_ids",
            "parameter_names", "design_runs", "jsonable"]
 
 SEED_RULE = ("seed = int(numpy.random.SeedSequence(root_seed, spawn_key=(point, replicate))"
              ".generate_state(1)[0]); run_id = 'p{point:04d}r{replicate:04d}'")
+# With common seeds (common random numbers: ``commissim compare``), replicate r has one seed for every point.
+SEED_RULE_COMMON = ("seed = int(numpy.random.SeedSequence(root_seed, spawn_key=(replicate,))"
+                    ".generate_state(1)[0]), the same for every design point (common random numbers); "
+                    "run_id = 'p{point:04d}r{replicate:04d}'")
 # Result columns a parameter may not be named after.
 ID_COLUMNS = ("run_id", "point", "replicate", "seed", "scenario")
 RESERVED = (*ID_COLUMNS, "run_seconds")
@@ -38,9 +42,12 @@ class Run(NamedTuple):
     params: dict[str, Any]
 
 
-def run_seed(root_seed: int, point: int, replicate: int) -> int:
-    """The seed of run ``(point, replicate)``: independent of processes, chunks and order."""
-    ss = np.random.SeedSequence(int(root_seed), spawn_key=(int(point), int(replicate)))
+def run_seed(root_seed: int, point: int, replicate: int, *, common: bool = False) -> int:
+    """The seed of run ``(point, replicate)``: independent of processes, chunks and order.
+
+    ``common``: the seed of replicate ``replicate`` whatever the point (common random numbers)."""
+    key = (int(replicate),) if common else (int(point), int(replicate))
+    ss = np.random.SeedSequence(int(root_seed), spawn_key=key)
     return int(ss.generate_state(1)[0])
 
 
@@ -123,10 +130,11 @@ def parameter_names(points: list[dict]) -> list[str]:
     return names
 
 
-def design_runs(points: list[dict], ids: list[int], replicates: int, root_seed: int) -> list[Run]:
-    """Every run of the design, in design order."""
+def design_runs(points: list[dict], ids: list[int], replicates: int, root_seed: int, *,
+                common: bool = False) -> list[Run]:
+    """Every run of the design, in design order (``common``: common seeds across points)."""
     return [
-        Run(make_run_id(pid, r), pid, r, run_seed(root_seed, pid, r), point["scenario"],
+        Run(make_run_id(pid, r), pid, r, run_seed(root_seed, pid, r, common=common), point["scenario"],
             {k: v for k, v in point.items() if k != "scenario"})
         for pid, point in zip(ids, points)
         for r in range(replicates)

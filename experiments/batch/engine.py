@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import BatchAborted, BatchConfigError, rethrow
+from ..errors import BatchAborted, BatchConfigError, option, rethrow
 from .design import (
     SEED_RULE,
+    SEED_RULE_COMMON,
     Run,
     check_int,
     check_point_ids,
@@ -100,6 +101,8 @@ class Plan:
     config_hash: str
     meta: dict[str, Any]
     derived: tuple[str, ...] = ()
+    extend_hash: str = ""  # the hash of the configuration without replicates (more seeds extend a folder)
+    common_seeds: bool = False
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -109,8 +112,13 @@ class Plan:
 def plan_batch(design: Sequence[dict[str, Any]], *, runner: Runner, out: str | Path, replicates: int = 30,
                years: int = 10, root_seed: int = 20230401, series: bool = True, chunk_size: int | None = None,
                point_ids: Sequence[int] | None = None, label: str = "batch", meta: dict[str, Any] | None = None,
-               derived: Sequence[str] = ()) -> Plan:
-    """Check the design and options, fix every run and its seed; raise BatchConfigError if not allowed."""
+               derived: Sequence[str] = (), common_seeds: bool = False) -> Plan:
+    """Check the design and options, fix every run and its seed; raise BatchConfigError if not allowed.
+
+    ``common_seeds``: replicate r of every design point gets the same seed (common random
+    numbers: differences between points are paired by replicate); otherwise each point has
+    its own seeds.
+    """
     if not isinstance(runner, Runner):
         raise BatchConfigError(f"runner: {runner!r} is not a Runner; e.g. "
                                "commissim.experiments.model_runs.model_runner()")
@@ -134,24 +142,28 @@ def plan_batch(design: Sequence[dict[str, Any]], *, runner: Runner, out: str | P
         "root_seed": root_seed,
         "series": bool(series),
     }
+    if common_seeds:  # only when set, so the hashes of earlier folders stay valid
+        config["common_seeds"] = True
     task = Task(runner.func, dict(runner.kwargs), years, bool(series), tuple(names), tuple(runner.vectors),
                 runner.round_label)
     return Plan(runner, Path(out), label, points, describes, ids, replicates, years, root_seed, bool(series),
-                chunk_size, design_runs(points, ids, replicates, root_seed), task, config, config_hash(config),
-                dict(meta or {}), tuple(derived))
+                chunk_size, design_runs(points, ids, replicates, root_seed, common=common_seeds), task, config,
+                config_hash(config), dict(meta or {}), tuple(derived),
+                config_hash({k: v for k, v in config.items() if k != "replicates"}), bool(common_seeds))
 
 
 # --------------------------------------------------------------------------- the folder and manifest
 def _open_folder(plan: Plan, overwrite: bool, fingerprint: str | None) -> dict | None:
     """Create, resume or refuse the results folder; return the old manifest when resuming."""
-    old = prepare_folder(plan.out, plan.config, plan.config_hash, overwrite, plan.tables, plan.derived)
+    old = prepare_folder(plan.out, plan.config, plan.config_hash, overwrite, plan.tables, plan.derived,
+                         extend_hash=plan.extend_hash)
     if old and old.get("fingerprint") not in (None, fingerprint):
         r = plan.runner
         raise BatchConfigError(
             f"results folder '{plan.out}' was made by a different version of the {r.subject} "
             f"({r.fingerprint_note + ': ' if r.fingerprint_note else ''}fingerprint {old.get('fingerprint')}, now "
-            f"{fingerprint}); resuming would mix the two. Pass --overwrite (overwrite=True) to run it again, or "
-            "--out (out=) for a new folder"
+            f"{fingerprint}); resuming would mix the two. Pass {option('overwrite')} to run it again, or "
+            f"{option('out')} for a new folder"
         )
     return old
 
@@ -163,11 +175,12 @@ def _manifest(plan: Plan, old: dict | None, fingerprint: str | None, n_done: int
         "kind": plan.label,
         "status": "running",
         "config_hash": plan.config_hash,
+        "extend_hash": plan.extend_hash,
         "config": {k: v for k, v in plan.config.items() if k != "design"},
-        "seed_rule": SEED_RULE,
+        "seed_rule": SEED_RULE_COMMON if plan.common_seeds else SEED_RULE,
         "design": [
             {"point": pid, **describe, "scenario": point["scenario"],
-             "seeds": [run_seed(plan.root_seed, pid, r) for r in range(plan.replicates)]}
+             "seeds": [run_seed(plan.root_seed, pid, r, common=plan.common_seeds) for r in range(plan.replicates)]}
             for pid, point, describe in zip(plan.ids, plan.points, plan.describes)
         ],
         "versions": package_versions(plan.runner.versions),
@@ -175,6 +188,9 @@ def _manifest(plan: Plan, old: dict | None, fingerprint: str | None, n_done: int
         "git_commit": git_commit(),
         "started": (old or {}).get("started") or now(),
         "resumed": [*(old or {}).get("resumed", []), *([now()] if old else [])],
+        "extended": [*(old or {}).get("extended", []),
+                     *([{"at": now(), "replicates_from": old["extending_from"], "replicates_to": plan.replicates}]
+                       if old and "extending_from" in old else [])],
         "finished": None,
         "executor": None,
         "executor_detail": None,
@@ -303,6 +319,7 @@ def run_batch(
     label: str = "batch",
     meta: dict[str, Any] | None = None,
     log: Callable[[str], None] | None = None,
+    common_seeds: bool = False,
 ) -> BatchResult:
     """Run every design point ``replicates`` times and stream the results to ``out``.
 
@@ -328,7 +345,8 @@ def run_batch(
         Seed index of each design point (default ``0..len(design)-1``): a point keeps its
         seeds whatever else the design holds.
     overwrite:
-        Replace an existing results folder instead of resuming it.
+        Replace an existing results folder instead of resuming it. A folder of the same batch
+        with fewer ``replicates`` is extended: only the new replicates run.
     derived:
         Files and folders the caller makes from the results (e.g. a report, ``figures``):
         removed with the results when the folder is overwritten.
@@ -338,19 +356,25 @@ def run_batch(
         Name of the batch kind (``"compare"``, ``"sweep"``, ``"grid"``, ...) and extra manifest fields.
     log:
         Where messages go (default: printed to stderr).
+    common_seeds:
+        Give replicate r of every design point the same seed (common random numbers), so that
+        differences between design points can be paired by replicate.
     """
     t_start = time.perf_counter()
     say = log or (lambda msg: print(msg, file=sys.stderr))
     plan = plan_batch(design, runner=runner, out=out, replicates=replicates, years=years, root_seed=root_seed,
                       series=series, chunk_size=chunk_size, point_ids=point_ids, label=label, meta=meta,
-                      derived=derived)
+                      derived=derived, common_seeds=common_seeds)
     fingerprint = runner.fingerprint() if runner.fingerprint else None
     old = _open_folder(plan, overwrite, fingerprint)
     parts = plan.out / PARTS
     ok_before, failed_before = scan_parts(parts)
     pending = [run for run in plan.runs if run.run_id not in ok_before]
     manifest = _manifest(plan, old, fingerprint, len(ok_before), len(failed_before))
-    if ok_before:
+    if old and "extending_from" in old:
+        say(f"{plan.label}: extending {plan.out} from {old['extending_from']} to {plan.replicates} seeds per design "
+            f"point: the {len(ok_before)} finished runs are kept, {len(pending)} to run")
+    elif ok_before:
         say(f"{plan.label}: resuming {plan.out}: {len(ok_before)} of {len(plan.runs)} runs already finished, "
             f"{len(pending)} to run" + (f" ({len(failed_before)} failed before, retried)" if failed_before else ""))
     if not pending:

@@ -93,6 +93,12 @@ def describe_diff(old_config: dict, old_manifest: dict, new: dict) -> str:
     for key in ("label", "years", "replicates", "root_seed", "series", "function", "function_kwargs", "point_ids"):
         if key in old_config and old_config.get(key) != new.get(key):
             diffs.append(f"{key} {_short(old_config.get(key))} -> {_short(new.get(key))}")
+            if key == "years":
+                diffs[-1] += (" (every run starts from the base year, so a run of other length is a new run: "
+                              "nothing can be kept)")
+    if bool(old_config.get("common_seeds")) != bool(new.get("common_seeds")):
+        kinds = {False: "its own seeds per design point", True: "common seeds (common random numbers)"}
+        diffs.append(f"seeds {kinds[bool(old_config.get('common_seeds'))]} -> {kinds[bool(new.get('common_seeds'))]}")
     old_points = [{"scenario": d.get("scenario"), **d.get("overrides", d.get("parameters", {}))}
                   for d in old_manifest.get("design", [])]
     if old_points and old_points != new["design"]:

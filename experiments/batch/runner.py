@@ -22,12 +22,16 @@ __all__ = ["Runner", "VectorOutput"]
 @dataclass(frozen=True)
 class VectorOutput:
     """A per-run list in the run's result, stored as a long table ``table``: one row per run
-    and element, the element's position in column ``index`` and its value in ``value``."""
+    and element, the element's position in column ``index`` and its value in ``value``.
+
+    With ``values`` (column names), the run's ``key`` holds a dict of equally long lists, one
+    per name, stored as one column each (``value`` is then unused)."""
 
     key: str
     table: str
     index: str
-    value: str
+    value: str = "value"
+    values: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

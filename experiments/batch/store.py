@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import atomic
-from ..errors import BatchConfigError, UserError
+from ..errors import BatchConfigError, UserError, option
 from .design import ID_COLUMNS
 from .manifest import MANIFEST_NAME, describe_diff
 from .tables import conform, ipc_schema, read_ipc, unified_schema
@@ -51,41 +51,58 @@ def _clear_results(out: Path, tables: tuple[str, ...]) -> None:
 
 
 def prepare_folder(out: Path, config: dict, config_hash: str, overwrite: bool, tables: tuple[str, ...],
-                   derived: tuple[str, ...] = ()) -> dict | None:
+                   derived: tuple[str, ...] = (), extend_hash: str | None = None) -> dict | None:
     """Create, clear or check the results folder; return the old manifest when resuming.
 
     ``derived``: files and folders made from the results (a report, figures); they are
-    removed with the results when the folder is overwritten.
+    removed with the results when the folder is overwritten. ``extend_hash``: the hash of the
+    configuration without ``replicates``; a folder of the same batch with fewer replicates is
+    extended (its runs are kept, only the new replicates run), one with more is refused.
     """
     manifest_path = out / MANIFEST_NAME
-    if out.exists() and not out.is_dir():
-        raise BatchConfigError(f"output folder '{out}' is a file; choose a folder (--out / out=)")
-    if not out.exists() or not any(out.iterdir()):
+    check_writable(out)  # creates the folder
+    if not any(out.iterdir()):
         out.mkdir(parents=True, exist_ok=True)
         return None
     if not manifest_path.is_file():
         raise BatchConfigError(
             f"output folder '{out}' is not empty and holds no {MANIFEST_NAME}, so it is not a commissim "
-            "results folder; choose a new or empty folder with --out (out=)"
+            f"results folder; choose a new or empty folder with {option('out')}"
         )
     try:
         old = json.loads(manifest_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         if not overwrite:
             raise BatchConfigError(
-                f"cannot read {manifest_path} ({exc}); pass --overwrite (overwrite=True) to start again"
+                f"cannot read {manifest_path} ({exc}); pass {option('overwrite')} to start again"
             ) from None
         old = {}
     if overwrite:
         _clear_results(out, tables)
         clear_files(out, derived)
         return None
-    if old.get("config_hash") != config_hash:
+    if old.get("config_hash") == config_hash:
+        return old
+    old_reps = old.get("config", {}).get("replicates")
+    new_reps = config.get("replicates")
+    if extend_hash is not None and old.get("extend_hash") == extend_hash and old_reps is not None:
+        if new_reps > old_reps:
+            return {**old, "extending_from": old_reps}
         raise BatchConfigError(
-            f"results folder '{out}' holds a different batch ({describe_diff(old.get('config', {}), old, config)}); "
-            "choose another folder with --out (out=), or pass --overwrite (overwrite=True) to replace it"
+            f"results folder '{out}' holds {old_reps} seeds per design point and {new_reps} were asked for; "
+            f"ask for {old_reps} (or more: extra seeds extend the folder and only the new runs run), or choose "
+            f"another folder with {option('out')}"
         )
-    return old
+    raise BatchConfigError(
+        f"results folder '{out}' holds a different batch ({describe_diff(old.get('config', {}), old, config)}); "
+        f"choose another folder with {option('out')}, or pass {option('overwrite')} to replace it"
+    )
+
+
+def check_writable(out: Path) -> None:
+    """Create the results folder; refuse, in one line, one that cannot be created or written
+    (read-only file system, no permission, a file in the way, a path the system cannot hold)."""
+    atomic.check_output_folder(out, error=BatchConfigError)
 
 
 # --------------------------------------------------------------------------- parts

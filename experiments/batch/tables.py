@@ -103,18 +103,21 @@ def _vector(done: Sequence[Finished], vec: VectorOutput):
     """Long format: one row per run and element of the run's ``vec.key`` list."""
     import pyarrow as pa
 
+    names = tuple(vec.values) or (vec.value,)
     rows: dict[str, list] = {"run_id": [], "point": [], "replicate": [], "scenario": [], vec.index: [],
-                             vec.value: []}
+                             **{n: [] for n in names}}
     for run, result, _secs in done:
-        values = result.get(vec.key)
-        if values is None:
+        got = result.get(vec.key)
+        if got is None:
             continue
-        values = [float(v) for v in values]
-        k = len(values)
+        columns = {n: [float(v) for v in got.get(n, ())] for n in names} if vec.values else {names[0]: got}
+        k = max(len(v) for v in columns.values())
         for c in ("run_id", "point", "replicate", "scenario"):
             rows[c].extend([getattr(run, c)] * k)
         rows[vec.index].extend(range(k))
-        rows[vec.value].extend(values)
+        for n in names:
+            col = [float(v) for v in columns[n]]
+            rows[n].extend(col + [None] * (k - len(col)))
     return pa.table(rows) if rows["run_id"] else None
 
 

@@ -12,14 +12,14 @@ import argparse
 import importlib
 import sys
 
-from ..errors import USER_ERRORS
+from ..errors import USER_ERRORS, command_line_words
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "main", "version", "commands_text"]
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "scenarios": ("commissim.experiments.cli.scenarios", "list the named scenarios with description and source"),
-    "run": ("commissim.experiments.cli.run", "run one scenario and write a table and a figure under results/"),
+    "run": ("commissim.experiments.cli.run", "run one scenario; write its tables, a figure and a map under results/"),
     "compare": ("commissim.experiments.cli.compare", "run every scenario for many seeds and write a results folder"),
     "sweep": ("commissim.experiments.cli.sweep", "sensitivity sweep (SALib) on local processes or a Dask cluster"),
     "validate": ("commissim.experiments.cli.validate",
@@ -28,12 +28,34 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def version() -> str:
+    """The installed commissim's version (``unknown`` when run from a tree that is not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("commissim")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def commands_text() -> str:
+    """What ``commissim`` alone prints: the commands, one line each, and how to get more."""
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: commissim COMMAND [options]", "",
+             "Agent-based model of NHS England specialised commissioning.", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    lines += ["", "'commissim COMMAND --help' for a command's options; 'commissim --version' for the version.",
+              "Start with 'commissim scenarios', or 'commissim compare' for the full comparison."]
+    return "\n".join(lines)
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module is imported (all of them when None)."""
     parser = argparse.ArgumentParser(
         prog="commissim",
         description="Agent-based model of NHS England specialised commissioning.",
     )
+    parser.add_argument("--version", action="version", version=f"commissim {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (module_name, help_text) in COMMANDS.items():
@@ -47,11 +69,15 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # `commissim` alone: the commands, not an error
+        print(commands_text())
+        return 0
     command = argv[0] if argv and argv[0] in COMMANDS else "__none__"
     parser = build_parser(command)
     args = parser.parse_args(argv)
     try:
-        return int(args._module.run(args) or 0)
+        with command_line_words():  # messages name options as --out, --overwrite
+            return int(args._module.run(args) or 0)
     except USER_ERRORS as exc:
         print(f"commissim {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,16 +1,19 @@
-"""``commissim run``: one scenario, one seed, N years; writes a table and a figure.
+"""``commissim run``: one scenario, one seed, N years; writes tables, a figure and a map.
 
     commissim run --scenario full_delegation --years 10 --seed 1 --set system_weight=10
 
 Writes ``results/run-<scenario>-seed<seed>/``: ``series.csv`` (one row per
 financial year, every model reporter), ``providers.csv`` (end-of-run provider
-state), ``summary.json``, ``run.png`` and ``manifest.json``.
+state), ``icbs.csv`` (end-of-run ICB map measures), ``summary.json``, ``run.png``
+(four measures over the financial years), ``map.png`` (an ICB measure as a
+choropleth, providers on top, the most at risk labelled) and ``manifest.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -20,21 +23,30 @@ from .options import non_negative_int, parse_set
 # Measures (names in commissim.model.measures.MEASURES): the figure's four panels, and the lines printed.
 PANELS = ("providers_destabilised", "trust_sector_margin", "out_of_area_income_change", "unmet_need_share")
 PRINTED = ("total_spend", "budget_total", "trust_sector_margin", "providers_destabilised", "providers_needing_support",
-           "cumulative_lines_withdrawn", "local_services_started", "out_of_area_income_change", "access_gini",
-           "unmet_need_share")
+           "cumulative_lines_withdrawn", "local_services_started", "out_of_area_share", "out_of_area_income_change",
+           "access_gini", "unmet_need_share")
+# --map choices -> the ICB measure drawn (model.maps.ICB_MEASURES; labels and units from the registry).
+MAP_CHOICES = {"access_rate": "icb_access_rate", "budget_change": "icb_budget_change",
+               "out_of_area_spend_change": "icb_out_of_area_spend_change"}
+MAX_YEARS = 100
 
 
 def provider_table(model):
-    """End-of-run state of every provider, most at risk first."""
+    """End-of-run state of every provider, most at risk first (floating-point noise within 1e-9 zeroed)."""
+    import numpy as np
     import pandas as pd
+
+    def c(x, digits):
+        x = np.asarray(x, dtype=float)
+        return np.where(np.abs(x) < 1e-9, 0.0, x).round(digits) + 0.0  # + 0.0: no "-0.0"
 
     d, st = model.data, model.state
     df = pd.DataFrame({
         "provider_code": d.provider_code, "provider": d.provider_short, "host_icb": d.icb_short[d.provider_icb],
-        "kind": d.provider_kind, "specialised_income_gbp_m": st.spec_income.round(2),
-        "income_change": st.income_change.round(4), "turnover_gbp_m": st.turnover.round(1),
-        "surplus_gbp_m": st.surplus.round(2), "margin": st.margin.round(4), "cash_gbp_m": st.cash.round(1),
-        "revenue_support_gbp_m": st.pdc_total.round(1), "needs_support": st.needs_support,
+        "kind": d.provider_kind, "specialised_income_gbp_m": c(st.spec_income, 2),
+        "income_change": c(st.income_change, 4), "turnover_gbp_m": c(st.turnover, 1),
+        "surplus_gbp_m": c(st.surplus, 2), "margin": c(st.margin, 4), "cash_gbp_m": c(st.cash, 1),
+        "revenue_support_gbp_m": c(st.pdc_total, 1), "needs_support": st.needs_support,
         "destabilised": st.destabilised, "lines_open": st.active.sum(axis=1),
         "lines_withdrawn": st.withdrawn.sum(axis=1), "lines_started": st.started.sum(axis=1),
     })
@@ -43,10 +55,45 @@ def provider_table(model):
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="nhse_direct", help="scenario name or TOML path (default nhse_direct)")
-    parser.add_argument("--years", type=non_negative_int, default=10, help="funding rounds to run (default 10)")
+    parser.add_argument("--years", type=non_negative_int, default=10,
+                        help=f"funding rounds to run, 0 to {MAX_YEARS} (default 10)")
     parser.add_argument("--seed", type=non_negative_int, default=1, help="random seed, a whole number >= 0 (default 1)")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a model parameter")
+    parser.add_argument("--map", choices=tuple(MAP_CHOICES), default="access_rate",
+                        help="the ICB measure map.png shows (default access_rate)")
     parser.add_argument("--out", default=None, help="output folder (default results/run-<scenario>-seed<seed>)")
+
+
+def run_title(model, seed: int, params: dict) -> str:
+    """``full_delegation, seed 1, 2022-23 to 2032-33; overrides: system_weight=10``."""
+    from commissim.model.scenarios import fy_label
+
+    from ..charts import overrides_text
+
+    return (f"{model.policy_name}, seed {seed}, {fy_label(model.year - model.steps)} to {model.financial_year}; "
+            f"{overrides_text(params)}")
+
+
+def run_figure(series, title: str):
+    """Four measures over the financial years: units on every axis, counts and shares from zero."""
+    import matplotlib.pyplot as plt
+
+    from ..charts import include_zero, measure, year_axis
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.4), sharex=True)
+    rounds = list(range(len(series)))
+    for ax, name in zip(axes.ravel(), PANELS):
+        m = measure(name)
+        values = series[name].to_numpy(dtype=float) * m.scale
+        ax.plot(rounds, values, marker="o", color="#005EB8")
+        ax.set_title(m.label, fontsize=10)
+        ax.set_ylabel(m.unit or "index", fontsize=9)
+        include_zero(ax, values)
+        ax.grid(alpha=0.3)
+        year_axis(ax, rounds, list(series["financial_year"]), label=ax in axes[1], fontsize=8)
+    fig.suptitle(f"commissim run: {title}", fontsize=11)
+    fig.tight_layout()
+    return fig
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,54 +101,60 @@ def run(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import pandas as pd
 
     from commissim.model import CommissioningModel
+    from commissim.model.maps import ICB_MEASURES, icb_base, icb_values, map_figure
     from commissim.model.measures import MEASURE_BY_NAME
-    from commissim.model.scenarios import fy_label
+    from commissim.model.scenarios import BASE_YEAR, changes_after, fy_label, load_scenario
 
     from .. import atomic
     from ..batch import git_commit, package_versions
 
-    if args.years > 100:  # argparse already refuses negative years
-        raise UserError(f"--years {args.years}: allowed 0 to 100")
+    if args.years > MAX_YEARS:  # argparse already refuses negative years
+        raise UserError(f"--years {args.years}: allowed 0 to {MAX_YEARS}")
     params = parse_set(args.set)
+    scen = load_scenario(args.scenario)
+    out = Path(args.out or f"results/run-{scen.name}-seed{args.seed}")
+    atomic.check_output_folder(out)  # before the run: an unwritable --out stops here, in one line
+    for warning in changes_after(scen, BASE_YEAR + args.years, overridden=params):
+        print(f"commissim run: warning: {warning}", file=sys.stderr)
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     model = CommissioningModel(scenario=args.scenario, rng=args.seed, **params)
-    out = Path(args.out or f"results/run-{model.policy_name}-seed{args.seed}")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out '{out}' is a file; choose a folder")
+    base = icb_base(model)
     model.run(args.years)
-    out.mkdir(parents=True, exist_ok=True)
 
     series = model.datacollector.get_model_vars_dataframe()
-    series.insert(0, "financial_year", [fy_label(2022 + int(t)) for t in series.index])
+    series.insert(0, "financial_year", [fy_label(BASE_YEAR + int(t)) for t in series.index])
     series.index.name = "round"
     atomic.write_text(out / "series.csv", series.to_csv())
     atomic.write_text(out / "providers.csv", provider_table(model).to_csv(index=False))
+    icb = icb_values(model, base)
+    icbs = pd.DataFrame({"icb_code": model.data.icb_code, "icb": model.data.icb_short,
+                         **{k: (icb[k] + 0.0).round(6) for k in ICB_MEASURES}})
+    atomic.write_text(out / "icbs.csv", icbs.to_csv(index=False))
     summary = model.summary()
     atomic.write_text(out / "summary.json", json.dumps(summary, indent=2))
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-    for ax, name in zip(axes.ravel(), PANELS):
-        m = MEASURE_BY_NAME[name]
-        ax.plot(series["financial_year"], series[name] * m.scale, marker="o", color="#005EB8")
-        ax.set_title(m.axis_label, fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.tick_params(axis="x", rotation=45, labelsize=8)
-    fig.suptitle(f"commissim: {model.policy_name}, seed {args.seed}, {fy_label(2022)} to {model.financial_year}")
-    fig.tight_layout()
+    title = run_title(model, args.seed, params)
+    fig = run_figure(series, title)
     atomic.save_figure(fig, out / "run.png", dpi=110)
     plt.close(fig)
+    name = MAP_CHOICES[args.map]
+    fig = map_figure(model, name, icb[name], title=f"{MEASURE_BY_NAME[name].label} by ICB in "
+                                                    f"{model.financial_year}\n{title}")
+    atomic.save_figure(fig, out / "map.png", dpi=130)
 
     manifest = {
         "command": "commissim run", "scenario": model.policy_name, "scenario_source": model.policy.path,
         "parameters": model.p, "user_parameters": params, "seed": args.seed, "years": args.years,
-        "versions": package_versions(("mesa",)), "git_commit": git_commit(), "started": started,
+        "map": name, "versions": package_versions(("mesa",)), "git_commit": git_commit(), "started": started,
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     atomic.write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
-    print(f"{model.policy_name}, seed {args.seed}, {args.years} years -> {out}/")
-    for name in PRINTED:
-        m = MEASURE_BY_NAME[name]
-        print(f"  {m.label:40s} {m.text(summary[name])}")
+    print(f"{title} -> {out}/")
+    for key in PRINTED:
+        m = MEASURE_BY_NAME[key]
+        print(f"  {m.label:40s} {m.text(summary[key])}")
+    print(f"  figures: {out / 'run.png'}, {out / 'map.png'}")
     return 0

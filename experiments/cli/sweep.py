@@ -54,13 +54,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..sensitivity import analyse, summary_text, sweep
+    import sys
+    import warnings
 
+    from ..errors import SweepWarning
+    from ..sensitivity import analyse, summary_text, sweep
+    from ..sensitivity.reliability import SayOnce
+
+    # Every warning printed once, as one "warning: ..." line (not again by Python's warnings module).
+    warnings.simplefilter("ignore", SweepWarning)
+    say = SayOnce(lambda msg: print(msg, file=sys.stderr))
     if args.analyse_only:
         if args.config:
             raise UserError("give a sweep file or --analyse-only FOLDER, not both")
         folder = Path(args.analyse_only)
-        res = analyse(folder, second_order=args.second_order, figures=not args.no_figures)
+        res = analyse(folder, second_order=args.second_order, figures=not args.no_figures, log=say)
     else:
         if not args.config:
             raise UserError("give a parameter-space file, e.g. commissim sweep experiments/configs/"
@@ -70,9 +78,9 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite, method=args.method, n=args.n, seeds=args.seeds, years=args.years,
             scenarios=args.scenarios, outcomes=args.outcomes, second_order=args.second_order,
             root_seed=args.root_seed, chunk_size=args.chunk_size, analyse=False,
-            progress=False if args.no_progress else None, command=command_line(args, NOT_RECORDED),
+            progress=False if args.no_progress else None, command=command_line(args, NOT_RECORDED), log=say,
         )
-        res = analyse(folder, figures=not args.no_figures)
+        res = analyse(folder, figures=not args.no_figures, log=say)
         print(f"results: {folder}")
     print(summary_text(res))
     print(f"report: {folder / 'sensitivity.md'}")

@@ -10,10 +10,13 @@ The folder holds per-run summaries and per-year series (Parquet and CSV), a
 (PNG) and ``report.md`` with the headline comparison. Interrupt it at any time: the same
 call resumes, skipping finished runs.
 
-Each scenario's seeds follow from its name (:func:`scenario_point_id`), never from its
-place in a list: ``scenarios=["nhse_direct"]`` reproduces exactly the ``nhse_direct`` runs
-of a full comparison with the same root seed, and adding a scenario never shifts another's
-seeds (nor makes an old results folder refuse to resume).
+Scenarios are compared with common random numbers: replicate r of every scenario runs with
+the same seed (the model draws its random numbers from streams of the seed, the same in every
+scenario), so differences between scenarios are paired by replicate. A scenario is identified in
+the folder by its name (:func:`scenario_point_id`), never by its place in a list, so
+``scenarios=["nhse_direct"]`` reproduces exactly the ``nhse_direct`` runs of a full comparison
+with the same root seed and adding a scenario never shifts another's runs. Asking for more seeds
+in an existing folder extends it: only the new replicates run.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from ..batch import run_batch
-from ..errors import UserError, rethrow
-from ..model_runs import model_runner
+from ..errors import UserError, option, rethrow
+from ..model_runs import late_changes, model_runner
 
 __all__ = ["compare", "resolve_scenarios", "scenario_point_id", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
            "DERIVED"]
@@ -59,10 +62,10 @@ def resolve_scenarios(scenarios: str | Sequence[str] | None) -> tuple[list[str],
             scenarios = scenarios.split(",")
         names = [str(s).strip() for s in scenarios if str(s).strip()]
         if not names:
-            raise UserError(f"--scenarios: no scenario given; valid scenarios: {', '.join(builtin)}")
+            raise UserError(f"{option('scenarios')}: no scenario given; valid scenarios: {', '.join(builtin)}")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise UserError(f"--scenarios: {', '.join(dupes)} given more than once")
+        raise UserError(f"{option('scenarios')}: {', '.join(dupes)} given more than once")
     named: dict[str, str] = {}
     for n in names:
         scen_name = load_scenario(n).name  # ScenarioError names the value and lists the valid ones
@@ -121,7 +124,7 @@ def compare(
     ``scheduler="tcp://HOST:8786"`` runs on an existing Dask cluster. ``func``/``func_kwargs``:
     the run function (default ``commissim.model.simulation.simulate``) and fixed keywords
     for it. Returns the results folder; an existing folder of the same comparison is
-    resumed, a different one refused unless ``overwrite=True``.
+    resumed (extended when ``seeds`` grew), a different one refused unless ``overwrite=True``.
     """
     from .figures import make_figures
     from .report import write_report
@@ -130,11 +133,13 @@ def compare(
     params = _check_parameters(parameters)
     out = Path(out)
     say = log or (lambda msg: print(msg, file=sys.stderr))
+    late_changes(names, years, params, say)
     result = run_batch(
         [{"scenario": n, **params} for n in names], runner=model_runner(func, func_kwargs), out=out,
         replicates=seeds, years=years, root_seed=root_seed, executor=executor, workers=workers,
         scheduler=scheduler, series=True, point_ids=ids, overwrite=overwrite, derived=DERIVED, progress=progress,
         label="compare", meta={"command": command, "scenarios": names, "overrides": params}, log=say,
+        common_seeds=True,
     )
     if figures and result.n_done:
         make_figures(out, log=say)

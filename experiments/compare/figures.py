@@ -1,14 +1,24 @@
-"""Figures of a results folder (PNG, matplotlib's Agg backend, no display needed).
+"""Figures of a compare folder (PNG, matplotlib's Agg backend, no display needed).
+
+Drawn so that they cannot mislead (:mod:`commissim.experiments.charts`): value axes include zero,
+differences are drawn as differences with their intervals next to the levels, scenarios get
+panels of their own instead of overlapping bands, every axis has its unit and the financial
+years, and every title says how many seeds ran and which parameters were overridden.
 
 ``make_figures(folder)`` writes into ``folder/figures/``:
 
-- ``providers_destabilised.png`` - providers destabilised per financial year: mean
-  over seeds and the 5-95% band of runs, one colour per scenario;
-- ``income_change_distribution.png`` - every provider's end-of-run specialised
-  income change (all seeds pooled), one box per scenario;
-- ``access_inequality.png`` - Gini (or, failing that, coefficient of variation)
-  across ICBs of the need-adjusted access rate, mean and 5-95% band;
-- ``out_of_area_share.png`` - out-of-area share of spend, mean and 5-95% band.
+- ``differences_<measure>.png`` - one per headline measure: levels (each scenario's mean over
+  seeds, every run as a dot, the 5-95% range of runs) next to the difference from the
+  reference scenario (``nhse_direct``), paired by seed, with its 90% interval (a forest plot);
+- ``destabilisation_curve.png`` - providers destabilised at the end of the run against the deficit
+  threshold (0.5% to 10% of turnover), each scenario in its own panel against the reference;
+- ``providers_destabilised.png``, ``access_inequality.png``, ``out_of_area_share.png`` - the
+  measure over the financial years, one panel per scenario with the reference in grey (mean
+  over seeds and the 5-95% band of runs);
+- ``income_change_distribution.png`` - every provider's end-of-run specialised income change
+  (all seeds pooled), one box per scenario;
+- ``map_access_difference.png`` - need-adjusted access rate by ICB under the reference and
+  another scenario (``full_delegation`` when compared), and the difference between them.
 
 A scenario keeps its colour in every figure (a built-in scenario's colour follows
 its place in the built-in list, so ``nhse_direct`` is always the first colour). A figure whose measure the results
@@ -18,26 +28,59 @@ do not hold is skipped with a note.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
-from .. import atomic
+import numpy as np
 
-__all__ = ["make_figures", "scenario_colours", "scenario_order", "FIGURES"]
+from .. import atomic
+from ..charts import (
+    difference_label,
+    include_zero,
+    measure,
+    overrides_text,
+    value_label,
+    year_axis,
+)
+from .differences import common_seeds, paired_difference, reference_scenario
+
+__all__ = ["make_figures", "scenario_colours", "scenario_order", "FIGURES", "FOREST_MEASURES", "figure_files",
+           "MAP_SCENARIO", "MAP_MEASURE"]
 
 BAND = (0.05, 0.95)
-# The figures of a compare folder: file -> title (the report shows those present, in this order).
-FIGURES = {
-    "providers_destabilised.png": "Providers destabilised over time",
-    "income_change_distribution.png": "Distribution of provider income change",
-    "access_inequality.png": "Inequality of access between ICBs",
-    "out_of_area_share.png": "Out-of-area share of spend",
-}
-# Band figures over the years: file -> the measure they show (labels and units from the registry).
+# One levels-and-differences figure per headline measure (labels and units from the registry).
+FOREST_MEASURES = ("providers_destabilised", "max_providers_destabilised", "providers_needing_support",
+                   "trust_sector_margin", "specialist_trust_margin", "out_of_area_income_change",
+                   "income_change_p10", "unmet_need_share", "access_gini", "out_of_area_share",
+                   "cumulative_lines_withdrawn", "cumulative_revenue_support", "cumulative_returned")
+# Figures over the financial years: file -> the measure they show (small multiples).
 BAND_FIGURES = {
     "providers_destabilised.png": "providers_destabilised",
     "access_inequality.png": "access_gini",  # access_cv when the results hold no Gini
     "out_of_area_share.png": "out_of_area_share",
 }
+# The map: this scenario against the reference, this ICB measure (model.maps.ICB_MEASURES).
+MAP_SCENARIO = "full_delegation"
+MAP_MEASURE = "icb_access_rate"
+# The other figures of a compare folder: file -> title (the report shows those present, in this order).
+FIGURES = {
+    "destabilisation_curve.png": "Providers destabilised across deficit thresholds",
+    "providers_destabilised.png": "Providers destabilised over time",
+    "access_inequality.png": "Inequality of access between ICBs over time",
+    "out_of_area_share.png": "Out-of-area share of spend over time",
+    "income_change_distribution.png": "Distribution of provider income change",
+    "map_access_difference.png": "Access by ICB: the reference, another scenario and the difference",
+}
+REF_GREY = "#8c8c8c"
+
+
+def figure_files(folder: Path) -> list[tuple[str, str]]:
+    """(file, title) of every figure present in ``folder/figures``, in the report's order."""
+    figdir = Path(folder) / "figures"
+    out = [(f"differences_{m}.png", f"{measure(m).label}: levels and differences")
+           for m in FOREST_MEASURES if (figdir / f"differences_{m}.png").is_file()]
+    out += [(f, t) for f, t in FIGURES.items() if (figdir / f).is_file()]
+    return out
 
 
 def scenario_colours(manifest: dict) -> dict[str, str]:
@@ -70,45 +113,303 @@ def _save(fig, path: Path) -> Path:
     return atomic.save_figure(fig, path, dpi=130, bbox_inches="tight")
 
 
-def _band_figure(series, measure, title, path, colours, order, n_seeds):
+class _Context:
+    """What every figure of one folder says in its title."""
+
+    def __init__(self, manifest: dict):
+        from ..model_runs import year_label
+
+        cfg = manifest.get("config", {})
+        self.manifest = manifest
+        self.n_seeds = cfg.get("replicates", "?")
+        self.years = cfg.get("years")
+        self.final_year = year_label(self.years) if self.years is not None else "the final year"
+        self.paired = common_seeds(manifest)
+        self.overrides = overrides_text(manifest.get("overrides"))
+        self.colours = scenario_colours(manifest)
+
+    def runs_note(self) -> str:
+        seeds = (f"{self.n_seeds} seeds per scenario, the same seeds in every scenario" if self.paired
+                 else f"{self.n_seeds} seeds per scenario")
+        return f"{seeds}; {self.overrides}"
+
+
+# --------------------------------------------------------------------------- levels and differences
+def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ctx: _Context, path: Path):
     import matplotlib.pyplot as plt
 
-    from commissim.model.measures import MEASURE_BY_NAME
-
-    scale, ylabel = MEASURE_BY_NAME[measure].scale, MEASURE_BY_NAME[measure].axis_label
-    df = series[["scenario", "round", "year", measure]].dropna(subset=[measure])
-    if df.empty:
+    m = measure(name)
+    data = summaries[["scenario", "replicate", name]].dropna()
+    order = [s for s in order if (data["scenario"] == s).any()]
+    if not order or ref not in order:
         return None
-    fig, ax = plt.subplots(figsize=(9, 5))
-    years = df.drop_duplicates("round").sort_values("round")
-    for scen in order:
-        d = df[df["scenario"] == scen]
-        if d.empty:
+    n = len(order)
+    fig, (ax_l, ax_d) = plt.subplots(1, 2, figsize=(12, 1.3 + 0.46 * n), sharey=True,
+                                     gridspec_kw={"width_ratios": [1, 1], "wspace": 0.08})
+    y = np.arange(n)[::-1]
+    gen = np.random.default_rng(0)
+    level_values = []
+    for yi, s in zip(y, order):
+        v = data.loc[data["scenario"] == s, name].to_numpy(dtype=float) * m.scale
+        c = ctx.colours.get(s, "#555555")
+        ax_l.scatter(v, yi + gen.uniform(-0.16, 0.16, len(v)), s=9, color=c, alpha=0.35, lw=0, zorder=2)
+        lo, hi = np.quantile(v, BAND[0], method="nearest"), np.quantile(v, BAND[1], method="nearest")
+        ax_l.plot([lo, hi], [yi, yi], color=c, lw=2.2, alpha=0.8, zorder=3, solid_capstyle="butt")
+        ax_l.scatter([v.mean()], [yi], s=46, color=c, edgecolors="black", linewidths=0.6, zorder=4)
+        level_values += [float(v.min()), float(v.max())]
+    include_zero(ax_l, level_values, axis="x")
+    ax_l.set_yticks(y, order)
+    ax_l.set_xlabel(value_label(name))
+    ax_l.set_title("levels: mean over seeds (large dot), each run (small dots),\n5-95% of runs (bar)", fontsize=9)
+    ax_l.grid(axis="x", alpha=0.3)
+
+    diff_values = [0.0]
+    for yi, s in zip(y, order):
+        if s == ref:
             continue
-        g = d.groupby("round")[measure]
-        mean = g.mean() * scale
-        lo, hi = g.quantile(BAND[0]) * scale, g.quantile(BAND[1]) * scale
-        c = colours.get(scen)
-        ax.plot(mean.index, mean.values, color=c, lw=2, label=scen)
-        ax.fill_between(mean.index, lo.values, hi.values, color=c, alpha=0.15, lw=0)
-    ax.set_xticks(years["round"].tolist())
-    ax.set_xticklabels(years["year"].tolist(), rotation=45, ha="right")
-    ax.set_xlabel("financial year")
-    ax.set_ylabel(ylabel)
-    ax.set_title(f"{title}\nline: mean over {n_seeds} seeds; band: 5-95% of runs", fontsize=11)
-    ax.grid(alpha=0.3)
-    ax.legend(title="scenario", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        d = paired_difference(data, name, s, ref, paired=ctx.paired)
+        if d is None:
+            continue
+        est, lo, hi = d.estimate * m.scale, d.low * m.scale, d.high * m.scale
+        c = ctx.colours.get(s, "#555555")
+        ax_d.plot([lo, hi], [yi, yi], color=c, lw=2.0, zorder=3)
+        for end in (lo, hi):
+            ax_d.plot([end, end], [yi - 0.13, yi + 0.13], color=c, lw=1.4, zorder=3)
+        ax_d.scatter([est], [yi], s=48, zorder=4, edgecolors=c, linewidths=1.5,
+                     color=c if d.clear else "white")
+        diff_values += [lo, hi]
+    ax_d.axvline(0, color="black", lw=0.9, zorder=1)
+    lo, hi = min(diff_values), max(diff_values)
+    span = max(hi - lo, 1e-12)
+    big = max(abs(lo), abs(hi), 1e-12)
+    left, right = min(lo - 0.08 * span, -0.05 * big), max(hi + 0.08 * span, 0.05 * big)
+    ax_d.set_xlim(left, right)
+    on_right = -left > right  # zero sits in the right half: write the label to its left
+    ax_d.annotate("reference (0)", (0, y[order.index(ref)]), xytext=(-6 if on_right else 6, 0),
+                  textcoords="offset points", ha="right" if on_right else "left", va="center", fontsize=9,
+                  color="#555555", style="italic")
+    ax_d.set_xlabel(difference_label(name, ref))
+    how = "paired by seed" if ctx.paired else "Welch"
+    ax_d.set_title(f"difference from {ref} ({how}): mean and 90% interval;\nfilled dot: the interval excludes 0",
+                   fontsize=9)
+    ax_d.grid(axis="x", alpha=0.3)
+    ax_d.tick_params(axis="y", length=0)
+    fig.suptitle(f"{m.label} in {ctx.final_year}\n{ctx.runs_note()}", fontsize=11, y=1.0)
     out = _save(fig, path)
     plt.close(fig)
     return out
 
 
+# --------------------------------------------------------------------------- small multiples
+def _grid(n: int) -> tuple[int, int]:
+    cols = min(n, 5 if n > 6 else 3 if n > 4 else n)
+    return math.ceil(n / cols), cols
+
+
+def _small_multiples(panels: list[str], ref: str, draw, *, xlabel: str, ylabel: str, title: str, path: Path,
+                     sharex: bool = True):
+    """One panel per scenario (the reference's own panel first); ``draw(ax, scenario) -> values``."""
+    import matplotlib.pyplot as plt
+
+    rows, cols = _grid(len(panels))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols + 0.8, 2.5 * rows + 1.3), sharex=sharex,
+                             sharey=True, squeeze=False)
+    values: list[float] = []
+    for ax, s in zip(axes.ravel(), panels):
+        values += draw(ax, s)
+        ax.set_title(s + (" (reference)" if s == ref else ""), fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    include_zero(axes[0, 0], values)
+    fig.supxlabel(xlabel, fontsize=10)
+    fig.supylabel(ylabel, fontsize=10)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def _band(ax, x, values_by_x, colour, *, scale: float, label=None, lw=1.8, alpha=0.2, ls="-"):
+    mean = values_by_x.mean() * scale
+    lo = values_by_x.quantile(BAND[0]) * scale
+    hi = values_by_x.quantile(BAND[1]) * scale
+    ax.fill_between(x, lo.to_numpy(), hi.to_numpy(), color=colour, alpha=alpha, lw=0)
+    ax.plot(x, mean.to_numpy(), color=colour, lw=lw, ls=ls, label=label)
+    return [float(lo.min()), float(hi.max())]
+
+
+def _over_time(series, name: str, title: str, order: list[str], ref: str, ctx: _Context, path: Path):
+    m = measure(name)
+    df = series[["scenario", "round", "year", name]].dropna(subset=[name])
+    if df.empty:
+        return None
+    years = df.drop_duplicates("round").sort_values("round")
+    rounds, labels = years["round"].tolist(), years["year"].tolist()
+    groups = {s: g.groupby("round")[name] for s, g in df.groupby("scenario")}
+    panels = [s for s in order if s in groups]
+
+    def draw(ax, s):
+        vals = []
+        if s != ref and ref in groups:
+            g = groups[ref]
+            vals += _band(ax, list(g.mean().index), g, REF_GREY, scale=m.scale, lw=1.2, alpha=0.25, ls="--")
+        g = groups[s]
+        vals += _band(ax, list(g.mean().index), g, ctx.colours.get(s, "#555555"), scale=m.scale)
+        year_axis(ax, rounds, labels, label=False, every=max(1, math.ceil(len(rounds) / 5)), fontsize=7)
+        return vals
+
+    return _small_multiples(
+        panels, ref, draw, xlabel="financial year", ylabel=value_label(name), path=path,
+        title=f"{title}: each scenario (colour) against {ref} (grey, dashed)\nline: mean over seeds; band: 5-95% "
+              f"of runs; {ctx.runs_note()}")
+
+
+def _curve(summaries, order: list[str], ref: str, ctx: _Context, path: Path):
+    from commissim.model.finance import DESTAB_THRESHOLDS
+    from commissim.model.measures import CURVE_MEASURES
+
+    present = [c for c in CURVE_MEASURES if c in summaries.columns]
+    if len(present) != len(CURVE_MEASURES) or summaries[present].isna().all().all():
+        return None
+    x = np.asarray(DESTAB_THRESHOLDS) * 100
+    panels = [s for s in order if (summaries["scenario"] == s).any()]
+    threshold = (ctx.manifest.get("overrides") or {}).get("destabilised_deficit")
+    if threshold is None:
+        from commissim.model.params import DEFAULTS
+
+        threshold = DEFAULTS.get("destabilised_deficit")
+
+    def curve_of(s):
+        d = summaries.loc[summaries["scenario"] == s, present]
+        return d
+
+    def draw(ax, s):
+        vals = []
+        if s != ref:
+            d = curve_of(ref)
+            lo, hi = d.quantile(BAND[0]).to_numpy(), d.quantile(BAND[1]).to_numpy()
+            ax.fill_between(x, lo, hi, color=REF_GREY, alpha=0.25, lw=0)
+            ax.plot(x, d.mean().to_numpy(), color=REF_GREY, lw=1.2, ls="--", marker="o", ms=2.5)
+            vals += [float(lo.min()), float(hi.max())]
+        d = curve_of(s)
+        lo, hi = d.quantile(BAND[0]).to_numpy(), d.quantile(BAND[1]).to_numpy()
+        c = ctx.colours.get(s, "#555555")
+        ax.fill_between(x, lo, hi, color=c, alpha=0.22, lw=0)
+        ax.plot(x, d.mean().to_numpy(), color=c, lw=1.8, marker="o", ms=3)
+        if threshold is not None:
+            ax.axvline(float(threshold) * 100, color="black", lw=0.6, ls=":")
+        ax.set_xlim(0, x.max() * 1.04)
+        return vals + [float(lo.min()), float(hi.max())]
+
+    note = f"dotted line: the threshold the model's own measure uses ({float(threshold) * 100:g}%)" \
+        if threshold is not None else ""
+    return _small_multiples(
+        panels, ref, draw, xlabel="deficit threshold (% of turnover, two years running; cash support and "
+                                  "financial withdrawals count at every threshold)",
+        ylabel="providers destabilised (providers)", path=path,
+        title=f"Providers destabilised in {ctx.final_year} across deficit thresholds: each scenario (colour) against "
+              f"{ref} (grey, dashed)\nline: mean over seeds; band: 5-95% of runs; {note}; {ctx.runs_note()}")
+
+
+# --------------------------------------------------------------------------- distribution
+def _income_distribution(prov, order: list[str], ctx: _Context, path: Path):
+    import matplotlib.pyplot as plt
+
+    order = [s for s in order if (prov["scenario"] == s).any()]
+    data = [prov.loc[prov["scenario"] == s, "income_change"].dropna().to_numpy() * 100 for s in order]
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(order) + 2))
+    box = ax.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=False, patch_artist=True,
+                     widths=0.6, tick_labels=order, medianprops={"color": "black", "lw": 1.5})
+    for patch, s in zip(box["boxes"], order):
+        patch.set_facecolor(ctx.colours.get(s, "#999999"))
+        patch.set_alpha(0.6)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"{measure('income_change_mean').label.split(',')[0]} in {ctx.final_year}, against each "
+                  "provider's fair-share path (%)")
+    ax.set_ylabel("scenario")
+    ax.set_title(f"Distribution of provider income change in {ctx.final_year}\nall providers, all seeds pooled; "
+                 f"box: quartiles, whiskers: 5-95%; {ctx.runs_note()}", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+# --------------------------------------------------------------------------- the map
+def _map(icbs, manifest: dict, order: list[str], ref: str, ctx: _Context, path: Path, *, scenario: str | None = None,
+         name: str = MAP_MEASURE):
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import Normalize, TwoSlopeNorm
+
+    from commissim.model import maps
+    from commissim.model.data import load_seeds
+
+    if name not in icbs.columns:
+        return None
+    others = [s for s in order if s != ref and (icbs["scenario"] == s).any()]
+    if not others or not (icbs["scenario"] == ref).any():
+        return None
+    scenario = scenario if scenario in others else (MAP_SCENARIO if MAP_SCENARIO in others else others[0])
+    kwargs = manifest.get("config", {}).get("function_kwargs") or {}
+    data = load_seeds(kwargs.get("seeds_path"))
+    m = measure(name)
+    a = icbs.loc[icbs["scenario"] == scenario, ["replicate", "icb", name]]
+    b = icbs.loc[icbs["scenario"] == ref, ["replicate", "icb", name]]
+    both = a.merge(b, on=["replicate", "icb"], suffixes=("_s", "_r")) if ctx.paired else None
+    n = data.n_icbs
+    level_ref = b.groupby("icb")[name].mean().reindex(range(n)).to_numpy() * m.scale
+    level_s = a.groupby("icb")[name].mean().reindex(range(n)).to_numpy() * m.scale
+    if both is not None and len(both):
+        diff = (both[f"{name}_s"] - both[f"{name}_r"]).groupby(both["icb"]).mean().reindex(range(n)).to_numpy()
+    else:
+        diff = (level_s - level_ref) / m.scale
+    diff = np.where(np.abs(diff) < 1e-12, 0.0, diff) * m.scale
+
+    fig = plt.figure(figsize=(15, 8.6))
+    gs = fig.add_gridspec(3, 3, height_ratios=[3.2, 1.15, 0.12], hspace=0.12, wspace=0.06)
+    finite = np.concatenate([level_ref[np.isfinite(level_ref)], level_s[np.isfinite(level_s)]])
+    lnorm = Normalize(float(finite.min()), float(finite.max())) if finite.size else Normalize(0, 1)
+    big = float(np.nanmax(np.abs(diff))) if np.isfinite(diff).any() else 0.0
+    big = big if big > 0 else 1e-6
+    dnorm = TwoSlopeNorm(vcenter=0.0, vmin=-big, vmax=big)
+    panels = [(level_ref, "viridis", lnorm, f"{ref}: {m.label.lower()}", value_label(name)),
+              (level_s, "viridis", lnorm, f"{scenario}: {m.label.lower()}", value_label(name)),
+              (diff, maps.diverging_cmap(), dnorm, f"{scenario} minus {ref}", difference_label(name, ref).replace(
+                  f"difference from {ref}", f"{scenario} minus {ref}"))]
+    for col, (vals, cmap, norm, title, clabel) in enumerate(panels):
+        ax = fig.add_subplot(gs[0, col])
+        coll = maps.draw_icbs(ax, data, vals, cmap=cmap, norm=norm)
+        maps.frame(ax)
+        lo0, lo1, la0, la1 = maps.LONDON
+        ax.add_patch(plt.Rectangle((lo0, la0), lo1 - lo0, la1 - la0, fill=False, ec="#333333", lw=0.7, zorder=5))
+        ax.set_title(title, fontsize=10)
+        inset = fig.add_subplot(gs[1, col])
+        maps.draw_icbs(inset, data, vals, cmap=cmap, norm=norm)
+        maps.frame(inset, maps.LONDON)
+        inset.set_title("London (enlarged)", fontsize=8, pad=2)
+        cax = fig.add_subplot(gs[2, col])
+        cb = fig.colorbar(coll, cax=cax, orientation="horizontal")
+        cb.set_label(clabel, fontsize=8)
+        cb.ax.tick_params(labelsize=7)
+    fig.suptitle(f"Need-adjusted access by ICB in {ctx.final_year} (mean over seeds; 100 = England's rate): "
+                 f"{ref}, {scenario}, and the difference"
+                 f"{' (paired by seed)' if both is not None else ''}\npurple: lower access under {scenario}; "
+                 f"blue: higher; {ctx.runs_note()}", fontsize=11)
+    maps.attribution(fig, fontsize=7)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+# --------------------------------------------------------------------------- all of them
 def make_figures(folder: str | Path, *, log=None) -> list[Path]:
     """Write the compare figures for a results folder; return the paths written."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     say = log or (lambda msg: None)
@@ -116,47 +417,55 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
     manifest = json.loads((folder / "manifest.json").read_text())
     figdir = folder / "figures"
     figdir.mkdir(exist_ok=True)
-    colours = scenario_colours(manifest)
-    n_seeds = manifest.get("config", {}).get("replicates", "?")
+    for old in figdir.glob("*.png"):  # figures of an earlier, other set of results
+        old.unlink()
+    ctx = _Context(manifest)
     written: list[Path] = []
+
+    def keep(p):
+        if p:
+            written.append(p)
+
+    summ_file = folder / "summaries.parquet"
+    summaries = pd.read_parquet(summ_file) if summ_file.is_file() else None
+    if summaries is not None and not summaries.empty:
+        order = scenario_order(manifest, summaries["scenario"].unique())
+        ref = reference_scenario(order)
+        for name in FOREST_MEASURES:
+            if name in summaries.columns:
+                keep(_levels_and_differences(summaries, name, order, ref, ctx, figdir / f"differences_{name}.png"))
+        keep(_curve(summaries, order, ref, ctx, figdir / "destabilisation_curve.png"))
 
     series = pd.read_parquet(folder / "series.parquet") if (folder / "series.parquet").is_file() else None
     if series is not None and not series.empty:
         order = scenario_order(manifest, series["scenario"].unique())
-        for name, measure in BAND_FIGURES.items():
-            if measure == "access_gini" and measure not in series:
-                measure = "access_cv"
-            if measure not in series:
-                say(f"figures: skipped {name}: the results hold no '{measure}' series")
+        ref = reference_scenario(order)
+        for file, name in BAND_FIGURES.items():
+            if name == "access_gini" and name not in series:
+                name = "access_cv"
+            if name not in series:
+                say(f"figures: skipped {file}: the results hold no '{name}' series")
                 continue
-            p = _band_figure(series, measure, FIGURES[name], figdir / name, colours, order, n_seeds)
-            if p:
-                written.append(p)
+            keep(_over_time(series, name, FIGURES[file].replace(" over time", ""), order, ref, ctx, figdir / file))
     else:
         say("figures: skipped the time-series figures: no series.parquet (no finished runs with series)")
 
     prov_file = folder / "providers.parquet"
     if prov_file.is_file():
         prov = pd.read_parquet(prov_file, columns=["scenario", "income_change"])
-        order = scenario_order(manifest, prov["scenario"].unique())
-        data = [prov.loc[prov["scenario"] == s, "income_change"].dropna().to_numpy() * 100 for s in order]
-        fig, ax = plt.subplots(figsize=(9, 0.6 * len(order) + 2))
-        box = ax.boxplot(data, orientation="horizontal", whis=(5, 95), showfliers=False, patch_artist=True,
-                         widths=0.6, tick_labels=order, medianprops={"color": "black", "lw": 1.5})
-        for patch, s in zip(box["boxes"], order):
-            patch.set_facecolor(colours.get(s, "#999999"))
-            patch.set_alpha(0.6)
-        ax.axvline(0, color="black", lw=0.8)
-        ax.invert_yaxis()
-        ax.set_xlabel("specialised income change at end of run against baseline (%)")
-        ax.set_ylabel("scenario")
-        final = manifest.get("config", {}).get("years")
-        ax.set_title(FIGURES["income_change_distribution.png"]
-                     + (f" after {final} years" if final is not None else "")
-                     + f"\nall providers, {n_seeds} seeds pooled; box: quartiles, whiskers: 5-95%", fontsize=11)
-        ax.grid(axis="x", alpha=0.3)
-        written.append(_save(fig, figdir / "income_change_distribution.png"))
-        plt.close(fig)
+        keep(_income_distribution(prov, scenario_order(manifest, prov["scenario"].unique()), ctx,
+                                  figdir / "income_change_distribution.png"))
     else:
         say("figures: skipped income_change_distribution.png: the runs returned no provider_income_change")
+
+    icb_file = folder / "icbs.parquet"
+    if icb_file.is_file():
+        icbs = pd.read_parquet(icb_file)
+        order = scenario_order(manifest, icbs["scenario"].unique())
+        p = _map(icbs, manifest, order, reference_scenario(order), ctx, figdir / "map_access_difference.png")
+        if p is None:
+            say("figures: skipped map_access_difference.png: it needs the reference scenario and one other")
+        keep(p)
+    else:
+        say("figures: skipped map_access_difference.png: the runs returned no ICB measures")
     return written

@@ -3,24 +3,27 @@
 Every sentence is computed from the numbers in ``summaries.parquet``: a headline
 measure's mean over seeds with the 5-95% range of runs, and each scenario's
 difference from the reference scenario (``nhse_direct`` when present) with a 90%
-confidence interval of the difference in means (Welch's t interval: the two groups'
-standard errors and the Welch-Satterthwaite degrees of freedom, as seeds are independent
-between scenarios, so a few seeds give honest, wide intervals). A difference whose
-interval includes zero is reported as no clear difference.
+interval. Scenarios are run with common random numbers (replicate r of every scenario
+has the same seed), so differences are paired by seed: the mean of the per-seed
+differences with its t interval (:mod:`.differences`; a folder without common seeds falls
+back to Welch's interval). A difference whose interval includes zero is reported as no
+clear difference. The report also gives the destabilisation curve across deficit
+thresholds and the measures over the whole run (cumulative), each with its differences.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from functools import partial
 from pathlib import Path
 
-from .figures import FIGURES, scenario_order
+from .differences import Difference, common_seeds, paired_difference, reference_scenario, welch_difference
+from .figures import figure_files, scenario_order
 
 from commissim.model.measures import MEASURE_BY_NAME
 
-__all__ = ["HEADLINE_MEASURES", "CONSOLE_MEASURES", "summary_table", "headline_text", "write_report", "difference"]
+__all__ = ["HEADLINE_MEASURES", "CONSOLE_MEASURES", "WHOLE_RUN_MEASURES", "summary_table", "headline_text",
+           "write_report", "difference"]
 
 # The measures a comparison reports (labels, units and formats from the model's measure
 # registry, commissim.model.measures.MEASURES); shown when the results hold them.
@@ -30,23 +33,34 @@ HEADLINE_MEASURES = ("providers_destabilised", "max_providers_destabilised", "pr
                      "income_change_p10", "unmet_need_share", "access_gini", "out_of_area_share", "extra_travel_km",
                      "below_min_volume_activity", "icb_sector_deficit", "cumulative_revenue_support",
                      "cumulative_returned", "cumulative_diverted", "total_spend")
+# Over the whole run (run totals and peaks), with their differences from the reference.
+WHOLE_RUN_MEASURES = ("max_providers_destabilised", "cumulative_lines_withdrawn", "lines_withdrawn_financial",
+                      "local_services_started", "cumulative_revenue_support", "cumulative_returned",
+                      "cumulative_diverted", "cumulative_stabilisation")
 # The few printed by ``commissim compare`` (one column each).
 CONSOLE_MEASURES = ("providers_destabilised", "trust_sector_margin", "cumulative_lines_withdrawn",
                     "out_of_area_income_change", "access_gini", "unmet_need_share")
 
 
-def _measures(summaries) -> list[str]:
-    return [m for m in HEADLINE_MEASURES if m in summaries.columns]
+def _measures(summaries, measures=HEADLINE_MEASURES) -> list[str]:
+    return [m for m in measures if m in summaries.columns]
 
 
-def summary_table(summaries, manifest: dict):
-    """Per scenario and headline measure: n, mean, sd, 5% and 95% of runs (a tidy DataFrame)."""
+def _curve_measures() -> tuple[str, ...]:
+    from commissim.model.measures import CURVE_MEASURES
+
+    return CURVE_MEASURES
+
+
+def summary_table(summaries, manifest: dict, measures=HEADLINE_MEASURES):
+    """Per scenario and measure (default the headline measures): n, mean, sd, 5% and 95% of runs
+    (a tidy DataFrame)."""
     import pandas as pd
 
     rows = []
     for scen in scenario_order(manifest, summaries["scenario"].unique()):
         d = summaries[summaries["scenario"] == scen]
-        for m in _measures(summaries):
+        for m in _measures(summaries, measures):
             v = d[m].dropna()
             if v.empty:
                 continue
@@ -63,39 +77,120 @@ def _fmt(m: str, x: float) -> str:
 
 def difference(a, b) -> tuple[float, float, float] | None:
     """Difference in means ``mean(a) - mean(b)`` with its 90% confidence interval (Welch's t,
-    so small numbers of seeds give honest, wide intervals; None if n < 2)."""
-    if len(a) < 2 or len(b) < 2:
-        return None
-    from scipy.special import stdtrit  # Student's t quantile (what scipy.stats.t.ppf calls; a lighter import)
+    for runs that do not share seeds; None if n < 2). Paired differences: :func:`.differences.paired_difference`."""
+    d = welch_difference(a, b)
+    return None if d is None else (d.estimate, d.low, d.high)
 
-    d = float(a.mean() - b.mean())
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return d, d, d
-    df = (va + vb) ** 2 / ((va**2 / (len(a) - 1) if va else 0.0) + (vb**2 / (len(b) - 1) if vb else 0.0))
-    t = float(stdtrit(df, 0.95))
-    return d, d - t * se, d + t * se
+
+def signed(m: str, x: float) -> str:
+    """A difference in the measure's format with its sign; one that rounds to zero is shown as 0 (no "-0.0")."""
+    text = MEASURE_BY_NAME[m].number(x, signed=True)
+    if not any(ch in "123456789" for ch in text):
+        return text.lstrip("+-")
+    return text
+
+
+def difference_text(m: str, d: Difference) -> str:
+    """``+0.5 (-0.1 to +1.1)``; ``0 (the same in every run)`` when no run differs."""
+    if d.estimate == 0 and d.low == 0 and d.high == 0:
+        return "0 (the same in every run)"
+    mark = "**" if d.clear else ""
+    return f"{mark}{signed(m, d.estimate)}{mark} ({signed(m, d.low)} to {signed(m, d.high)})"
+
+
+def _verdict(d: Difference, more: str, fewer: str, ref: str) -> str:
+    if d.low > 0:
+        return f"{more} than `{ref}`"
+    if d.high < 0:
+        return f"{fewer} than `{ref}`"
+    return f"no clear difference from `{ref}` (the interval includes zero)"
+
+
+def _unit_words(m: str) -> tuple[str, str]:
+    """(unit after a value, unit after a difference): '%' / ' percentage points' for shares."""
+    unit = MEASURE_BY_NAME[m].unit
+    u = unit if unit.startswith("%") else (f" {unit}" if unit else "")
+    u_pts = (" percentage points" + unit[1:]) if unit.startswith("%") else u
+    return u, u_pts
+
+
+def differences_table(summaries, manifest: dict, measures) -> str:
+    """Markdown: per measure, the reference's mean and each scenario's difference from it (90% interval)."""
+    scenarios = scenario_order(manifest, summaries["scenario"].unique())
+    ref = reference_scenario(scenarios)
+    paired = common_seeds(manifest)
+    others = [s for s in scenarios if s != ref]
+    lines = ["| measure | unit | " + f"`{ref}` (mean) | " + " | ".join(f"`{s}` − `{ref}`" for s in others) + " |",
+             "|" + "---|" * (len(others) + 3)]
+    for m in measures:
+        if m not in summaries.columns:
+            continue
+        base = summaries.loc[summaries["scenario"] == ref, m].dropna()
+        if base.empty:
+            continue
+        cells = []
+        for s in others:
+            d = paired_difference(summaries, m, s, ref, paired=paired)
+            cells.append("" if d is None else difference_text(m, d))
+        unit = MEASURE_BY_NAME[m].unit
+        dunit = ("pp" + unit[1:]) if unit.startswith("%") else unit
+        lines.append(f"| {MEASURE_BY_NAME[m].label} | {unit} (differences: {dunit}) | {_fmt(m, base.mean())} | "
+                     + " | ".join(cells) + " |" if dunit != unit else
+                     f"| {MEASURE_BY_NAME[m].label} | {unit} | {_fmt(m, base.mean())} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def curve_table(summaries, manifest: dict) -> str:
+    """Markdown: providers destabilised at the end of the run at each deficit threshold, per scenario."""
+    from commissim.model.finance import DESTAB_THRESHOLDS
+    from commissim.model.measures import CURVE_MEASURES
+
+    present = [c for c in CURVE_MEASURES if c in summaries.columns]
+    if not present:
+        return ""
+    scenarios = scenario_order(manifest, summaries["scenario"].unique())
+    head = "| deficit threshold (% of turnover) | " + " | ".join(f"`{s}`" for s in scenarios) + " |"
+    lines = [head, "|" + "---|" * (len(scenarios) + 1)]
+    for x, c in zip(DESTAB_THRESHOLDS, CURVE_MEASURES):
+        if c not in present:
+            continue
+        cells = []
+        for s in scenarios:
+            v = summaries.loc[summaries["scenario"] == s, c].dropna()
+            cells.append("" if v.empty else f"{_fmt(c, v.mean())} ({_fmt(c, v.quantile(0.05, interpolation='nearest'))}"
+                                            f"–{_fmt(c, v.quantile(0.95, interpolation='nearest'))})")
+        lines.append(f"| {x * 100:g}% | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _table(summaries, manifest: dict, measures) -> str:
+    """Markdown: one row per measure, one column per scenario: mean (5% to 95% of runs)."""
+    table = summary_table(summaries, manifest, measures)
+    if table.empty:
+        return "(no finished runs)"
+    measures = [m for m in measures if m in set(table["measure"])]
+    scenarios = list(dict.fromkeys(table["scenario"]))
+    head = "| measure | unit | " + " | ".join(scenarios) + " |"
+    lines = [head, "|" + "---|" * (len(scenarios) + 2)]
+    for m in measures:
+        cells = []
+        for s in scenarios:
+            r = table[(table["scenario"] == s) & (table["measure"] == m)]
+            cells.append("" if r.empty else
+                         f"{_fmt(m, r['mean'].iloc[0])} ({_fmt(m, r['p5'].iloc[0])} to {_fmt(m, r['p95'].iloc[0])})")
+        lines.append(f"| {MEASURE_BY_NAME[m].label} | {MEASURE_BY_NAME[m].unit} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def headline_text(summaries, manifest: dict, *, markdown: bool = True) -> str:
     """The headline comparison table as text (Markdown table, or plain for the console)."""
+    if markdown:
+        return _table(summaries, manifest, HEADLINE_MEASURES)
     table = summary_table(summaries, manifest)
     if table.empty:
         return "(no finished runs)"
     measures = [m for m in HEADLINE_MEASURES if m in set(table["measure"])]
     scenarios = list(dict.fromkeys(table["scenario"]))
-    if markdown:
-        head = "| measure | unit | " + " | ".join(scenarios) + " |"
-        lines = [head, "|" + "---|" * (len(scenarios) + 2)]
-        for m in measures:
-            cells = []
-            for s in scenarios:
-                r = table[(table["scenario"] == s) & (table["measure"] == m)]
-                cells.append("" if r.empty else
-                             f"{_fmt(m, r['mean'].iloc[0])} ({_fmt(m, r['p5'].iloc[0])} to {_fmt(m, r['p95'].iloc[0])})")
-            lines.append(f"| {MEASURE_BY_NAME[m].label} | {MEASURE_BY_NAME[m].unit} | " + " | ".join(cells) + " |")
-        return "\n".join(lines)
     # Plain text for the terminal: one row per scenario, a few key measures, mean [5%, 95%].
     key = [m for m in CONSOLE_MEASURES if m in measures][:5] or measures[:5]
     width = max(len(s) for s in scenarios) + 2
@@ -117,19 +212,21 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
     scenarios = scenario_order(manifest, summaries["scenario"].unique())
     if not scenarios:
         return out
-    ref = "nhse_direct" if "nhse_direct" in scenarios else scenarios[0]
+    ref = reference_scenario(scenarios)
+    paired = common_seeds(manifest)
     base = summaries[summaries["scenario"] == ref]
-    for m, what, more, fewer in (
-        ("providers_destabilised", "providers destabilised", "more", "fewer"),
-        ("services_withdrawn", "service lines withdrawn", "more", "fewer"),
-        ("access_gini", "inequality of access between ICBs (Gini)", "higher", "lower"),
-        ("out_of_area_share", "out-of-area share of spend", "higher", "lower"),
+    for m, more, fewer in (
+        ("providers_destabilised", "more", "fewer"),
+        ("cumulative_lines_withdrawn", "more", "fewer"),
+        ("trust_sector_margin", "higher", "lower"),
+        ("out_of_area_income_change", "higher", "lower"),
+        ("access_gini", "higher", "lower"),
+        ("unmet_need_share", "higher", "lower"),
     ):
         if m not in summaries.columns:
             continue
-        label, unit = MEASURE_BY_NAME[m].label, MEASURE_BY_NAME[m].unit
-        u = unit if unit.startswith("%") else (f" {unit}" if unit else "")
-        u_pts = " percentage points" if unit.startswith("%") else u
+        label = MEASURE_BY_NAME[m].label
+        u, u_pts = _unit_words(m)
         means = summaries.groupby("scenario")[m].mean().reindex(scenarios).dropna()
         if means.empty:
             continue
@@ -149,19 +246,14 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
         for s in scenarios:
             if s == ref or b.empty:
                 continue
-            a = summaries.loc[summaries["scenario"] == s, m].dropna()
-            diff = difference(a, b)
-            if diff is None:
+            d = paired_difference(summaries, m, s, ref, paired=paired)
+            if d is None:
                 continue
-            d, lo, hi = diff
-            if lo > 0:
-                verdict = f"{more} than `{ref}`"
-            elif hi < 0:
-                verdict = f"{fewer} than `{ref}`"
-            else:
-                verdict = f"no clear difference from `{ref}` (the interval includes zero)"
-            sign = partial(MEASURE_BY_NAME[m].number, signed=True)
-            bullets.append(f"  - `{s}`: {sign(d)}{u_pts} (90% CI {sign(lo)} to {sign(hi)}): {verdict}")
+            if d.estimate == 0 and d.low == 0 and d.high == 0:
+                bullets.append(f"  - `{s}`: the same as `{ref}` in every run")
+                continue
+            bullets.append(f"  - `{s}`: {signed(m, d.estimate)}{u_pts} (90% CI {signed(m, d.low)} to "
+                           f"{signed(m, d.high)}): {_verdict(d, more, fewer, ref)}")
         out.append(sent + ("\n" + "\n".join(bullets) if bullets else ""))
     return out
 
@@ -191,7 +283,8 @@ def write_report(folder: str | Path) -> Path:
         "",
         f"- Scenarios: {', '.join(f'`{s}`' for s in scenarios)}",
         f"- Seeds per scenario: {cfg.get('replicates')}; root seed {cfg.get('root_seed')} "
-        "(per-run seeds in `manifest.json` and `summaries.parquet`)",
+        + ("(the same seeds in every scenario: common random numbers; " if cfg.get("common_seeds") else "(")
+        + "per-run seeds in `manifest.json` and `summaries.parquet`)",
         f"- Years: {years} funding rounds, {year_label(0)} (base year) to {final_year}",
         f"- Runs: {counts.get('done', 0)} finished, {counts.get('failed', 0)} failed, of {counts.get('runs', 0)}",
         "- Parameter overrides (every scenario): "
@@ -207,15 +300,19 @@ def write_report(folder: str | Path) -> Path:
     if summaries.empty:
         lines += ["No run finished, so there is nothing to compare.", ""]
     else:
+        ref = reference_scenario(scenario_order(manifest, summaries["scenario"].unique()))
+        how = ("Scenarios share their seeds (common random numbers), so each difference from the reference is "
+               "paired by seed: the 90% CIs are t intervals of the mean per-seed difference." if common_seeds(manifest)
+               else "The 90% CIs are for the difference in means between scenarios (Welch's t over seeds).")
         lines += [
             "## Headline comparison",
             "",
             *[s + "\n" for s in _sentences(summaries, manifest, final_year)],
-            f"Values are for {final_year} (the end of the run). The 90% CIs are for the difference in means "
-            "between scenarios (Welch's t over seeds): they reflect the model's random variation only, not "
-            "uncertainty in its assumptions, which the sensitivity sweeps address. In the table, brackets give "
-            "the 5% and 95% of individual runs. Every scenario also drifts from the 2022-23 base year (demand "
-            "grows unevenly across services), so compare scenarios with each other, not with the base year.",
+            f"Values are for {final_year} (the end of the run). {how} They reflect the model's random variation "
+            "only, not uncertainty in its assumptions, which the sensitivity sweeps address. In the tables, "
+            "brackets give the 5% and 95% of individual runs. Every scenario also drifts from the 2022-23 base "
+            "year (demand grows unevenly across services), so compare scenarios with each other, not with the "
+            "base year.",
             "",
             f"## Headline measures in {final_year}",
             "",
@@ -223,8 +320,46 @@ def write_report(folder: str | Path) -> Path:
             "",
             headline_text(summaries, manifest, markdown=True),
             "",
+            f"## Differences from `{ref}` in {final_year}",
+            "",
+            f"Mean difference from `{ref}` (90% interval); **bold**: the interval excludes zero. Differences of "
+            "shares and percentage changes are in percentage points (pp).",
+            "",
+            differences_table(summaries, manifest, HEADLINE_MEASURES),
+            "",
         ]
-    present = [(f, t) for f, t in FIGURES.items() if (folder / "figures" / f).is_file()]
+        curve = curve_table(summaries, manifest)
+        if curve:
+            lines += [
+                f"## Providers destabilised across deficit thresholds, {final_year}",
+                "",
+                "How many providers count as destabilised depends on the deficit threshold (a deficit worse than "
+                "the threshold, as a share of turnover, two years running; providers on cash support and those "
+                "that withdrew a line for financial reasons count at every threshold). Mean over seeds (5% to "
+                "95% of runs):",
+                "",
+                curve,
+                "",
+                differences_table(summaries, manifest, [c for c in _curve_measures() if c in summaries.columns]),
+                "",
+            ]
+            if (folder / "figures" / "destabilisation_curve.png").is_file():
+                lines += ["![Providers destabilised across deficit thresholds](figures/destabilisation_curve.png)",
+                          ""]
+        whole = [m for m in WHOLE_RUN_MEASURES if m in summaries.columns]
+        if whole:
+            lines += [
+                f"## Over the whole run, {year_label(1)} to {final_year}",
+                "",
+                "Run totals and peaks: mean over seeds (5% to 95% of runs), then the differences from the "
+                "reference.",
+                "",
+                _table(summaries, manifest, whole),
+                "",
+                differences_table(summaries, manifest, whole),
+                "",
+            ]
+    present = [(f, t) for f, t in figure_files(folder) if f != "destabilisation_curve.png"]
     if present:
         lines += ["## Figures", ""]
         for f, t in present:
@@ -235,6 +370,8 @@ def write_report(folder: str | Path) -> Path:
         "- `summaries.parquet` / `summaries.csv`: one row per run (end-of-run measures, seed, parameters)",
         "- `series.parquet` / `series.csv`: one row per run and financial year",
         "- `providers.parquet` / `providers.csv`: end-of-run income change per provider and run",
+        "- `icbs.parquet` / `icbs.csv`: end-of-run access rate, budget change and out-of-area spend change per ICB "
+        "and run",
         "- `manifest.json`: configuration, per-run seeds, versions, git commit, times",
         "- load them with `experiments/load_results.py` or `commissim.experiments.batch.load_results`",
         "",

@@ -10,11 +10,18 @@ its record in :mod:`.methods`.
 Guards against SALib's silent pitfalls: any failed run or NaN outcome is refused with a
 message naming the runs (SALib would return all-zero indices); a second-order analysis of a
 sample drawn without second order is refused (it can fit the row count by accident and give
-wrong indices); a Sobol sample whose base size is not a power of 2 is warned about.
+wrong indices); a Sobol sample whose base size is not a power of 2 is warned about (once).
+
+Every result comes with its reliability (:mod:`.reliability`): an outcome that never varies is
+reported as "no variation: indices undefined" (never as zeros); intervals wider than their
+estimates, Sobol indices outside [0, 1] beyond their intervals, and rankings that change between
+n/2 and n (with the n that would settle them) are each said once, on the console and in
+``sensitivity.md``, and flagged per parameter in the tables (column ``flags``) and figures.
 
 Written next to the results: ``sensitivity/<scenario>/<outcome>.csv`` (one table per
 outcome), ``sensitivity/indices.csv`` (all, long format), ``sensitivity/<scenario>/<outcome>_S2.csv``,
-``figures/<method>_<scenario>_<outcome>.png`` and ``sensitivity.md``.
+``sensitivity/warnings.csv`` (every caveat), ``figures/<method>_<scenario>_<outcome>.png`` and
+``sensitivity.md``.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from ..batch import load_results, make_run_id
 from ..errors import SweepAnalysisError
 from .figures import figure_indices, figure_s2
 from .methods import METHODS
+from .reliability import NO_VARIATION, Caveat, Reliability, SayOnce, check, constant_caveat, is_constant, to_dict
 from .report import report_text, safe_name
 from .space import SWEEP_FILE, needs_series
 
@@ -49,6 +57,14 @@ class Analysis:
     second_order: dict[tuple[str, str], Any] = field(default_factory=dict)
     figures: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Reliability: every caveat (each said once), per (scenario, outcome) the checks, and the outcomes
+    # that never vary (no indices: undefined, not zero).
+    caveats: list[Caveat] = field(default_factory=list)
+    reliability: dict[tuple[str, str], Reliability] = field(default_factory=dict)
+    constant: dict[tuple[str, str], Caveat] = field(default_factory=dict)
+
+    def caveats_of(self, scenario: str, outcome: str) -> list[Caveat]:
+        return [c for c in self.caveats if c.scenario == scenario and c.outcome == outcome]
 
 
 def read_sweep(folder: Path) -> dict[str, Any]:
@@ -150,19 +166,23 @@ def analyse(
     import pandas as pd
 
     folder = Path(folder)
-    say = log or (lambda msg: print(msg, file=sys.stderr))
+    say = log if isinstance(log, SayOnce) else SayOnce(log or (lambda msg: print(msg, file=sys.stderr)))
     sweep = read_sweep(folder)
+    atomic.check_output_folder(folder, name="analyse_only")  # the analysis is written into the folder
     spec = sweep["spec"]
     m = METHODS[spec["method"]]
+    n = int(spec["n"])
     settings = {**spec["options"], "second_order": spec["second_order"]}
     if second_order and m.name != "sobol":
         raise SweepAnalysisError(f"second-order indices apply to Sobol sweeps only; this sweep's method is {m.name!r}")
     want_second = bool(spec["second_order"]) if second_order is None else bool(second_order)
-    warning = m.size_warning(int(spec["n"]))
-    if warning:
-        say(f"warning: {warning}")
     Ys = outcome_matrix(folder, sweep)
     result = Analysis(folder, m.name)
+    warning = m.size_warning(n)
+    if warning:
+        result.caveats.append(Caveat("", "", "sample_size", warning))
+    if m.note:
+        result.caveats.append(Caveat("", "", "method", m.note))
     sens = folder / "sensitivity"
     figdir = folder / "figures"
     sens.mkdir(exist_ok=True)
@@ -179,15 +199,19 @@ def analyse(
             if X.shape[0] != Y.shape[0]:
                 raise SweepAnalysisError(f"scenario {scen}: the sample has {X.shape[0]} rows but the results "
                                          f"{Y.shape[0]} points")
-            if np.ptp(Y) == 0:
-                note = (f"{scen} / {outcome}: the outcome is {Y[0]:g} at every sample point; no indices "
-                        "(nothing varies)")
-                result.notes.append(note)
-                say(note)
+            if is_constant(Y):  # no variance: indices undefined (SALib would print zeros or NaN)
+                caveat = constant_caveat(scen, outcome, Y, list(problem["names"]))
+                result.caveats.append(caveat)
+                result.constant[(scen, outcome)] = caveat
+                undefined = pd.DataFrame({"parameter": problem["names"], "scenario": scen, "outcome": outcome,
+                                          **{c: np.nan for c in m.index_columns}, "flags": NO_VARIATION})
+                atomic.write_csv(undefined, sens / safe_name(scen) / f"{safe_name(outcome)}.csv")
                 continue
             table, s2 = m.analyse(problem, X, Y, settings, want_second, seed)
-            if m.note and m.note not in result.notes:
-                result.notes.append(m.note)
+            rel = check(m, problem, X, Y, table, settings, seed, n=n, scenario=scen, outcome=outcome)
+            table["flags"] = ["; ".join(rel.flags.get(p, [])) for p in table["parameter"]]
+            result.reliability[(scen, outcome)] = rel
+            result.caveats.extend(rel.caveats)
             name = f"{safe_name(scen)}_{safe_name(outcome)}"
             if s2 is not None:
                 result.second_order[(scen, outcome)] = s2
@@ -199,11 +223,16 @@ def analyse(
             long_rows.append(table)
             if figures:
                 result.figures.append(figure_indices(m, table.drop(columns=["scenario", "outcome"]), outcome, sweep,
-                                                     scen, settings, figdir / f"{m.name}_{name}.png"))
+                                                     scen, settings, figdir / f"{m.name}_{name}.png", rel))
                 if s2 is not None:
                     result.figures.append(figure_s2(s2, outcome, problem["names"], sweep, scen,
                                                     figdir / f"sobol_s2_{name}.png"))
     if long_rows:
         atomic.write_csv(pd.concat(long_rows, ignore_index=True), sens / "indices.csv")
+    atomic.write_csv(pd.DataFrame([to_dict(c) for c in result.caveats],
+                                  columns=["scenario", "outcome", "kind", "parameters", "warning"]),
+                     sens / "warnings.csv")
+    for c in result.caveats:  # each problem said once, in the words sensitivity.md uses
+        say(f"warning: {c.line()}")
     atomic.write_text(folder / "sensitivity.md", report_text(result, sweep))
     return result

@@ -95,6 +95,13 @@ class Method:
         table.insert(0, "rank", np.arange(1, len(table) + 1))
         return table, s2
 
+    @property
+    def index_columns(self) -> tuple[str, ...]:
+        """The columns of the method's table besides ``rank`` and ``parameter``."""
+        return {"sobol": ("S1", "S1_conf", "ST", "ST_conf"), "fast": ("S1", "S1_conf", "ST", "ST_conf"),
+                "morris": ("mu_star", "mu_star_conf", "sigma", "mu"),
+                "lhs": ("prcc", "prcc_low", "prcc_high", "spearman", "spearman_low", "spearman_high")}[self.name]
+
     def summary(self, row) -> str:
         """One parameter's indices on one console line."""
         r = row.to_dict() if hasattr(row, "to_dict") else dict(row)

@@ -31,7 +31,7 @@ from typing import Any
 from .. import atomic
 from ..batch import MANIFEST_NAME, run_batch
 from ..errors import SweepWarning
-from ..model_runs import model_runner
+from ..model_runs import late_changes, model_runner
 from .space import SWEEP_FILE, design_for, draw_sample, load_spec
 
 __all__ = ["sweep", "prepare", "DEFAULT_OUT_PREFIX", "DERIVED"]
@@ -118,15 +118,20 @@ def sweep(
     cluster. ``func``/``func_kwargs``: the run function (default
     ``commissim.model.simulation.simulate``) and fixed keywords for it (e.g. ``seeds_path``).
     """
-    say = log or (lambda msg: print(msg, file=sys.stderr))
+    from .reliability import SayOnce
+
+    # Each message once: the sample-size warning said here is not said again by the analysis.
+    say = log if isinstance(log, SayOnce) else SayOnce(log or (lambda msg: print(msg, file=sys.stderr)))
     overrides = {"method": method, "n": n, "seeds": seeds, "years": years, "scenarios": scenarios,
                  "outcomes": outcomes, "second_order": second_order, "root_seed": root_seed}
     spec = load_spec(config, overrides)
     for w in spec.warnings:
-        warnings.warn(w, SweepWarning, stacklevel=2)
+        warnings.warn(w, SweepWarning, stacklevel=2)  # for Python callers (the command line prints say's line)
         say(f"warning: {w}")
     design, info, samples = prepare(spec)
+    late_changes(list(spec.scenarios), spec.years, {p.name for p in spec.params} | set(spec.fixed), say)
     out = Path(out) if out is not None else Path(DEFAULT_OUT_PREFIX + spec.name)
+    atomic.check_output_folder(out)  # an unwritable or impossible folder stops here, in one line
     say(f"sweep {spec.name}: {spec.method}, n = {spec.n}, {len(design)} design points x {spec.seeds} seed(s) = "
         f"{len(design) * spec.seeds} runs of {spec.years} years -> {out}")
     try:
@@ -138,7 +143,11 @@ def sweep(
                                                      "n": spec.n}, log=say,
         )
     finally:
-        if (out / MANIFEST_NAME).is_file():  # the sample is kept even when the runs were interrupted
+        try:
+            started = (out / MANIFEST_NAME).is_file()
+        except OSError:
+            started = False
+        if started:  # the sample is kept even when the runs were interrupted
             _write_sweep_files(out, spec, info, samples)
     say(f"sweep {spec.name}: {result.n_done} of {result.n_runs} runs finished"
         + (f" ({result.n_skipped} from before)" if result.n_skipped else "") + f" in {result.seconds:.1f} s")

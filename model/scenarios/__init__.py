@@ -88,6 +88,31 @@ class PolicyScenario:
         return sorted({y for y, _ in self.changes})
 
 
+def _unknown_keys(keys: list[str]) -> str:
+    """``unknown key 'yaer' (did you mean 'year'?)``, naming every unknown key with its closest match."""
+    import difflib
+
+    parts = []
+    for key in keys:
+        close = difflib.get_close_matches(key, ["year", *PARAM_BY_NAME], n=1)
+        parts.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    return f"unknown key{'s' if len(keys) > 1 else ''} " + ", ".join(parts)
+
+
+def changes_after(scenario: PolicyScenario, last_year: int, overridden=()) -> list[str]:
+    """Warnings (one line each) for the scenario's changes dated after ``last_year``, the financial year a run
+    ends in (``BASE_YEAR + years``): they take effect after the run and change nothing in it. Changes whose
+    parameters are all ``overridden`` by the user are left out (they would change nothing anyway)."""
+    out = []
+    for year, change in scenario.changes:
+        names = [k for k in change if k not in set(overridden)]
+        if year > last_year and names:
+            out.append(f"scenario {scenario.name}: the change from {fy_label(year)} ({', '.join(names)}) comes after "
+                       f"the run's last year, {fy_label(last_year)}, so it has no effect in this run; run more years "
+                       f"to include it")
+    return out
+
+
 def parse_scenario(text: str, *, origin: str = "<string>") -> PolicyScenario:
     """Parse and validate scenario TOML text; errors name the file, key and value."""
     try:
@@ -117,6 +142,10 @@ def parse_scenario(text: str, *, origin: str = "<string>") -> PolicyScenario:
     changes = []
     for k, ch in enumerate(changes_raw, start=1):
         where = f"{origin} [[changes]] #{k}"
+        unknown = [key for key in ch if key != "year" and key not in PARAM_BY_NAME]
+        if unknown:
+            raise ScenarioError(f"{where}: {_unknown_keys(unknown)}; a [[changes]] block holds 'year' and the "
+                                "parameters that change from that year")
         if "year" not in ch:
             raise ScenarioError(f"{where}: missing key 'year' (the financial year the change takes effect)")
         year = _parse_year(ch["year"], where)
