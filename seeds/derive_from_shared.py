@@ -89,8 +89,9 @@ ENGLAND_TOTAL = 57_106_398
 DERIVED_ICB_COLS = ["icb_code", "ons_code", "name", "region_code", "population", "need_index",
                     "imd_most_deprived_share", "core_allocation_gbp_m"]
 ICB_COLUMNS = ["icb_code", "ons_code", "name", "short_name", "region_code", "population", "need_index",
-               "imd_most_deprived_share", "lat", "lon", "financial_position", "core_allocation_gbp_m", "maturity", "jc_footprint",
-               "merger_group", "finance_source", "maturity_source"]
+               "imd_most_deprived_share", "lat", "lon", "financial_position", "icb_body_position", "core_allocation_gbp_m",
+               "jc_footprint", "merger_group", "delegation_wave", "nof_segment", "finance_source", "wave_source",
+               "nof_source"]
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> None:
