@@ -28,7 +28,7 @@ if _MISSING:
         pytest.fail(f"{_WHY}; CI must run the discovery tests", pytrace=False)
     pytest.skip(_WHY, allow_module_level=True)
 
-from experiments.discovery import (  # noqa: E402
+from commissim.experiments.discovery import (  # noqa: E402
     Constraint,
     DiscoveryError,
     DiscoveryWarning,
@@ -42,10 +42,10 @@ from experiments.discovery import (  # noqa: E402
     make_ensemble,
     search,
 )
-from experiments.discovery.figures import make_discovery_figures, make_search_figures  # noqa: E402
-from experiments.discovery.prim import in_box  # noqa: E402
-from experiments.discovery.report import discovery_report, search_report  # noqa: E402
-from experiments.discovery.search import aggregate, pareto_mask  # noqa: E402
+from commissim.experiments.discovery.figures import make_discovery_figures, make_search_figures  # noqa: E402
+from commissim.experiments.discovery.prim import in_box  # noqa: E402
+from commissim.experiments.discovery.report import discovery_report, search_report  # noqa: E402
+from commissim.experiments.discovery.search import aggregate, pareto_mask  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -552,12 +552,14 @@ def test_reports_lead_with_the_finding(planted_result, optimum, tmp_path):
     assert f"{len(res.pareto)} feasible policies" in md and "common random numbers" in md
 
 
-def test_the_core_imports_nothing_else_of_the_project_nor_the_extra():
+def test_the_core_imports_nothing_else_of_the_project_nor_the_extra(tmp_path):
     code = (
-        "import sys, json; import experiments.discovery, experiments.discovery.figures, experiments.discovery.report; "
-        "print(json.dumps(sorted(m for m in sys.modules if m == 'model' or m.startswith(('model.', 'experiments', "
-        "'ema_workbench', 'optuna', 'sklearn')))))"
+        "import sys, json; import commissim.experiments.discovery, commissim.experiments.discovery.figures, "
+        "commissim.experiments.discovery.report; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('commissim', 'model', 'experiments', "
+        "'ema_workbench', 'optuna', 'sklearn', 'mesa')))))"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     loaded = json.loads(out.stdout)
-    assert all(m.startswith("experiments.discovery") or m == "experiments" for m in loaded), loaded
+    allowed = ("commissim", "commissim.experiments")
+    assert all(m.startswith("commissim.experiments.discovery") or m in allowed for m in loaded), loaded
