@@ -26,6 +26,7 @@ from .design import (
     Run,
     check_int,
     check_point_ids,
+    check_seed_keys,
     design_runs,
     jsonable,
     normalise_design,
@@ -98,6 +99,11 @@ class Plan:
     config_hash: str
     meta: dict[str, Any]
     derived: tuple[str, ...] = ()
+    seed_keys: list[int] | None = None
+
+    def seed_key(self, i: int) -> int:
+        """The seed key of design point ``i`` (its point id unless ``seed_keys`` were given)."""
+        return self.ids[i] if self.seed_keys is None else self.seed_keys[i]
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -107,7 +113,7 @@ class Plan:
 def plan_batch(design: Sequence[dict[str, Any]], *, runner: Runner, out: str | Path, replicates: int = 30,
                years: int = 10, root_seed: int = 20230401, series: bool = True, chunk_size: int | None = None,
                point_ids: Sequence[int] | None = None, label: str = "batch", meta: dict[str, Any] | None = None,
-               derived: Sequence[str] = ()) -> Plan:
+               derived: Sequence[str] = (), seed_keys: Sequence[int] | None = None) -> Plan:
     """Check the design and options, fix every run and its seed; raise BatchConfigError if not allowed."""
     if not isinstance(runner, Runner):
         raise BatchConfigError(f"runner: {runner!r} is not a Runner; e.g. "
@@ -119,6 +125,7 @@ def plan_batch(design: Sequence[dict[str, Any]], *, runner: Runner, out: str | P
         chunk_size = check_int("chunk_size", chunk_size, 1)
     points, describes = normalise_design(design, runner.check)
     ids = check_point_ids(point_ids, len(points))
+    keys = check_seed_keys(seed_keys, len(points))
     names = parameter_names(points)
     config = {
         "format_version": FORMAT_VERSION,
@@ -132,11 +139,13 @@ def plan_batch(design: Sequence[dict[str, Any]], *, runner: Runner, out: str | P
         "root_seed": root_seed,
         "series": bool(series),
     }
+    if keys is not None:  # only when given: the configuration (and hash) of other batches is unchanged
+        config["seed_keys"] = keys
     task = Task(runner.func, dict(runner.kwargs), years, bool(series), tuple(names), tuple(runner.vectors),
                 runner.round_label)
     return Plan(runner, Path(out), label, points, describes, ids, replicates, years, root_seed, bool(series),
-                chunk_size, design_runs(points, ids, replicates, root_seed), task, config, config_hash(config),
-                dict(meta or {}), tuple(derived))
+                chunk_size, design_runs(points, ids, replicates, root_seed, keys), task, config, config_hash(config),
+                dict(meta or {}), tuple(derived), keys)
 
 
 # --------------------------------------------------------------------------- the folder and manifest
@@ -165,8 +174,8 @@ def _manifest(plan: Plan, old: dict | None, fingerprint: str | None, n_done: int
         "seed_rule": SEED_RULE,
         "design": [
             {"point": pid, **describe, "scenario": point["scenario"],
-             "seeds": [run_seed(plan.root_seed, pid, r) for r in range(plan.replicates)]}
-            for pid, point, describe in zip(plan.ids, plan.points, plan.describes)
+             "seeds": [run_seed(plan.root_seed, plan.seed_key(i), r) for r in range(plan.replicates)]}
+            for i, (pid, point, describe) in enumerate(zip(plan.ids, plan.points, plan.describes))
         ],
         "versions": package_versions(plan.runner.versions),
         "fingerprint": fingerprint,
@@ -300,6 +309,7 @@ def run_batch(
     chunk_size: int | None = None,
     series: bool = True,
     point_ids: Sequence[int] | None = None,
+    seed_keys: Sequence[int] | None = None,
     overwrite: bool = False,
     derived: Sequence[str] = (),
     progress: bool | None = None,
@@ -330,6 +340,9 @@ def run_batch(
     point_ids:
         Seed index of each design point (default ``0..len(design)-1``): a point keeps its
         seeds whatever else the design holds.
+    seed_keys:
+        The key each design point's seeds are drawn from instead of its point id (repeats
+        allowed): points with the same key run on the same seeds (common random numbers).
     overwrite:
         Replace an existing results folder instead of resuming it.
     derived:
@@ -346,6 +359,7 @@ def run_batch(
     say = log or (lambda msg: print(msg, file=sys.stderr))
     plan = plan_batch(design, runner=runner, out=out, replicates=replicates, years=years, root_seed=root_seed,
                       series=series, chunk_size=chunk_size, point_ids=point_ids, label=label, meta=meta,
+                      seed_keys=seed_keys,
                       derived=derived)
     fingerprint = runner.fingerprint() if runner.fingerprint else None
     old = _open_folder(plan, overwrite, fingerprint)
