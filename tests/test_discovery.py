@@ -351,6 +351,23 @@ def test_pareto_set_is_feasible_and_non_dominated(optimum):
     assert pareto_mask(np.array([[1, 2], [2, 3]]), ["minimize", "maximize"]).tolist() == [True, True]
 
 
+def test_an_objective_on_a_lever_reads_its_value():
+    """The cost can be a lever itself: evaluate() need not return it, and it is the lever's value."""
+
+    def evaluate(candidates, ensemble):
+        return pd.DataFrame([{"candidate": i, "member": m.id, "risk": max(0.0, m.params["u"] - c["a"])}
+                             for i, c in enumerate(candidates) for m in ensemble])
+
+    res = search(LEVERS, ENSEMBLE, [Objective("a", "minimize"), Objective("risk", aggregate="p90")], evaluate,
+                 constraints=[Constraint("risk", "<=", 0.1, aggregate="p90")], cost="a", seed=3, budget=200,
+                 batch_size=20)
+    assert np.allclose(res.candidates["mean_a"], res.candidates["a"], rtol=1e-12)
+    assert res.cost == "mean_a" and abs(res.cheapest["a"] - 0.8) <= 0.03
+    with pytest.raises(DiscoveryError, match="lever 'c' is categorical"):
+        search([*LEVERS, Lever("c", categories=["x", "y"])], ENSEMBLE, [Objective("c")], evaluate, budget=2,
+               batch_size=2)
+
+
 def test_tpe_sampler_also_runs():
     res = run_search(Evaluator(), budget=60, batch_size=10, sampler="tpe")
     assert len(res.candidates) == 60 and res.settings["sampler"] == "multi-objective TPE"

@@ -7,7 +7,9 @@ random numbers, so two candidates differ only by their levers. *Objectives*
 (:class:`Objective`) aggregate a measure over the ensemble (``mean``, ``median``,
 ``min``, ``max`` or a percentile ``pNN``, numpy's linear interpolation) and are
 minimised or maximised; *constraints* (:class:`Constraint`) bound such an aggregate
-(``<=`` or ``>=``).
+(``<=`` or ``>=``). An objective or constraint named after a numeric lever reads that
+lever's value instead of a measure (the same for every member), e.g. the size of a pool
+as the cost of a policy.
 
 Optuna drives the candidates in ask/tell form: NSGA-II by default (``sampler="tpe"``
 for Optuna's multi-objective TPE), constraints through ``Trial.set_constraint``
@@ -496,16 +498,23 @@ def search(
         raise DiscoveryError(f"objective(s) given twice: {', '.join(dup)}")
     if allowed_levers is not None:
         _unknown("lever", names, allowed_levers, "a model parameter")
-    measures = list(dict.fromkeys([o.name for o in objectives] + [c.name for c in constraints]))
+    by_lever = {lv.name: lv for lv in levers}
+    targets = list(dict.fromkeys([o.name for o in objectives] + [c.name for c in constraints]))
+    # An objective or constraint named after a lever reads the lever's value (e.g. a cost that is
+    # the size of a pool); every other one names a measure in evaluate()'s table.
+    on_levers = [n for n in targets if n in by_lever]
+    measures = [n for n in targets if n not in by_lever]
+    for n in on_levers:
+        if by_lever[n].kind == "categorical":
+            raise DiscoveryError(f"lever {n!r} is categorical: it has no value an objective or constraint can use")
     if allowed_measures is not None:
-        _unknown("objective", [o.name for o in objectives], allowed_measures, "a measure")
-        _unknown("constraint on", [c.name for c in constraints], allowed_measures, "a measure")
+        _unknown("objective", [o.name for o in objectives if o.name not in by_lever], allowed_measures,
+                 "a measure")
+        _unknown("constraint on", [c.name for c in constraints if c.name not in by_lever], allowed_measures,
+                 "a measure")
     reserved = {"candidate", "member"} & set(measures)
     if reserved:
         raise DiscoveryError(f"{', '.join(sorted(reserved))} cannot be a measure name (it names a column of the outcome table)")
-    clash = sorted(set(names) & set(measures))
-    if clash:
-        raise DiscoveryError(f"{', '.join(clash)} is both a lever and a measure")
     members = make_ensemble(ensemble, seed)
     for m in members:
         both = sorted(set(names) & set(m.params))
@@ -587,6 +596,8 @@ def search(
             if fresh:
                 cands = [dict(next(t.params for t, k2 in zip(pending, keys) if k2 == k)) for k in fresh]
                 table = _check_table(evaluate([dict(c) for c in cands], members), len(cands), member_ids, measures)
+                for name in on_levers:  # the lever's value, the same for every member
+                    table[name] = table["candidate"].map(lambda i, name=name: float(cands[i][name]))
                 n_evaluated += len(cands)
                 for i, k in enumerate(fresh):
                     rows = table[table["candidate"] == i].sort_values("member")

@@ -34,7 +34,7 @@ from ..errors import SweepWarning
 from ..model_runs import model_runner
 from .space import SWEEP_FILE, design_for, draw_sample, load_spec
 
-__all__ = ["sweep", "prepare", "DEFAULT_OUT_PREFIX", "DERIVED"]
+__all__ = ["sweep", "prepare", "write_sweep_files", "DEFAULT_OUT_PREFIX", "DERIVED"]
 
 DEFAULT_OUT_PREFIX = "results/sweep_"
 # What a sweep writes besides the batch's tables (replaced when the folder is overwritten).
@@ -56,7 +56,8 @@ def prepare(spec) -> tuple[list[dict], dict[str, Any], dict[str, Any]]:
     return design, info, samples
 
 
-def _write_sweep_files(out: Path, spec, info: dict, samples: dict) -> None:
+def write_sweep_files(out: Path, spec, info: dict, samples: dict) -> None:
+    """``sweep.json`` and ``samples/`` (the unit sample and the mapped values) of a sweep folder."""
     import pandas as pd
 
     (out / "samples").mkdir(exist_ok=True)
@@ -139,7 +140,7 @@ def sweep(
         )
     finally:
         if (out / MANIFEST_NAME).is_file():  # the sample is kept even when the runs were interrupted
-            _write_sweep_files(out, spec, info, samples)
+            write_sweep_files(out, spec, info, samples)
     say(f"sweep {spec.name}: {result.n_done} of {result.n_runs} runs finished"
         + (f" ({result.n_skipped} from before)" if result.n_skipped else "") + f" in {result.seconds:.1f} s")
     if analyse:
