@@ -186,6 +186,26 @@ def test_categorical_and_bool_inputs_including_one_named_scenario():
     assert {"x1", "scenario", "keep_national"} <= names
 
 
+def test_integer_inputs_get_whole_number_limits():
+    """An integer input (e.g. withdrawal_rounds) is peeled and pasted without error; its limits are whole
+    numbers and the box holds exactly the runs its limits say (EMA 3.0's integer paste fails on pandas 3)."""
+    rng = np.random.default_rng(7)
+    n = 1200
+    X = pd.DataFrame({"k": rng.integers(1, 7, n), "x": rng.uniform(0, 1, n), "z": rng.uniform(0, 1, n)})
+    y = ((X["k"] >= 4) & (X["x"] > 0.5)).to_numpy() ^ (rng.uniform(0, 1, n) < 0.03)
+    for seed_box in (None, 0):
+        res = find_box(X, y, box=seed_box)
+        for b in res.boxes:
+            for lim in b:
+                if lim.name == "k":
+                    assert lim.kind == "int"
+                    assert all(v is None or isinstance(v, int) for v in (lim.lower, lim.upper))
+    res = find_box(X, y)
+    lim = {b.name: b for b in res.limits}
+    assert lim["k"].lower == 4 and lim["k"].upper is None
+    assert res.in_box.sum() == res.trajectory.loc[res.chosen, "n_runs"]
+
+
 def test_threshold_and_direction_define_cases():
     y = np.array([0, 1, 2, 3, 4, 5, 6], dtype=float)
     assert cases_of_interest(y, 4, "above")[0].tolist() == [False] * 5 + [True] * 2

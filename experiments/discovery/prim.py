@@ -40,9 +40,11 @@ interest or fewer than ``MIN_OTHERS`` (20) other runs; no input that varies. An 
 column that is constant is **dropped with a DiscoveryWarning** (a sweep often holds a
 parameter fixed; it cannot restrict a box) and listed in ``dropped_inputs``.
 
-Column types: float columns are continuous, integer columns discrete (PRIM peels them
-at integer values), bool, string, object and pandas categorical columns categorical
-(PRIM removes one category at a time). Other column types are refused.
+Column types: float columns are continuous; integer columns are peeled as numbers and
+their limits rounded inward to whole numbers (``x >= 4.5`` is ``x >= 5``; the EMA
+Workbench's own integer paste fails under pandas 3); bool, string, object and pandas
+categorical columns categorical (PRIM removes one category at a time). Other column
+types are refused.
 """
 
 from __future__ import annotations
@@ -576,6 +578,12 @@ def find_box(
     inner = {c: f"u{i}" for i, c in enumerate(x.columns)}
     outer = {v: k for k, v in inner.items()}
     xi = x.rename(columns=inner)
+    # EMA Workbench 3.0.0 pastes integer columns with an interpolated (fractional) quantile, which
+    # pandas 3 refuses to write into an int64 box (TypeError): PRIM sees integer inputs as numbers,
+    # and their limits are rounded inward below (x >= 4.5 is x >= 5 for whole numbers).
+    for c, k in kinds.items():
+        if k == "int":
+            xi[inner[c]] = xi[inner[c]].astype(np.float64)
     with warnings.catch_warnings():
         # EMA Workbench 3.0.0 uses pandas idioms that pandas 3.1 deprecates (inplace=).
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -602,13 +610,16 @@ def find_box(
                 lo_r, hi_r = lo > init.loc[0, col], hi < init.loc[1, col]
                 if not (lo_r or hi_r):
                     continue
-                cast = int if kind == "int" else float
+                if kind == "int":
+                    lo_v, hi_v = int(math.ceil(lo - 1e-9)), int(math.floor(hi + 1e-9))
+                else:
+                    lo_v, hi_v = float(lo), float(hi)
                 out.append(
                     BoxLimit(
                         name,
                         kind,
-                        lower=cast(lo) if lo_r else None,
-                        upper=cast(hi) if hi_r else None,
+                        lower=lo_v if lo_r else None,
+                        upper=hi_v if hi_r else None,
                         qp_lower=_qp(qp[0]) if lo_r else None,
                         qp_upper=_qp(qp[1]) if hi_r else None,
                         unit=units.get(name, ""),
