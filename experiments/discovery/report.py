@@ -250,7 +250,9 @@ def search_report(
         "(common random numbers).",
         "- Levers:",
         *lever_lines,
-        "- Objectives: " + "; ".join(f"{o.direction} {o.aggregate} of {o.name} over the ensemble" for o in r.objectives)
+        "- Objectives: " + "; ".join(
+            f"{o.direction} {o.name} (the lever's value)" if o.name in lever_cols
+            else f"{o.direction} {o.aggregate} of {o.name} over the ensemble" for o in r.objectives)
         + f" (percentiles: {s.get('percentiles')}).",
         "- Constraints: " + ("; ".join(map(str, r.constraints)) if r.constraints else "none") + ".",
         "- Pareto set: candidates meeting every constraint that no other such candidate dominates "

@@ -355,7 +355,9 @@ class SearchResult:
             return f"No evaluated policy (of {n}) meets {cons} across {self.n_members} ensemble members."
         row = self.cheapest
         levers = ", ".join(f"{lv.name} = {_fmt_value(row[lv.name], lv.unit)}" for lv in self.levers)
-        objs = ", ".join(f"{o.label} {_fmt_value(row[o.key], o.unit)}" for o in self.objectives)
+        names = {lv.name for lv in self.levers}
+        objs = ", ".join(f"{o.label} {_fmt_value(row[o.key], o.unit)}" for o in self.objectives if o.name not in names)
+        objs = objs or "the levers are the objectives"
         return (
             f"The cheapest policy{target} is {levers} ({objs}); "
             f"{len(self.pareto)} of {n} evaluated policies form the feasible Pareto set."
