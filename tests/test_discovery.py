@@ -162,6 +162,19 @@ def test_cart_recovers_the_same_split(planted_result):
     assert "x1" in cart.text and "class: case" in cart.text
 
 
+def test_cart_rules_merge_splits_that_change_no_prediction():
+    """A depth-3 tree splits the noise inside each side of x1 < 0.5; those splits predict nothing new,
+    so the rules are the two halves (and the tree as fitted keeps its 8 leaves)."""
+    rng = np.random.default_rng(3)
+    n = 1000
+    X = pd.DataFrame({"x1": rng.uniform(0, 1, n), "x2": rng.uniform(0, 1, n), "x3": rng.uniform(0, 1, n)})
+    y = (X["x1"] < 0.5).to_numpy() ^ (rng.uniform(0, 1, n) < 0.05)
+    cart = cart_check(X, y)
+    assert cart.n_leaves == 8 and len(cart.rules) == 2
+    assert [str(c) for c in cart.case_rules[0].conditions] == ["x1 <= 0.499"]
+    assert sum(r.n_runs for r in cart.rules) == n
+
+
 def test_categorical_and_bool_inputs_including_one_named_scenario():
     rng = np.random.default_rng(7)
     n = 1200

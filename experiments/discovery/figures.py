@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,7 @@ def peeling_figure(result, path: str | Path, *, title: str | None = None) -> Pat
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("coverage (share of all cases of interest inside the box)")
     ax.set_ylabel("density (share of runs in the box that are cases)")
-    ax.set_title(title or f"PRIM peeling trajectory: {result.case_label}", fontsize=10)
+    ax.set_title(textwrap.fill(title or f"PRIM peeling trajectory: {result.case_label}", 70), fontsize=10)
     ax.legend(fontsize=8, loc="center left")
     ax.grid(alpha=0.3)
     return save_png(fig, path)
@@ -168,6 +169,12 @@ def box_scatter_figure(result, path: str | Path, *, max_dims: int = 4, seed: int
         if limits:
             ax.add_patch(Rectangle((lo_a, lo_b), hi_a - lo_a, hi_b - lo_b, fill=False, ec="black", lw=1.6))
         ax.set_xlabel(_label(a, result.units.get(a, "")))
+        from matplotlib.ticker import MaxNLocator
+
+        if cats_a is None:
+            ax.xaxis.set_major_locator(MaxNLocator(5))
+        if b is not None and cats_b is None:
+            ax.yaxis.set_major_locator(MaxNLocator(6))
         if cats_a is not None:
             ax.set_xticks(range(len(cats_a)), [str(c) for c in cats_a])
         if b is None:
