@@ -401,6 +401,22 @@ def test_an_objective_on_a_lever_reads_its_value():
                batch_size=2)
 
 
+def test_starting_policies_are_evaluated_first_and_resume_alike(tmp_path):
+    starts = [{"a": 1.0, "b": 0.5}, {"a": 0}]
+    res = run_search(Evaluator(), budget=8, batch_size=4, starts=starts, folder=tmp_path / "s")
+    first = res.candidates.set_index("candidate")
+    assert first.loc[0, "a"] == 1.0 and first.loc[0, "b"] == 0.5 and first.loc[1, "a"] == 0.0
+    again = run_search(Evaluator(), budget=8, batch_size=4, starts=starts, folder=tmp_path / "s")
+    assert again.n_evaluated == 0 and again.candidates.equals(res.candidates)
+    with pytest.raises(DiscoveryError, match="other settings"):
+        run_search(Evaluator(), budget=8, batch_size=4, starts=starts[:1], folder=tmp_path / "s")
+    for bad, pattern in (([{"c": 1}], r"start 0: 'c' is not a lever"),
+                         ([{"a": 2.0}], r"start 0: lever 'a' value 2.0 is not allowed; expected a number from 0 to 1"),
+                         ({"a": 1}, r"starts must be a list")):
+        with pytest.raises(DiscoveryError, match=pattern):
+            run_search(Evaluator(), budget=4, batch_size=2, starts=bad)
+
+
 def test_tpe_sampler_also_runs():
     res = run_search(Evaluator(), budget=60, batch_size=10, sampler="tpe")
     assert len(res.candidates) == 60 and res.settings["sampler"] == "multi-objective TPE"

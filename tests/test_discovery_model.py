@@ -61,6 +61,9 @@ batch_size = 4
 cost = "pool_share"
 constraints = ["p90(providers_destabilised) <= 1"]
 
+[[start]]
+pool_share = 0.0
+
 [levers]
 pool_share = { bounds = [0.0, 0.05] }
 pace_of_change = { bounds = [0.0, 1.0] }
@@ -258,6 +261,7 @@ def test_search_cli_end_to_end(tmp_path, toy_env, capsys):
     cand = pd.read_csv(out / "candidates.csv")
     pareto = pd.read_csv(out / "pareto.csv")
     assert len(cand) == 8 and len(pareto) >= 1 and pareto["feasible"].all()
+    assert cand.loc[0, "pool_share"] == 0.0  # the [[start]] policy went first
     assert (pareto["p90_providers_destabilised"] <= 1).all()
     cheapest = json.loads((out / "cheapest.json").read_text())
     assert cheapest["levers"]["pool_share"] == pareto["pool_share"].min()
@@ -348,6 +352,8 @@ def test_search_refuses_other_settings_in_the_same_folder(tmp_path, toy_env, cap
         (('lever = "pool_share"', 'lever = "pace"'), r"objective names lever 'pace', which is not one of the levers"),
         (('cost = "pool_share"', 'cost = "budget"'), r"'cost' 'budget' is not one of the objectives"),
         (('scenario = "needs_based"', 'scenario = "needs_basd"'), r"unknown scenario 'needs_basd'"),
+        (("[[start]]\npool_share = 0.0", "[[start]]\npool_share = 0.9"),
+         r"\[\[start\]\]: start 0: lever 'pool_share' value 0.9 is not allowed; expected a number from 0 to 0.05"),
     ],
 )
 def test_search_one_line_errors(tmp_path, toy_env, capsys, change, pattern):

@@ -41,8 +41,14 @@ From Python (the same arguments as ``commissim search``)::
     aggregate = "mean"              # mean, median, min, max or pNN
     direction = "min"
 
+    [[start]]                       # optional: policies evaluated first (levers left out are sampled)
+    pool_share = 0.0
+    pace_of_change = 0.0
+
 Constraints are strings ``AGG(measure) <= value`` / ``>=`` (or tables with ``measure``,
-``aggregate``, ``op``, ``value``); they may name a lever too.
+``aggregate``, ``op``, ``value``); they may name a lever too. ``[[start]]`` policies (the
+policy in force, a "do nothing" corner) are run in the first batch, so the Pareto set is
+measured against them and holds them when nothing the optimiser finds beats them.
 
 **The ensemble** is drawn once (SALib's Latin hypercube, the sweep mapping of
 :mod:`commissim.experiments.sensitivity.space`) and is the same for every candidate, with
@@ -95,7 +101,7 @@ from .errors import DiscoveryError
 from .figures import make_search_figures
 from .report import search_report
 from .runs import require_discovery_extra
-from .search import STATE_FILE, Constraint, EnsembleMember, Lever, Objective, SearchResult, search
+from .search import STATE_FILE, Constraint, EnsembleMember, Lever, Objective, SearchResult, _check_starts, search
 
 __all__ = ["SearchRun", "SearchSpec", "load_levers", "search_run"]
 
@@ -105,7 +111,7 @@ RUNS = "runs"
 PAIRS_SUFFIX = ".pairs.json"  # runs/<key>.pairs.json: the (candidate, member) of each design point of runs/<key>/
 REPORT = "search.md"
 TOP_KEYS = {"name", "description", "scenario", "years", "seed", "sampler", "budget", "batch_size", "cost",
-            "constraints", "fixed", "levers", "ensemble", "objectives"}
+            "constraints", "fixed", "levers", "ensemble", "objectives", "start"}
 LEVER_KEYS = {"bounds", "levels", "log"}
 ENSEMBLE_KEYS = {"members", "parameters"}
 OBJECTIVE_KEYS = {"measure", "lever", "aggregate", "direction"}
@@ -137,6 +143,7 @@ class SearchSpec:
     fixed: dict[str, Any]
     members: tuple[EnsembleMember, ...]
     ensemble_params: list[dict[str, Any]]  # the uncertain parameters as given (the sweep format)
+    starts: tuple[dict[str, Any], ...] = ()  # policies evaluated first ([[start]])
     source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -148,6 +155,7 @@ class SearchSpec:
             "sampler": self.sampler, "batch_size": self.batch_size,
             "levers": [asdict(lv) for lv in self.levers], "objectives": [asdict(o) for o in self.objectives],
             "constraints": [asdict(c) for c in self.constraints], "cost": self.cost, "fixed": self.fixed,
+            "starts": [dict(st) for st in self.starts],
             "ensemble": {"members": len(self.members), "parameters": self.ensemble_params,
                          "sha256": hashlib.sha256(json.dumps([[m.id, m.seed, dict(m.params)] for m in self.members],
                                                              sort_keys=True, default=str).encode()).hexdigest()},
@@ -395,6 +403,13 @@ def load_levers(path: str | Path | dict, overrides: Mapping[str, Any] | None = N
         else:
             raise _err(w, f"expected a string such as \"p90(providers_destabilised) <= 1\", got {c!r}")
         constraints.append(con)
+    sraw = raw.get("start", [])
+    if isinstance(sraw, dict):
+        sraw = [sraw]
+    try:
+        starts = _check_starts(sraw, levers)
+    except DiscoveryError as exc:
+        raise _err(where, f"[[start]]: {exc}") from None
     cost = raw.get("cost")
     if cost is None:
         cost = objectives[0].name if objectives[0].direction == "minimize" else None
@@ -403,7 +418,8 @@ def load_levers(path: str | Path | dict, overrides: Mapping[str, Any] | None = N
     return SearchSpec(name=name, description=str(raw.get("description", "")), scenario=scenario, years=years,
                       seed=seed, sampler=sampler, budget=budget, batch_size=batch_size, levers=levers,
                       objectives=tuple(objectives), constraints=tuple(constraints), cost=cost, fixed=fixed,
-                      members=members, ensemble_params=ens_list, source=where if where != "levers" else "")
+                      members=members, ensemble_params=ens_list, starts=starts,
+                      source=where if where != "levers" else "")
 
 
 # --------------------------------------------------------------------------- evaluation through the engine
@@ -642,7 +658,7 @@ def search_run(
         evaluate = _Evaluator(spec, out, runner, ex, measures, chunk_size, progress, say)
         result = search(spec.levers, spec.members, spec.objectives, evaluate, constraints=spec.constraints,
                         cost=spec.cost, budget=spec.budget, batch_size=spec.batch_size, sampler=spec.sampler,
-                        seed=spec.seed, folder=out, allowed_levers=PARAM_BY_NAME,
+                        seed=spec.seed, folder=out, allowed_levers=PARAM_BY_NAME, starts=spec.starts,
                         allowed_measures=SUMMARY_MEASURES, log=lambda m: say(f"search {spec.name}: {m}"))
     info = {"n_runs": evaluate.n_runs, "n_reused": evaluate.n_reused, "seconds": time.perf_counter() - t0}
     files = _write(out, spec, result, figures, info)

@@ -385,6 +385,44 @@ def _settings_fingerprint(levers, objectives, constraints, ensemble, sampler, se
     }
 
 
+def _check_starts(starts, levers) -> tuple[dict, ...]:
+    """Starting policies: dicts of lever values inside each lever's range, levels or categories."""
+    if isinstance(starts, Mapping) or not isinstance(starts, Sequence):
+        raise DiscoveryError("starts must be a list of policies (dicts of lever values)")
+    by_name = {lv.name: lv for lv in levers}
+    out = []
+    for i, st in enumerate(starts):
+        if not isinstance(st, Mapping) or not st:
+            raise DiscoveryError(f"start {i}: expected a dict of lever values, got {st!r}")
+        unknown = [k for k in st if k not in by_name]
+        if unknown:
+            raise DiscoveryError(f"start {i}: {', '.join(map(repr, unknown))} {'is' if len(unknown) == 1 else 'are'} "
+                                 f"not a lever ({', '.join(by_name)})")
+        for k, v in st.items():
+            lv = by_name[k]
+            if lv.kind in ("float", "int"):
+                ok = _finite(v) and lv.low <= v <= lv.high and (lv.kind == "float" or float(v).is_integer())
+                allowed = f"{'a whole number' if lv.kind == 'int' else 'a number'} from {_num(lv.low)} to {_num(lv.high)}"
+            else:
+                choices = lv.levels if lv.levels is not None else lv.categories
+                ok = any(repr(v) == repr(c) or (_finite(v) and _finite(c) and float(v) == float(c)) for c in choices)
+                allowed = f"one of {', '.join(map(str, choices))}"
+            if not ok:
+                raise DiscoveryError(f"start {i}: lever {k!r} value {v!r} is not allowed; expected {allowed}")
+        out.append({k: _start_value(by_name[k], v) for k, v in st.items()})
+    return tuple(out)
+
+
+def _start_value(lever: Lever, v):
+    """A checked start value in the lever's own type (a level or category as the lever lists it)."""
+    if lever.kind == "int":
+        return int(v)
+    if lever.kind == "float":
+        return float(v)
+    choices = lever.levels if lever.levels is not None else lever.categories
+    return next(c for c in choices if repr(v) == repr(c) or (_finite(v) and _finite(c) and float(v) == float(c)))
+
+
 def _params_key(params: Mapping[str, Any]) -> str:
     return json.dumps({k: params[k] for k in sorted(params)}, default=repr)
 
@@ -462,6 +500,7 @@ def search(
     folder: str | Path | None = None,
     allowed_levers: Collection[str] | None = None,
     allowed_measures: Collection[str] | None = None,
+    starts: Sequence[Mapping[str, Any]] = (),
     log: Callable[[str], None] | None = None,
 ) -> SearchResult:
     """Search the levers for policies that do well on the objectives across the ensemble.
@@ -474,8 +513,10 @@ def search(
     ``sampler``: ``"nsga2"`` or ``"tpe"``. ``folder``: where the search state
     (``search.sqlite3``) is kept, so that the search resumes; ``None`` keeps it in
     memory. ``allowed_levers`` / ``allowed_measures``: the parameter and measure names
-    the model knows, for one-line errors on a misspelt lever or objective. ``log``
-    receives one line per batch.
+    the model knows, for one-line errors on a misspelt lever or objective. ``starts``:
+    policies (lever values; levers left out are sampled) evaluated first, in the first
+    batch(es), e.g. the policy in force and a "do nothing" corner, so the Pareto set is
+    compared with them and can hold them. ``log`` receives one line per batch.
     """
     levers = tuple(levers)
     objectives = tuple(objectives)
@@ -542,9 +583,12 @@ def search(
     if cost_obj is not None and cost_obj.direction != "minimize":
         raise DiscoveryError(f"the cost objective {cost_obj.key!r} must be minimised")
 
+    starts = _check_starts(starts, levers)
     optuna = require_extra("optuna", "policy search")
     distributions = {lv.name: lv.distribution() for lv in levers}
     fingerprint = _settings_fingerprint(levers, objectives, constraints, members, sampler, seed, batch_size)
+    if starts:  # only when given: the fingerprint of a search without starts is unchanged
+        fingerprint["starts"] = [dict(st) for st in starts]
     n_batches = math.ceil(budget / batch_size)
     member_ids = [m.id for m in members]
     say = log or (lambda _msg: None)
@@ -578,6 +622,9 @@ def search(
         def finished(trials) -> list:
             return [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
 
+        if starts and not study.get_trials(deepcopy=False):  # a new study: the starting policies go first
+            for st in starts:
+                study.enqueue_trial(dict(st))
         n_resumed = len(finished(study.get_trials(deepcopy=False)))
         n_evaluated = 0
         n_duplicates = 0
