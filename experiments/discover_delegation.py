@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in res.files.items():
         if name.startswith("figure_"):
             print(f"figure: {path}")
-    print(f"took {time.perf_counter() - t0:.0f} s ({res.seconds_runs:.0f} s of model runs)")
+    print(f"took {time.perf_counter() - t0:.0f} s ({res.seconds_runs:.0f} s in the batch engine: runs, or reading them back)")
     return 0
 
 

@@ -55,7 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     if len(r.pareto):
         cols = [lv.name for lv in r.levers] + [o.key for o in r.objectives if o.name not in
                                                {lv.name for lv in r.levers}] + [c.key for c in r.constraints]
-        print(r.pareto.sort_values(r.cost)[cols].head(8).to_string(index=False))
+        order = [r.cost] + [o.key for o in r.objectives if o.key != r.cost]
+        print(r.pareto.sort_values(order)[cols].head(10).to_string(index=False))
+    starts = r.candidates.head(len(res.spec.starts))
+    for row in starts.itertuples():
+        print(f"  start (candidate {row.candidate}): "
+              + ", ".join(f"{lv.name} = {getattr(row, lv.name)}" for lv in r.levers if lv.name in
+                          res.spec.starts[row.candidate])
+              + f" -> {'meets' if row.feasible else 'misses'} the target "
+              + ", ".join(f"({c.key} = {getattr(row, c.key):g})" for c in r.constraints))
     print(f"report: {res.report}")
     for name, path in res.files.items():
         if name.startswith("figure_"):

@@ -259,9 +259,13 @@ def pareto_figure(result, path: str | Path, *, title: str | None = None) -> Path
     from matplotlib.lines import Line2D
 
     data = result.pareto if len(result.pareto) else result.candidates
-    axes = [(lv.name, _label(lv.name, lv.unit), "lever", lv) for lv in result.levers]
+    # An objective on a lever is that lever's own axis (marked), not a second axis.
+    on_lever = {o.name: o for o in result.objectives if o.name in {lv.name for lv in result.levers}}
+    axes = [(lv.name, _label(lv.name, lv.unit) + (f"\n({on_lever[lv.name].direction[:3]}imise)"
+                                                  if lv.name in on_lever else ""), "lever", lv)
+            for lv in result.levers]
     axes += [(o.key, _label(f"{o.aggregate} {o.name}", o.unit) + f"\n({o.direction[:3]}imise)", "objective", o)
-             for o in result.objectives]
+             for o in result.objectives if o.name not in on_lever]
     fig = _figure(max(6.0, 1.7 * len(axes) + 1.5), 5.0)
     ax = fig.add_subplot()
     scaled = {}

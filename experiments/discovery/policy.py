@@ -589,9 +589,21 @@ def _write(out: Path, spec: SearchSpec, result: SearchResult, figures: bool, inf
         + (f"{spec.description}\n\n" if spec.description else "")
         + f"Scenario `{spec.scenario}`, {spec.years} years; ensemble of {len(spec.members)} members, a Latin "
           f"hypercube over {uncertain} (every candidate on the same members and seeds: `ensemble.csv`); fixed: "
-          f"{fixed}. {info['n_runs']} model runs in this call ({info['n_reused']} candidate x member results read "
-          f"back from `{RUNS}/`), {info['seconds']:.0f} s. Tables: `pareto.csv`, `candidates.csv`, `cheapest.json`.\n\n"
+          f"{fixed}. {info['n_total']} model runs in all, kept in `{RUNS}/` (this call: {info['n_runs']} runs, "
+          f"{info['n_reused']} candidate x member results read back, {info['seconds']:.0f} s). Tables: `pareto.csv`, "
+          "`candidates.csv`, `cheapest.json`.\n\n"
     )
+    if spec.starts:
+        from .report import _table
+
+        n = len(spec.starts)
+        first = result.candidates.sort_values("candidate").head(n)
+        keys = list(dict.fromkeys([o.key for o in result.objectives if o.name not in {lv.name for lv in spec.levers}]
+                                  + [c.key for c in result.constraints]))
+        head += ("## Starting policies\n\nRun in the first batch ([[start]]; levers not given there were sampled):\n\n"
+                 + _table(["candidate", *[lv.name for lv in spec.levers], *keys, "feasible"],
+                          [[int(r["candidate"]), *[r[lv.name] for lv in spec.levers], *[r[k] for k in keys],
+                            bool(r["feasible"])] for _, r in first.iterrows()]) + "\n\n")
     if cheapest is not None:
         head += ("The cheapest feasible policy as a scenario's parameters (paste under a copy of "
                  f"`model/scenarios/{spec.scenario}.toml`):\n\n```toml\n{cheapest['scenario_block']}\n```\n\n")
@@ -660,7 +672,8 @@ def search_run(
                         cost=spec.cost, budget=spec.budget, batch_size=spec.batch_size, sampler=spec.sampler,
                         seed=spec.seed, folder=out, allowed_levers=PARAM_BY_NAME, starts=spec.starts,
                         allowed_measures=SUMMARY_MEASURES, log=lambda m: say(f"search {spec.name}: {m}"))
-    info = {"n_runs": evaluate.n_runs, "n_reused": evaluate.n_reused, "seconds": time.perf_counter() - t0}
+    info = {"n_runs": evaluate.n_runs, "n_reused": evaluate.n_reused, "seconds": time.perf_counter() - t0,
+            "n_total": len(evaluate.done)}
     files = _write(out, spec, result, figures, info)
     say(f"search {spec.name}: {len(result.candidates)} candidates, {evaluate.n_runs} runs in this call, "
         f"{info['seconds']:.1f} s")
