@@ -45,3 +45,13 @@ def runs_recorded(*folders) -> set[str]:
             record = {"scenario": row["scenario"], "seed": int(row["seed"]), "params": params}
             out.add(json.dumps(json.loads(json.dumps(record, sort_keys=True, default=repr)), sort_keys=True))
     return out
+
+
+def failing(scenario="nhse_direct", years=10, rng=None, *, series=False, seeds_path=None, fail_above=None, **params):
+    """The model's ``simulate``, except that a run with ``efficiency_gap > fail_above`` raises, as a broken
+    run would."""
+    from commissim.model.simulation import simulate
+
+    if years > 0 and fail_above is not None and params.get("efficiency_gap", 0.0) > fail_above:
+        raise RuntimeError(f"model blew up at efficiency_gap={params['efficiency_gap']:.4f}")
+    return simulate(scenario, years, rng, series=series, seeds_path=seeds_path, **params)

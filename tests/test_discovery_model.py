@@ -201,6 +201,19 @@ def test_discover_resumes_an_interrupted_batch(tmp_path, toy_seeds):
     assert len(set(after)) == 80 and res.n_runs_done_now == 80 - len(kept) and res.result.prim.n_runs == 80
 
 
+def test_failed_runs_are_recorded_and_discovery_refuses_in_one_line(tmp_path, toy_seeds):
+    from commissim.experiments.discovery import DiscoveryError
+
+    space = _file(tmp_path, "space.toml", SPACE)
+    kw = dict(out=tmp_path / "d", executor="serial", progress=False, func=dh.failing,
+              func_kwargs={"seeds_path": toy_seeds, "fail_above": 0.015}, log=lambda m: None)
+    with pytest.raises(DiscoveryError, match=r"^\d+ of 80 runs in .* have no result \(\d+ failed, 0 not run: p0") as exc:
+        discover_run(space, **kw)
+    assert "\n" not in str(exc.value) and "run the same command again" in str(exc.value)
+    failures = pd.read_csv(tmp_path / "d" / "failures.csv")
+    assert len(failures) > 0 and failures["message"].str.contains("model blew up").all()
+
+
 @pytest.mark.parametrize(
     "args, pattern",
     [

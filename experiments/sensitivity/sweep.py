@@ -37,8 +37,9 @@ from .space import SWEEP_FILE, design_for, draw_sample, load_spec
 __all__ = ["sweep", "prepare", "write_sweep_files", "DEFAULT_OUT_PREFIX", "DERIVED"]
 
 DEFAULT_OUT_PREFIX = "results/sweep_"
-# What a sweep writes besides the batch's tables (replaced when the folder is overwritten).
-DERIVED = (SWEEP_FILE, "sensitivity.md", "sensitivity", "samples", "figures")
+# What a sweep writes besides the batch's tables (replaced when the folder is overwritten), and what
+# `commissim discover --from` may have added to it.
+DERIVED = (SWEEP_FILE, "sensitivity.md", "sensitivity", "samples", "figures", "discovery.md", "discovery")
 
 
 def prepare(spec) -> tuple[list[dict], dict[str, Any], dict[str, Any]]:
