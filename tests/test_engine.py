@@ -113,6 +113,27 @@ def test_seeds_recorded_per_run(tmp_path):
     assert seeds[1] == [run_seed(11, 1, r) for r in range(3)]
 
 
+def test_seed_keys_give_common_random_numbers(tmp_path):
+    """Points with the same seed key run on the same seeds; the key enters the configuration only when given."""
+    design = [{"scenario": "nhse_direct", "growth_cap": g} for g in (0.1, 0.2, 0.3, 0.4)]
+    _batch(tmp_path / "plain", design=design, replicates=2)
+    _batch(tmp_path / "crn", design=design, replicates=2, seed_keys=[0, 1, 0, 1])
+    plain = load_results(tmp_path / "plain").summaries.set_index("run_id")
+    crn = load_results(tmp_path / "crn").summaries.set_index("run_id")
+    assert plain["seed"].is_unique
+    for r in (0, 1):
+        assert crn.loc[make_run_id(0, r), "seed"] == crn.loc[make_run_id(2, r), "seed"] == run_seed(20230401, 0, r)
+        assert crn.loc[make_run_id(1, r), "seed"] == crn.loc[make_run_id(3, r), "seed"] == run_seed(20230401, 1, r)
+    m_plain = json.loads((tmp_path / "plain" / "manifest.json").read_text())
+    m_crn = json.loads((tmp_path / "crn" / "manifest.json").read_text())
+    assert "seed_keys" not in m_plain["config"] and m_crn["config"]["seed_keys"] == [0, 1, 0, 1]
+    assert m_crn["design"][2]["seeds"] == m_crn["design"][0]["seeds"]
+    with pytest.raises(BatchConfigError, match="seed_keys"):
+        _batch(tmp_path / "bad", design=design, seed_keys=[0, 1])
+    with pytest.raises(BatchConfigError, match="different batch"):  # other keys: another batch
+        _batch(tmp_path / "crn", design=design, replicates=2, seed_keys=[0, 0, 0, 0])
+
+
 def test_resume_after_interrupt_skips_finished_runs(tmp_path):
     counter = tmp_path / "counter"
     counter.write_text("")

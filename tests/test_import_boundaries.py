@@ -6,7 +6,10 @@
   module, nothing of the comparison, the sweeps or the model, only ``errors`` and ``atomic``;
 - nothing below the command line imports it (``cli`` is the top floor);
 - ``errors`` and ``atomic`` are the ground floor of the experiments: they import no other
-  experiments module.
+  experiments module;
+- the discovery core (``experiments/discovery/``: ``prim``, ``search``, ``figures``, ``report``,
+  ``errors``) imports nothing of the project outside it; only its model-facing modules (``runs``,
+  ``policy``: ``commissim discover`` and ``commissim search``) reach the batch engine and the sweeps.
 
 Every ``import`` and ``from ... import`` in a file counts, at module level or inside a function.
 """
@@ -102,7 +105,7 @@ def test_the_batch_library_knows_only_the_run_function():
 
 
 @pytest.mark.parametrize("folder", ["experiments/batch", "experiments/compare", "experiments/sensitivity",
-                                    "experiments/bench"])
+                                    "experiments/bench", "experiments/discovery"])
 def test_no_layer_below_the_command_line_imports_it(folder):
     assert _violations(_files(folder), lambda m: not _within(m, "commissim.experiments.cli")) == []
 
@@ -116,3 +119,12 @@ def test_errors_and_atomic_are_the_ground_floor():
     assert _violations(files[2:], lambda m: not _within(m, "commissim.experiments.compare",
                                                          "commissim.experiments.sensitivity",
                                                          "commissim.experiments.cli")) == []
+
+
+def test_the_discovery_core_stands_alone():
+    folder = ROOT / "experiments" / "discovery"
+    core = [folder / f"{m}.py" for m in ("__init__", "prim", "search", "figures", "report", "errors")]
+    assert _violations(core, lambda m: _within(m, "commissim.experiments.discovery")) == []
+    # the model-facing modules sit above the sweeps and the batch engine, below the command line
+    assert "commissim.experiments.batch" in _imports(folder / "runs.py")
+    assert "commissim.experiments.batch" in _imports(folder / "policy.py")

@@ -5,6 +5,11 @@ each point is run ``replicates`` times. Run ``(point, replicate)`` gets the seed
 :func:`run_seed` and the id of :func:`make_run_id`, so a run's result depends only on its
 design point, its replicate and the root seed: never on the executor, the number of workers,
 the chunking or the order in which runs finish.
+
+A batch may give each design point a *seed key* (``seed_keys``) to use in place of its point id
+in the seed: points with the same seed key get the same seeds, replicate by replicate. This is
+how common random numbers are run (e.g. policy search: every candidate policy runs on
+ensemble member ``m`` with the seeds of key ``m``); by default the seed key is the point id.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ import numpy as np
 
 from ..errors import BatchConfigError
 
-__all__ = ["Run", "run_seed", "make_run_id", "SEED_RULE", "SEED_RULE_COMMON", "check_int", "normalise_design", "check_point_ids",
-           "parameter_names", "design_runs", "jsonable"]
+__all__ = ["Run", "run_seed", "make_run_id", "SEED_RULE", "SEED_RULE_COMMON", "check_int", "normalise_design",
+           "check_point_ids", "check_seed_keys", "parameter_names", "design_runs", "jsonable"]
 
 SEED_RULE = ("seed = int(numpy.random.SeedSequence(root_seed, spawn_key=(point, replicate))"
-             ".generate_state(1)[0]); run_id = 'p{point:04d}r{replicate:04d}'")
+             ".generate_state(1)[0]), with the point's seed key in place of point when the batch gives "
+             "seed_keys (config.seed_keys); run_id = 'p{point:04d}r{replicate:04d}'")
 # With common seeds (common random numbers: ``commissim compare``), replicate r has one seed for every point.
 SEED_RULE_COMMON = ("seed = int(numpy.random.SeedSequence(root_seed, spawn_key=(replicate,))"
                     ".generate_state(1)[0]), the same for every design point (common random numbers); "
@@ -117,6 +123,19 @@ def check_point_ids(point_ids: Sequence[int] | None, n: int) -> list[int]:
     return ids
 
 
+def check_seed_keys(seed_keys: Sequence[int] | None, n: int) -> list[int] | None:
+    """The seed key of each design point (None: its point id); non-negative whole numbers, repeats allowed."""
+    if seed_keys is None:
+        return None
+    if isinstance(seed_keys, (str, bytes, dict)) or not isinstance(seed_keys, Iterable):
+        raise BatchConfigError("seed_keys must give one non-negative whole number per design point")
+    keys = list(seed_keys)
+    if len(keys) != n or any(isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0 for k in keys):
+        raise BatchConfigError("seed_keys must give one non-negative whole number per design point "
+                               f"({n} points, {len(keys)} keys)")
+    return [int(k) for k in keys]
+
+
 def parameter_names(points: list[dict]) -> list[str]:
     """The parameters of the design, in first-seen order; refused if one clashes with a result column."""
     names: list[str] = []
@@ -130,12 +149,14 @@ def parameter_names(points: list[dict]) -> list[str]:
     return names
 
 
-def design_runs(points: list[dict], ids: list[int], replicates: int, root_seed: int, *,
-                common: bool = False) -> list[Run]:
-    """Every run of the design, in design order (``common``: common seeds across points)."""
+def design_runs(points: list[dict], ids: list[int], replicates: int, root_seed: int,
+                seed_keys: list[int] | None = None, *, common: bool = False) -> list[Run]:
+    """Every run of the design, in design order: seeds from ``seed_keys`` when given, else the point
+    ids; ``common``: replicate r has the same seed at every point (common random numbers)."""
+    keys = ids if seed_keys is None else seed_keys
     return [
-        Run(make_run_id(pid, r), pid, r, run_seed(root_seed, pid, r, common=common), point["scenario"],
+        Run(make_run_id(pid, r), pid, r, run_seed(root_seed, key, r, common=common), point["scenario"],
             {k: v for k, v in point.items() if k != "scenario"})
-        for pid, point in zip(ids, points)
+        for pid, key, point in zip(ids, keys, points)
         for r in range(replicates)
     ]

@@ -27,6 +27,7 @@ from .design import (
     Run,
     check_int,
     check_point_ids,
+    check_seed_keys,
     design_runs,
     jsonable,
     normalise_design,
@@ -103,6 +104,11 @@ class Plan:
     derived: tuple[str, ...] = ()
     extend_hash: str = ""  # the hash of the configuration without replicates (more seeds extend a folder)
     common_seeds: bool = False
+    seed_keys: list[int] | None = None
+
+    def seed_key(self, i: int) -> int:
+        """The seed key of design point ``i`` (its point id unless ``seed_keys`` were given)."""
+        return self.ids[i] if self.seed_keys is None else self.seed_keys[i]
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -112,13 +118,18 @@ class Plan:
 def plan_batch(design: Sequence[dict[str, Any]], *, runner: Runner, out: str | Path, replicates: int = 30,
                years: int = 10, root_seed: int = 20230401, series: bool = True, chunk_size: int | None = None,
                point_ids: Sequence[int] | None = None, label: str = "batch", meta: dict[str, Any] | None = None,
-               derived: Sequence[str] = (), common_seeds: bool = False) -> Plan:
+               derived: Sequence[str] = (), common_seeds: bool = False,
+               seed_keys: Sequence[int] | None = None) -> Plan:
     """Check the design and options, fix every run and its seed; raise BatchConfigError if not allowed.
 
     ``common_seeds``: replicate r of every design point gets the same seed (common random
     numbers: differences between points are paired by replicate); otherwise each point has
-    its own seeds.
+    its own seeds. ``seed_keys``: the key each point's seeds are drawn from instead of its
+    point id (points that share a key share their seeds). Not both.
     """
+    if common_seeds and seed_keys is not None:
+        raise BatchConfigError("common_seeds and seed_keys: give one (common seeds already share every "
+                               "replicate's seed across points)")
     if not isinstance(runner, Runner):
         raise BatchConfigError(f"runner: {runner!r} is not a Runner; e.g. "
                                "commissim.experiments.model_runs.model_runner()")
@@ -129,6 +140,7 @@ def plan_batch(design: Sequence[dict[str, Any]], *, runner: Runner, out: str | P
         chunk_size = check_int("chunk_size", chunk_size, 1)
     points, describes = normalise_design(design, runner.check)
     ids = check_point_ids(point_ids, len(points))
+    keys = check_seed_keys(seed_keys, len(points))
     names = parameter_names(points)
     config = {
         "format_version": FORMAT_VERSION,
@@ -144,12 +156,14 @@ def plan_batch(design: Sequence[dict[str, Any]], *, runner: Runner, out: str | P
     }
     if common_seeds:  # only when set, so the hashes of earlier folders stay valid
         config["common_seeds"] = True
+    if keys is not None:  # only when given: the configuration (and hash) of other batches is unchanged
+        config["seed_keys"] = keys
     task = Task(runner.func, dict(runner.kwargs), years, bool(series), tuple(names), tuple(runner.vectors),
                 runner.round_label)
     return Plan(runner, Path(out), label, points, describes, ids, replicates, years, root_seed, bool(series),
-                chunk_size, design_runs(points, ids, replicates, root_seed, common=common_seeds), task, config,
+                chunk_size, design_runs(points, ids, replicates, root_seed, keys, common=common_seeds), task, config,
                 config_hash(config), dict(meta or {}), tuple(derived),
-                config_hash({k: v for k, v in config.items() if k != "replicates"}), bool(common_seeds))
+                config_hash({k: v for k, v in config.items() if k != "replicates"}), bool(common_seeds), keys)
 
 
 # --------------------------------------------------------------------------- the folder and manifest
@@ -180,8 +194,9 @@ def _manifest(plan: Plan, old: dict | None, fingerprint: str | None, n_done: int
         "seed_rule": SEED_RULE_COMMON if plan.common_seeds else SEED_RULE,
         "design": [
             {"point": pid, **describe, "scenario": point["scenario"],
-             "seeds": [run_seed(plan.root_seed, pid, r, common=plan.common_seeds) for r in range(plan.replicates)]}
-            for pid, point, describe in zip(plan.ids, plan.points, plan.describes)
+             "seeds": [run_seed(plan.root_seed, plan.seed_key(i), r, common=plan.common_seeds)
+                       for r in range(plan.replicates)]}
+            for i, (pid, point, describe) in enumerate(zip(plan.ids, plan.points, plan.describes))
         ],
         "versions": package_versions(plan.runner.versions),
         "fingerprint": fingerprint,
@@ -313,6 +328,7 @@ def run_batch(
     chunk_size: int | None = None,
     series: bool = True,
     point_ids: Sequence[int] | None = None,
+    seed_keys: Sequence[int] | None = None,
     overwrite: bool = False,
     derived: Sequence[str] = (),
     progress: bool | None = None,
@@ -344,6 +360,9 @@ def run_batch(
     point_ids:
         Seed index of each design point (default ``0..len(design)-1``): a point keeps its
         seeds whatever else the design holds.
+    seed_keys:
+        The key each design point's seeds are drawn from instead of its point id (repeats
+        allowed): points with the same key run on the same seeds (common random numbers).
     overwrite:
         Replace an existing results folder instead of resuming it. A folder of the same batch
         with fewer ``replicates`` is extended: only the new replicates run.
@@ -364,7 +383,7 @@ def run_batch(
     say = log or (lambda msg: print(msg, file=sys.stderr))
     plan = plan_batch(design, runner=runner, out=out, replicates=replicates, years=years, root_seed=root_seed,
                       series=series, chunk_size=chunk_size, point_ids=point_ids, label=label, meta=meta,
-                      derived=derived, common_seeds=common_seeds)
+                      derived=derived, common_seeds=common_seeds, seed_keys=seed_keys)
     fingerprint = runner.fingerprint() if runner.fingerprint else None
     old = _open_folder(plan, overwrite, fingerprint)
     parts = plan.out / PARTS

@@ -44,7 +44,7 @@ from .reliability import NO_VARIATION, Caveat, Reliability, SayOnce, check, cons
 from .report import report_text, safe_name
 from .space import SWEEP_FILE, needs_series
 
-__all__ = ["Analysis", "analyse", "outcome_matrix", "read_sweep"]
+__all__ = ["Analysis", "analyse", "outcome_matrix", "read_sweep", "run_values"]
 
 
 @dataclass
@@ -148,6 +148,9 @@ def outcome_matrix(folder: str | Path, sweep: dict | None = None) -> dict[str, A
               "or fix the outcome."
         )
     return out
+
+
+run_values = _run_values  # one value per run of an outcome (``measure`` or ``reporter:agg``)
 
 
 # --------------------------------------------------------------------------- the analysis

@@ -319,13 +319,18 @@ def _param_spec(name: str, raw: Any, scenarios: list[str], where: str) -> ParamS
                      scenarios=tuple(scen))
 
 
-def load_spec(config: str | Path | dict, overrides: dict[str, Any] | None = None) -> SweepSpec:
-    """Read and check a sweep file (or a dict of the same shape); ``overrides`` replace top-level keys."""
+def load_spec(config: str | Path | dict, overrides: dict[str, Any] | None = None, *,
+              where: str | None = None) -> SweepSpec:
+    """Read and check a sweep file (or a dict of the same shape); ``overrides`` replace top-level keys.
+
+    ``where``: for a dict, where it came from (e.g. the file a caller read it out of), named in
+    messages and kept as the spec's source.
+    """
     from commissim.model.params import validate_parameters
     from commissim.model.scenarios import load_scenario
 
     if isinstance(config, dict):
-        raw, where, source = dict(config), "sweep", ""
+        raw, where, source = dict(config), where or "sweep", where or ""
     else:
         path = Path(config)
         if not path.is_file():

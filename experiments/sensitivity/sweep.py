@@ -34,11 +34,12 @@ from ..errors import SweepWarning
 from ..model_runs import late_changes, model_runner
 from .space import SWEEP_FILE, design_for, draw_sample, load_spec
 
-__all__ = ["sweep", "prepare", "DEFAULT_OUT_PREFIX", "DERIVED"]
+__all__ = ["sweep", "prepare", "write_sweep_files", "DEFAULT_OUT_PREFIX", "DERIVED"]
 
 DEFAULT_OUT_PREFIX = "results/sweep_"
-# What a sweep writes besides the batch's tables (replaced when the folder is overwritten).
-DERIVED = (SWEEP_FILE, "sensitivity.md", "sensitivity", "samples", "figures")
+# What a sweep writes besides the batch's tables (replaced when the folder is overwritten), and what
+# `commissim discover --from` may have added to it.
+DERIVED = (SWEEP_FILE, "sensitivity.md", "sensitivity", "samples", "figures", "discovery.md", "discovery")
 
 
 def prepare(spec) -> tuple[list[dict], dict[str, Any], dict[str, Any]]:
@@ -56,7 +57,8 @@ def prepare(spec) -> tuple[list[dict], dict[str, Any], dict[str, Any]]:
     return design, info, samples
 
 
-def _write_sweep_files(out: Path, spec, info: dict, samples: dict) -> None:
+def write_sweep_files(out: Path, spec, info: dict, samples: dict) -> None:
+    """``sweep.json`` and ``samples/`` (the unit sample and the mapped values) of a sweep folder."""
     import pandas as pd
 
     (out / "samples").mkdir(exist_ok=True)
@@ -148,7 +150,7 @@ def sweep(
         except OSError:
             started = False
         if started:  # the sample is kept even when the runs were interrupted
-            _write_sweep_files(out, spec, info, samples)
+            write_sweep_files(out, spec, info, samples)
     say(f"sweep {spec.name}: {result.n_done} of {result.n_runs} runs finished"
         + (f" ({result.n_skipped} from before)" if result.n_skipped else "") + f" in {result.seconds:.1f} s")
     if analyse:
