@@ -132,6 +132,12 @@ def test_seed_keys_give_common_random_numbers(tmp_path):
         _batch(tmp_path / "bad", design=design, seed_keys=[0, 1])
     with pytest.raises(BatchConfigError, match="different batch"):  # other keys: another batch
         _batch(tmp_path / "crn", design=design, replicates=2, seed_keys=[0, 0, 0, 0])
+    with pytest.raises(BatchConfigError, match="common_seeds and seed_keys"):  # two seed rules at once
+        _batch(tmp_path / "both", design=design, replicates=2, seed_keys=[0, 1, 0, 1], common_seeds=True)
+    _batch(tmp_path / "common", design=design, replicates=2, common_seeds=True)
+    common = load_results(tmp_path / "common").summaries.set_index("run_id")
+    for r in (0, 1):  # common seeds: one seed per replicate, whatever the point
+        assert {common.loc[make_run_id(p, r), "seed"] for p in range(4)} == {run_seed(20230401, 0, r, common=True)}
 
 
 def test_resume_after_interrupt_skips_finished_runs(tmp_path):
