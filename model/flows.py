@@ -88,7 +88,7 @@ def _sum_by_service(x: np.ndarray, cols_s: np.ndarray, n_services: int) -> np.nd
     """Sum an (I, n) array of listed lines by service, (I, S); ``cols_s`` (the lines' services) is sorted."""
     out = np.zeros((x.shape[0], n_services))
     if len(cols_s):
-        first = np.flatnonzero(np.r_[True, cols_s[1:] != cols_s[:-1]])
+        first = np.flatnonzero(np.concatenate(([True], cols_s[1:] != cols_s[:-1])))
         out[:, cols_s[first]] = np.add.reduceat(x, first, axis=1)
     return out
 

@@ -284,7 +284,7 @@ def update(model: CommissioningModel) -> None:
     m["local_services_started"] = float(st.local_starts_total)
     m["income_change_p10"] = quantile(st.income_change, 0.1)
     m["income_change_mean"] = float((st.income_change * st.base_income).sum() / st.base_income.sum())
-    m["specialist_income_change"] = float(np.average(st.income_change[spec], weights=st.base_income[spec]))
+    m["specialist_income_change"] = float((st.income_change[spec] * st.base_income[spec]).sum() / st.base_income[spec].sum())
 
     # Access.
     delivered_cell = lines.by_service(st.delivered)
@@ -302,7 +302,7 @@ def update(model: CommissioningModel) -> None:
     m["access_max_min_ratio"] = float(rate.max() / max(rate.min(), 1e-9))
 
     dcases = float(delivered_cell.sum())
-    km = float((st.delivered * st.dist_k).sum())
+    km = float(np.einsum("ik,ik->i", st.delivered, st.dist_k).sum())
     m["extra_travel_km"] = (km - float((delivered_cell * st.base_km).sum())) / dcases if dcases > 0 else 0.0
     vol = st.line_volume
     low = st.active & (vol > 0) & (vol < st.min_volume_abs[None, :])

@@ -763,11 +763,10 @@ class CommissioningModel(mesa.Model):
         vol_all = START_SHARE * st.demand[rows]  # the volume a new line would plan for (I_rows, S)
         viable = cand[rows] & has & (vol_all >= p["local_start_share"] * st.min_volume_abs[None, :])
         spec_ok = vol_all >= p["spec_enforcement"] * st.min_volume_abs[None, :]  # the specification allows it
+        n_viable = viable.sum(axis=1)
+        ranked = np.argsort(np.where(viable, -vol_all, np.inf), axis=1, kind="stable")  # largest first
         for r, i in enumerate(rows):
-            svc = np.flatnonzero(cand[i])
-            vol = vol_all[r, svc]
-            ok = viable[r, svc]
-            order = svc[ok][np.argsort(-vol[ok])]  # largest first
+            order = ranked[r, :n_viable[r]]
             if pending:
                 order = np.array([s for s in order if (i, int(first_k[r, s])) not in pending], dtype=np.int64)
             if not len(order):
@@ -936,12 +935,13 @@ class CommissioningModel(mesa.Model):
                 icb_g[off[MERGED]:off[MERGED] + len(self.data.merger_names)] = merged_nof
                 consent_g = consent_g | icb_g
             strength_g = np.where(consent_g, np.minimum(strength_g, p["nhse_tolerance"]), strength_g)
-        prev = getattr(st, "prev_demand_k", None)
+        prev = getattr(st, "prev_demand_cell", None)
         rows = np.flatnonzero(dec.rows_g[:, strength_g > 0].any(axis=1))
         if len(rows) and prev is not None:
             sg = strength_g[dec.group[rows]]
             out_r = ~dec.in_system[rows] & dec.icb_led[rows] & (sg > 0)
-            growth_r = np.maximum(demand_k[rows] / np.maximum(prev[rows], 1e-12) - 1.0, 0.0)
+            growth_cell = np.maximum(st.demand[rows] / np.maximum(prev[rows], 1e-12) - 1.0, 0.0)  # (rows, S)
+            growth_r = growth_cell[:, ks]
             allowed = st.last_contracted_vol[rows] * (1 + (1 - sg) * growth_r)
             wr = np.where(out_r, np.maximum(plan_vol[rows] - allowed, 0.0), 0.0)
             withheld_vol = np.zeros_like(plan_vol)
@@ -949,7 +949,7 @@ class CommissioningModel(mesa.Model):
             plan_vol = plan_vol - withheld_vol
             st.decisions["growth_cap"] = len(rows)
             st.binding["growth_cap"] = float((wr > 1e-9).any(axis=1).sum()) / len(rows)
-        st.prev_demand_k = demand_k
+        st.prev_demand_cell = st.demand.copy()
         plan = plan_vol * price_k
         g_plan = self.group_sum(plan)
         st.plan_value = plan
