@@ -26,7 +26,8 @@ Each side runs in its own fresh Python process (``batch_run`` forces the ``spawn
 start method on its whole process), which imports the model before timing. Timing covers
 the call only (pool start-up, runs, collection and, for commissim, writing and
 consolidating the results folder), not interpreter start-up. The sides take turns, once
-each per repeat, and the median of ``--repeats`` is reported (with every repeat). Seeds differ
+each per repeat, and the median of ``--repeats`` is reported (with every repeat); a ratio is
+the median of the repeats' own ratios, which a machine shared with other work disturbs less. Seeds differ
 between the two sides (batch_run gives every scenario the same seed list; the engine
 derives a seed per run), which changes the numbers but not the work.
 
@@ -192,7 +193,7 @@ def _check_model(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--runs", type=int, default=300, help="runs per throughput measurement (default 300)")
-    p.add_argument("--repeats", type=int, default=3, help="repeats of each measurement; the median is shown")
+    p.add_argument("--repeats", type=int, default=5, help="repeats of each measurement; the median is shown")
     p.add_argument("--years", type=int, default=10, help="funding rounds per run (default 10)")
     p.add_argument("--root-seed", type=int, default=20230401)
     p.add_argument("--memory-runs", type=int, nargs="*", default=[1000, 250],
@@ -241,8 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         ("compare() end to end, with figures and report, vs batch_run, model reporters", ("engine", "compare"),
          ("batch_run", "model_reporters")),
     ]
+    # Each ratio is the median over the repeats of that repeat's own ratio: the two sides of a
+    # ratio ran minutes apart at most, so a machine shared with other work disturbs it less.
     for label, a, b in lines:
-        print(f"ratio, {label:<80} {rates[a] / rates[b]:5.2f}x")
+        per_round = [tb / ta for ta, tb in zip(secs[a], secs[b])]
+        print(f"ratio, {label:<80} {statistics.median(per_round):5.2f}x  (of medians {rates[a] / rates[b]:.2f}x)")
 
     if args.memory_runs:
         print("peak memory, engine as compare (series=True), 2 processes:")
