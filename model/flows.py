@@ -94,18 +94,21 @@ def _sum_by_service(x: np.ndarray, cols_s: np.ndarray, n_services: int) -> np.nd
 
 
 def cap_and_reroute(
-    volume: np.ndarray, capacity: np.ndarray, weights: np.ndarray, lines: LineIndex, passes: int = 2
+    volume: np.ndarray, capacity: np.ndarray, weights: np.ndarray, lines: LineIndex, passes: int = 2,
+    usable: np.ndarray | None = None, load: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Deliver contracted volume V[i,k] within capacity[k].
 
     Where a line's load exceeds its capacity every contract there is scaled down
     pro rata; the overflow is offered (up to ``passes`` times) to the lines of the
-    same service with spare capacity, split by the gravity ``weights``.
+    same service with spare capacity, split by the gravity ``weights`` (times ``usable``, a (K,)
+    mask of lines that may take patients, when given; ``load`` is ``volume.sum(axis=0)`` when the
+    caller has it).
     Returns (delivered[i,k], unplaced[i,s]). Only the overloaded lines and the lines
     that receive their overflow are touched (the rest is delivered as contracted).
     """
     I, S = volume.shape[0], lines.S
-    load = volume.sum(axis=0)
+    load = volume.sum(axis=0) if load is None else load
     over = load > capacity
     lost = np.zeros((I, S))
     delivered = volume.copy()
@@ -124,7 +127,7 @@ def cap_and_reroute(
         # Lines of the services with overflow that still have room (sorted by service, as lines are).
         recv = np.flatnonzero(busy[lines.s] & (spare > 1e-9))
         rs = lines.s[recv]
-        w = weights[:, recv]
+        w = weights[:, recv] if usable is None else weights[:, recv] * usable[recv]
         tot = _sum_by_service(w, rs, S)
         nowhere = busy[None, :] & (tot <= 0)
         lost += np.where(nowhere, overflow, 0.0)

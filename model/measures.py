@@ -287,7 +287,7 @@ def update(model: CommissioningModel) -> None:
     m["specialist_income_change"] = float((st.income_change[spec] * st.base_income[spec]).sum() / st.base_income[spec].sum())
 
     # Access.
-    delivered_cell = lines.by_service(st.delivered)
+    delivered_cell = st.delivered_cell if hasattr(st, "delivered_cell") else lines.by_service(st.delivered)
     price = st.price[None, :]
     demand_value = float((st.demand * price).sum())
     unmet = np.maximum(st.demand - delivered_cell, 0.0)

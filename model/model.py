@@ -918,7 +918,7 @@ class CommissioningModel(mesa.Model):
         # from out-of-area providers (growth cap: harder negotiation; that growth is not commissioned there).
         demand_k = st.demand[:, ks]
         plan_vol = demand_k * share
-        withheld_vol = None
+        withheld_value = 0.0
         st.decisions["growth_cap"] = 0
         st.binding["growth_cap"] = 0.0
         strength_g = p["growth_cap"] * np.minimum(1.0, dec.stress_g / FULL_STRESS)
@@ -938,15 +938,15 @@ class CommissioningModel(mesa.Model):
         prev = getattr(st, "prev_demand_cell", None)
         rows = np.flatnonzero(dec.rows_g[:, strength_g > 0].any(axis=1))
         if len(rows) and prev is not None:
-            sg = strength_g[dec.group[rows]]
-            out_r = ~dec.in_system[rows] & dec.icb_led[rows] & (sg > 0)
-            growth_cell = np.maximum(st.demand[rows] / np.maximum(prev[rows], 1e-12) - 1.0, 0.0)  # (rows, S)
-            growth_r = growth_cell[:, ks]
-            allowed = st.last_contracted_vol[rows] * (1 + (1 - sg) * growth_r)
-            wr = np.where(out_r, np.maximum(plan_vol[rows] - allowed, 0.0), 0.0)
-            withheld_vol = np.zeros_like(plan_vol)
-            withheld_vol[rows] = wr
-            plan_vol = plan_vol - withheld_vol
+            # Per cell (the cap's strength is the commissioner's, growth is the cell's), then per contract.
+            sg_cell = strength_g[st.comm[rows]]  # (rows, S); 0 for NHS England's commissioners
+            growth_cell = np.maximum(st.demand[rows] / np.maximum(prev[rows], 1e-12) - 1.0, 0.0)
+            out_r = (sg_cell > 0)[:, ks] & ~dec.in_system[rows]
+            allowed = st.last_contracted_vol[rows] * (1 + ((1 - sg_cell) * growth_cell)[:, ks])
+            wr = np.maximum(plan_vol[rows] - allowed, 0.0)
+            wr *= out_r
+            plan_vol[rows] -= wr
+            withheld_value = float((wr * price_k).sum())
             st.decisions["growth_cap"] = len(rows)
             st.binding["growth_cap"] = float((wr > 1e-9).any(axis=1).sum()) / len(rows)
         st.prev_demand_cell = st.demand.copy()
@@ -1006,28 +1006,31 @@ class CommissioningModel(mesa.Model):
         volume = contracted / price_k
         st.requested_load = volume.sum(axis=0)
         st.capacity_at_delivery = lines.pick(st.capacity) * usable
-        delivered, unplaced = cap_and_reroute(volume, st.capacity_at_delivery, st.weights * usable, lines)
+        delivered, unplaced = cap_and_reroute(volume, st.capacity_at_delivery, st.weights, lines, usable=usable,
+                                              load=st.requested_load)
         st.delivered = delivered
         st.unplaced = unplaced
         payments = delivered * price_k
         st.payments = payments
         st.last_contracted_vol = volume
-        cell_paid = lines.by_service(payments)
+        st.delivered_cell = lines.by_service(delivered)  # (I, S) cases delivered per cell
+        cell_paid = st.delivered_cell * st.price[None, :]  # one price per service: the same as summing payments
         st.group_spend = np.bincount(st.comm.ravel(), weights=cell_paid.ravel(), minlength=G)
         paid = float(cell_paid.sum())
         unplaced_value = float((unplaced * st.price[None, :]).sum())  # contracted cases with no provider room
         st.ledger = dict(
             allocation=float(st.cell_budget.sum()), diverted=float(st.diversion.sum()),
             pool_topslice=float(st.pool_topslice_icb.sum()), plan=float(g_plan.sum()),
-            withheld=0.0 if withheld_vol is None else float((withheld_vol * price_k).sum()),
+            withheld=withheld_value,
             cuts=cut_total, growth=growth_total, uncommitted=float(uncommitted.sum()), payments=paid,
             undelivered=unplaced_value, pool_paid=0.0, support_income=0.0, pdc=0.0,
         )
         st.group_uncommitted = uncommitted
 
         # Provider lines: volume and income; capacity plans follow the activity asked for.
-        vol = lines.dense(delivered.sum(axis=0))
-        income = lines.dense(payments.sum(axis=0))
+        delivered_k = delivered.sum(axis=0)
+        vol = lines.dense(delivered_k)
+        income = lines.dense(delivered_k * price_k)
         st.line_volume = vol
         st.line_income = income
         # Capacity (and its fixed costs) follows the activity plan: up at once (at most MAX_EXPANSION a year,
