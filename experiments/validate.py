@@ -20,6 +20,7 @@ From Python::
 from __future__ import annotations
 
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -213,12 +214,13 @@ def _figure(df, path: Path) -> Path:
                             va="bottom", color=colour)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(ys)
-        ax.set_yticklabels([f"{f[:52]} ({yr})" for f, yr in zip(t.fact, t.year)], fontsize=7)
+        ax.set_yticklabels([f"{textwrap.shorten(f, 50, placeholder='…')} ({yr})" for f, yr in zip(t.fact, t.year)],
+                           fontsize=7)
         ax.set_xlim(-clip - 0.3, clip + 0.3)
         ax.set_xlabel("model minus published, in tolerances (accepted -1 to +1)")
         ax.set_title(f"{title}: {int((t.verdict == 'pass').sum())} of {len(t)} pass", fontsize=10)
         ax.grid(axis="x", color="#eeeeee")
     fig.suptitle("commissim against published figures, as_happened 2022-23 to 2025-26 (dot: mean over runs; "
                  "line: 5-95% of runs; green: accepted range)", fontsize=10)
-    fig.subplots_adjust(left=0.21, right=0.98, wspace=0.85, bottom=max(0.5 / (0.3 * n + 1.8), 0.05), top=0.93)
+    fig.subplots_adjust(left=0.24, right=0.98, wspace=0.9, bottom=max(0.5 / (0.3 * n + 1.8), 0.05), top=0.93)
     return atomic.save_figure(fig, path, dpi=110)
