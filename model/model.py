@@ -842,9 +842,9 @@ class CommissioningModel(mesa.Model):
             cap = np.where(icb_led, (1 - p["spec_enforcement"]) * 0.5, 1.0)
             flat = g.ravel()
             sys_idx = np.flatnonzero(in_sys)  # the only contracts a decision maker may protect
-            rows_g = np.zeros((self.n_icbs, st.n_groups), dtype=bool)  # commissioners of each ICB's contracts
-            rows_g[np.repeat(np.arange(self.n_icbs), g.shape[1]), flat] = True
-            cached = (key, SimpleNamespace(group=g, type=t, in_system=in_sys, icb_led=icb_led, consent=consent,
+            rows_g = np.zeros((self.n_icbs, st.n_groups), dtype=bool)  # commissioners of each ICB's cells
+            rows_g[np.repeat(np.arange(self.n_icbs), st.comm.shape[1]), st.comm.ravel()] = True
+            cached = (key, SimpleNamespace(in_system=in_sys, consent=consent,
                                            cap=cap, flat=flat, sys_idx=sys_idx, sys_g=flat[sys_idx],
                                            sys_k=sys_idx % g.shape[1], sys_consent=consent.ravel()[sys_idx],
                                            rows_g=rows_g))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from .options import add_executor_options, command_line, non_negative_int, positive_int
+from .options import add_batch_options, command_line, non_negative_int, positive_int
 
 # Options that do not change what is run (left out of the recorded command line).
 NOT_RECORDED = ("overwrite", "no_figures", "no_progress")
@@ -64,12 +64,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root-seed", type=non_negative_int, metavar="S", help="override the root seed")
     parser.add_argument("--out", metavar="FOLDER",
                         help="results folder (default results/discover_<name>; with --from, that folder)")
-    add_executor_options(parser)
-    parser.add_argument("--chunk-size", type=positive_int, metavar="K",
-                        help="runs per task (default: adaptive, about 1 s per task)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing results folder")
-    parser.add_argument("--no-figures", action="store_true", help="no figures")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_batch_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -83,6 +83,17 @@ def add_executor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", metavar="tcp://HOST:8786", help="run on an existing Dask cluster")
 
 
+def add_batch_options(parser: argparse.ArgumentParser) -> None:
+    """The executor options, then ``--chunk-size``, ``--overwrite``, ``--no-figures`` and ``--no-progress``:
+    the same for the commands that run a design through the batch engine (sweep, discover, search)."""
+    add_executor_options(parser)
+    parser.add_argument("--chunk-size", type=positive_int, metavar="K",
+                        help="runs per task (default: adaptive, about 1 s per task)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing results folder")
+    parser.add_argument("--no-figures", action="store_true", help="no figures")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def command_line(args: argparse.Namespace, skip: Sequence[str] = ()) -> str:
     """The equivalent command line, every option given spelled out (recorded in the manifest).
 

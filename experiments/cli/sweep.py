@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..sensitivity.methods import METHODS
-from .options import add_executor_options, command_line, examples, non_negative_int, positive_int
+from .options import add_batch_options, command_line, examples, non_negative_int, positive_int
 
 # Options that do not change what is run (left out of the recorded command line).
 NOT_RECORDED = ("analyse_only", "overwrite", "no_figures", "no_progress")
@@ -45,12 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--second-order", action="store_true", default=None,
                         help="Sobol: draw (or, with --analyse-only, analyse) second-order indices")
     parser.add_argument("--out", metavar="FOLDER", help="results folder (default results/sweep_<name>)")
-    add_executor_options(parser)
-    parser.add_argument("--chunk-size", type=positive_int, metavar="K",
-                        help="runs per task (default: adaptive, about 1 s per task)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing results folder")
-    parser.add_argument("--no-figures", action="store_true", help="no figures")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_batch_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
