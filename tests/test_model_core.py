@@ -138,7 +138,7 @@ def test_the_2024_split_and_the_waves_come_from_the_seed_data_with_a_clear_error
 def test_base_worlds_are_kept_with_their_seed_data(toy_seeds):
     """The base-year world is cached on the SeedData it was built from (not by id() in a global)."""
     from commissim.model.data import load_seeds, read_seeds
-    from commissim.model.model import BASE_WORLDS_KEPT, base_world
+    from commissim.model.world import BASE_WORLDS_KEPT, base_world
 
     d = load_seeds(toy_seeds)
     w = base_world(d, 1.0, 0.15, 10.0, 1.0)
