@@ -5,11 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from . import finance
+from .world import HEADROOM
+
 
 def system_finances(m) -> None:
     """Each system's position (ICB body + the trusts it hosts) and its stress (deficit share of allocation)."""
     st = m.state
-    st.icb_surplus = st.icb_body_position * st.core_allocation + st.diversion_to_body + st.diversion_unused
+    # The ICB body: its opening share of allocation, money moved to it from delegated budgets, and (under delegation)
+    # the result of its delegated budget: underspend it kept, less overspend it carries (delivery.py).
+    st.icb_surplus = (st.icb_body_position * st.core_allocation + st.diversion_to_body + st.diversion_unused
+                      + st.delegated_result)
     st.system_position = st.icb_surplus + m.by_host(st.surplus)
     st.system_margin = st.system_position / st.core_allocation
     st.stress = np.maximum(-st.system_margin, 0.0)
@@ -21,9 +26,16 @@ def provider_accounts(m) -> None:
     """Close every trust's year: income, costs, surplus, cash, revenue support (``finance.py``)."""
     st = m.state
     ci = st.cost_index[:, None]
-    fixed = st.fixed_unit0 * ci * st.cost_capacity
+    semi = st.fixed_unit0 * ci * st.cost_capacity  # staff, theatres, beds
+    over = st.overhead_unit0 * ci * st.overhead_capacity  # estates and overheads
     var = st.var_unit0 * ci * st.line_volume
-    cost = np.where(st.pass_through[None, :], st.line_income, fixed + var)
+    cost = np.where(st.pass_through[None, :], st.line_income, semi + over + var)
+    # Stranded: semi-fixed and fixed cost of capacity above what this year's activity needs (lost activity whose
+    # cost is not yet shed; a withdrawn line's estates and overheads until they are).
+    need = st.line_volume * (1 + HEADROOM)
+    stranded = (st.fixed_unit0 * np.maximum(st.cost_capacity - need, 0.0)
+                + st.overhead_unit0 * np.maximum(st.overhead_capacity - need, 0.0)) * ci
+    st.stranded = np.where(st.pass_through[None, :], 0.0, stranded).sum(axis=1)
     st.line_cost = cost
     st.line_margin = st.line_income - cost
     spec_income = st.line_income.sum(axis=1)

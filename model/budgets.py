@@ -88,18 +88,26 @@ def year_money(m) -> None:
     st.price = st.price * growth
     st.tariff_index *= 1 + st.tariff_uplift
     st.drug_index = getattr(st, "drug_index", 1.0) * (1 + drug_growth)
-    # Providers' costs: input inflation less efficiency (plus the recovery plan's, on support).
-    cip = ef + p["efficiency_gap"] + p["recovery_efficiency"] * st.on_recovery
+    # Providers' costs: input inflation less efficiency. Trusts respond to their position (ODD, "Trust
+    # response"): a trust in deficit delivers margin_response of its deficit as extra cost improvement (recovery
+    # plans), one in surplus spends that share of its surplus (investment); on revenue support the recovery
+    # plan adds recovery_efficiency. efficiency_gap acts only after the last year of the published money path.
+    gap = p["efficiency_gap"] if y > m.money.last_seed_year else 0.0
+    cip = ef + gap + p["recovery_efficiency"] * st.on_recovery + p["margin_response"] * (-st.margin)
     st.cost_index = st.cost_index * (1 + st.cost_growth - cip)
     st.cip = cip
-    # Demand.
-    g = 1 + d.demand_growth
+    # Demand: each service's trend (services.csv), the activity pressure of case mix and new treatments
+    # (activity_pressure, calibrated on the 2023-24 outturn), and each ICB's own ageing (demography_weight x
+    # data.ageing_drift: ONS age bands and the age-cost curve; England's mean is in the trends).
+    g = 1 + d.demand_growth + p["activity_pressure"]
+    local = 1 + p["demography_weight"] * d.ageing_drift
     st.vol_index = st.vol_index * g
     noise = p["demand_noise"]
     shock = (np.exp(m._demand_rng.normal(-noise * noise / 2, noise, size=st.demand.shape))
              if noise > 0 else 1.0)
-    st.demand = st.demand * g[None, :] * shock
-    st.need = st.need * g[None, :]
+    st.prev_plan_cell = st.demand * st.price[None, :]  # last year's activity at this year's prices: budgets' basis
+    st.demand = st.demand * g[None, :] * local[:, None] * shock
+    st.need = st.need * g[None, :] * local[:, None]
     invest_upstream(m)
     # ICB core allocations and ICB bodies' positions (held at their opening share of allocation,
     # plus any money moved in from delegated budgets: assumption, ODD "ICB finance").
@@ -136,7 +144,9 @@ def set_budgets(m) -> None:
     ICB-led commissioner holds this year) move towards the need-based target at the pace of change, no
     ICB's delegated budget growing less than the convergence floor."""
     st, p = m.state, m.p
-    hist = st.demand0 * (st.vol_index * st.price)[None, :]
+    # Historic basis: each cell's share of last year's planned activity (budgets are set before the year, on the
+    # activity then known): a cell whose demand grows faster than the allocation this year is short.
+    hist = st.prev_plan_cell
     hist_share = hist / hist.sum()
     target = p["needs_weight_target"]
     if m.steps >= 1 and st.needs_weight != target:

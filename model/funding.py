@@ -79,7 +79,17 @@ class MoneyPath:
     def provider_support(self, year: int, modelled_share: float) -> float:
         """Support to the modelled trusts, £m: the national figure x their share of sector income."""
         s = self._seed("provider_support", year)
-        return 0.0 if s is None else s * 1e3 * modelled_share
+        if s is None:
+            # After the last published year, deficit support is phased out evenly over support_phaseout_years
+            # ("phased out starting 2026/27, the first step of a gradual withdrawal": written ministerial statement
+            # 25 Jun 2025; NHS England medium-term planning framework); before the first, there was none.
+            years = self.data.funding.get("provider_support", {})
+            if not years or year < min(years):
+                return 0.0
+            last = max(years)
+            n = max(int(self.p["support_phaseout_years"]), 1)
+            s = years[last] * max(0.0, 1.0 - (year - last) / n)
+        return s * 1e3 * modelled_share
 
     def sector_income(self) -> float | None:
         """Trust sector income in the base year, £m (to share national support), or None."""

@@ -39,6 +39,10 @@ FULL_STRESS = 0.02
 MAX_SHIFT = 0.20
 
 
+# The channels every pound of a commissioner's budget goes through (delivery.py), reported as measures.
+CHANNELS = ("commissioner_shortfall", "nhse_pooled", "overspend", "growth_withheld", "commissioner_cuts",
+            "need_growth_funded", "kept_by_systems", "returned_to_nhse", "diverted_to_core")
+
 BASE_WORLDS_KEPT = 32  # base-year worlds kept per seed data (a sweep over reach or affinity makes many)
 
 
@@ -119,6 +123,23 @@ def base_world(data: SeedData, reach_multiplier: float, elasticity: float, affin
 
 
 
+def cost_split(d: SeedData, variable_share: float, overhead_share: float) -> tuple[np.ndarray, ...]:
+    """(variable, overhead, semi-fixed) shares of each service's unit cost at base volume (each (S,), summing to 1).
+
+    The variable share averages ``variable_share`` over tariff-paid spend and keeps the pattern across services of
+    services.csv's fixed_cost_share (capital-heavy lines such as radiotherapy are less variable); overheads and
+    estates are ``overhead_share`` of every line; drugs and devices paid at cost are wholly variable."""
+    var_raw = 1.0 - d.fixed_share
+    spend = (d.base_cases * d.cost_per_case).sum(axis=0)
+    tariff = ~d.pass_through
+    mean = float((var_raw * spend)[tariff].sum() / max(spend[tariff].sum(), 1e-12)) if tariff.any() else 1.0
+    v = np.clip(variable_share * var_raw / max(mean, 1e-12), 0.05, 0.95)
+    o = np.minimum(np.full_like(v, overhead_share), 1.0 - v)
+    v = np.where(d.pass_through, 1.0, v)
+    o = np.where(d.pass_through, 0.0, o)
+    return v, o, np.maximum(1.0 - v - o, 0.0)
+
+
 def build_state(m) -> None:
     d, p = m.data, m.p
     I, P, S, R = d.n_icbs, d.n_providers, d.n_services, d.n_regions
@@ -156,13 +177,20 @@ def build_state(m) -> None:
     eff = np.exp(m._cost_rng.normal(-0.5 * sd * sd, sd, size=(P, S))) if sd > 0 else np.ones((P, S))
     eff = np.where(d.pass_through[None, :], 1.0, eff)
     st.eff = eff
-    # Fixed cost per unit of capacity and variable cost per case, in base-year prices.
-    st.fixed_unit0 = d.fixed_share[None, :] * st.price0[None, :] * eff * np.divide(
-        d.base_cases, d.capacity, out=np.zeros_like(d.base_cases), where=d.capacity > 0)
-    st.var_unit0 = (1 - d.fixed_share)[None, :] * st.price0[None, :] * eff
+    # A line's cost at its base-year volume is its price x efficiency, split three ways (ODD, "Provider costs"):
+    # variable per case (variable_cost_share on average over tariff lines, higher for lines whose services.csv
+    # fixed share is lower), overheads and estates (overhead_share, per unit of capacity, shed slowly) and the
+    # semi-fixed rest (staff, theatres, beds: per unit of capacity, shed at cost_shed_rate).
+    st.cost_split = cost_split(d, p["variable_cost_share"], p["overhead_share"])
+    v_s, o_s, sf_s = st.cost_split
+    per_cap = np.divide(d.base_cases, d.capacity, out=np.zeros_like(d.base_cases), where=d.capacity > 0)
+    st.fixed_unit0 = sf_s[None, :] * st.price0[None, :] * eff * per_cap  # semi-fixed, per unit of capacity
+    st.overhead_unit0 = o_s[None, :] * st.price0[None, :] * eff * per_cap
+    st.var_unit0 = v_s[None, :] * st.price0[None, :] * eff
     st.cost_index = np.ones(P)  # input cost growth less efficiency, per provider
     st.capacity = d.capacity.astype(float).copy()
-    st.cost_capacity = st.capacity.copy()  # capacity whose fixed costs the provider carries
+    st.cost_capacity = st.capacity.copy()  # capacity whose semi-fixed costs the provider carries
+    st.overhead_capacity = st.capacity.copy()  # capacity whose overheads and estates the provider carries
     st.active = offered.copy()
     st.started = np.zeros((P, S), dtype=bool)  # lines started by a system decision (local starts)
     st.min_volume = np.minimum(d.min_volume[None, :] * p["min_volume_factor"], 0.8 * d.base_cases)
@@ -178,7 +206,7 @@ def build_state(m) -> None:
     base_income_ps = d.base_cases * st.price0[None, :]
     st.base_income_ps = base_income_ps
     st.base_income = base_income_ps.sum(axis=1)
-    base_cost = st.fixed_unit0 * st.capacity + st.var_unit0 * d.base_cases
+    base_cost = (st.fixed_unit0 + st.overhead_unit0) * st.capacity + st.var_unit0 * d.base_cases
     base_margin = np.where(d.pass_through[None, :], 0.0, base_income_ps - base_cost)
     st.base_margin_ratio = np.divide(base_margin, base_income_ps, out=np.zeros_like(base_margin),
                                      where=base_income_ps > 0)
@@ -230,6 +258,7 @@ def build_state(m) -> None:
     st.icb_body_position = np.where(d.icb_body_position < 0, sev * d.icb_body_position, d.icb_body_position)
     st.icb_surplus = st.icb_body_position * st.core_allocation
     st.diversion = np.zeros(I)
+    st.delegated_result = np.zeros(I)  # kept underspend less overspend of delegated budgets, counted in the system
     st.diversion_wanted = np.zeros(I)
     st.diversion_to_body = np.zeros(I)
     st.diversion_to_trusts = np.zeros(P)
@@ -242,6 +271,10 @@ def build_state(m) -> None:
     st.stress = np.zeros(I)
     accounts.system_finances(m)
     st.delegated_budget = np.zeros(I)
+    st.prev_plan_cell = st.demand0 * st.price0[None, :]  # the activity value budgets are shared on (last year's plan)
+    st.channels = dict.fromkeys(CHANNELS, 0.0)  # this round's money by channel (£m)
+    st.channel_binding = dict.fromkeys(CHANNELS, 0.0)  # money-weighted share of ICBs each channel moved money for
+    st.stranded = np.zeros(P)
     st.icb_budget = (st.demand0 * st.price[None, :]).sum(axis=1)
     st.icb_spend_in_area = np.zeros(I)
     st.icb_spend_out_area = np.zeros(I)
@@ -293,6 +326,7 @@ def build_state(m) -> None:
     st.plan_value = st.payments.copy()
     st.contracted_value = st.payments.copy()
     st.last_contracted_vol = st.flow0.copy()
+    st.prev_demand_cell = None  # last year's demand per cell (None: the base year's, demand0)
     st.capacity_at_delivery = lines.pick(st.capacity)
     st.cell_budget = st.demand0 * st.price[None, :]
     st.group_budget = np.zeros(G)

@@ -72,7 +72,7 @@ def test_reporters_and_agent_types_are_collected(toy_model):
     df = m.datacollector.get_model_vars_dataframe()
     for name in ("total_spend", "out_of_area_share", "providers_needing_support", "providers_destabilised",
                  "provider_sector_surplus", "providers_in_deficit", "icb_sector_deficit", "specialist_trust_margin",
-                 "cumulative_lines_withdrawn", "services_withdrawn", "unmet_need_share", "access_cv"):
+                 "lines_withdrawn", "services_withdrawn", "unmet_need_share", "access_cv"):
         assert name in df.columns and len(df) == 3
     from commissim.model.agents import ICB, Provider
 
