@@ -52,4 +52,4 @@ def run(args: argparse.Namespace) -> int:
                   f"  published {fmt(r['published']):>10s}")
     print(f"\nreport: {out / 'validation.md'}")
     cal = df[df.table == "calibration"]
-    return 0 if (cal.verdict == "pass").all() else 1
+    return 0 if (cal.verdict != "FAIL").all() else 1
