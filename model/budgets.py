@@ -99,7 +99,7 @@ def year_money(m) -> None:
     # Demand: each service's trend (services.csv), the activity pressure of case mix and new treatments
     # (activity_pressure, calibrated on the 2023-24 outturn), and each ICB's own ageing (demography_weight x
     # data.ageing_drift: ONS age bands and the age-cost curve; England's mean is in the trends).
-    g = 1 + d.demand_growth + p["activity_pressure"]
+    g = 1 + d.demand_growth + m.money.activity_pressure(y)
     local = 1 + p["demography_weight"] * d.ageing_drift
     st.vol_index = st.vol_index * g
     noise = p["demand_noise"]

@@ -23,7 +23,8 @@ PROVIDER_KINDS = ("shelford", "specialist", "childrens", "teaching", "local")
 PAYMENTS = ("tariff", "pass_through")
 # The money path (funding.csv). Years not in a series follow the model's parameters for later years.
 FUNDING_SERIES = ("specialised_allocation", "tariff_cost_uplift", "tariff_efficiency", "pay_award", "nonpay_inflation",
-                  "core_allocation_growth", "provider_support", "provider_sector_income", "unfunded_cost_pressure")
+                  "core_allocation_growth", "provider_support", "provider_sector_income", "unfunded_cost_pressure",
+                  "activity_pressure")
 FUNDING_REQUIRED = ("specialised_allocation",)
 
 

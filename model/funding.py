@@ -71,6 +71,16 @@ class MoneyPath:
         share = self.p["pay_share"]
         return share * pay + (1 - share) * nonpay + extra
 
+    def activity_pressure(self, year: int) -> float:
+        """Activity and case-mix growth beyond the services' trends in ``year``: the calibrated value of
+        seeds/funding.csv through the published years (fitted on the 2023-24 outturn), then the parameter
+        ``activity_pressure``, so sweeping it leaves the calibrated years as they were."""
+        calibrated = self.data.funding.get("activity_pressure", {})
+        if calibrated and year <= self.last_seed_year:
+            return calibrated.get(year, calibrated[max(y for y in calibrated if y <= year)] if any(
+                y <= year for y in calibrated) else self.p["activity_pressure"])
+        return self.p["activity_pressure"]
+
     def core_growth(self, year: int) -> float:
         """Cash growth of ICB core allocations in ``year``."""
         g = self._seed("core_allocation_growth", year)

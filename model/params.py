@@ -153,10 +153,12 @@ PARAMS: tuple[Param, ...] = (
     _p("activity_pressure", 0.02738, "float", 0.0, 0.05, group="finance",
        doc="Yearly growth of specialised activity and case mix beyond each service's own trend (services.csv): new "
            "treatments, higher-cost cases, rising use. With the trends (3.4% a year on average) and tariff prices it "
-           "makes the commissioners' plans; the allocations stay the published inputs, so plans can exceed budgets.",
-       source="calibrated: the value at which the 2023-24 specialised outturn (GBP 25.031bn at month 9, NHS England "
-              "board 1 Feb 2024) is reproduced (seeds/calibration.csv); the record's range: spend grew 6.3% a year "
-              "2013-16 and over 7% a year to 2019-20 in cash (facts §1a, §5b)"),
+           "makes the commissioners' plans; the allocations stay the published inputs, so plans can exceed budgets. "
+           "Through 2025-26 the calibrated series of seeds/funding.csv applies; this parameter from 2026-27, so "
+           "sweeping it leaves the calibrated years as they were.",
+       source="default = the calibrated 2023-24 value at which the specialised outturn (GBP 25.031bn at month 9, NHS "
+              "England board 1 Feb 2024) is reproduced (seeds/calibrate.py); the record's range: spend grew 6.3% a "
+              "year 2013-16 and over 7% a year to 2019-20 in cash (facts §1a, §5b); swept"),
     _p("demography_weight", 1.0, "float", 0.0, 2.0, group="finance",
        doc="Weight of each ICB's own ageing in its demand growth: 1 = the yearly growth of need per head from its "
            "residents growing older, less England's (ONS mid-2022 age bands and the age-cost curve); 0 = every ICB "

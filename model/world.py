@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from . import accounts, finance
+from . import finance
 from .data import TIERS, SeedData
 from .flows import LineIndex, accessibility, balance_flows, distances_km, gravity_weights
 from .scenarios import BASE_YEAR
@@ -269,7 +269,9 @@ def build_state(m) -> None:
     st.shift = np.zeros(I)
     st.shift_wanted = np.zeros(I)
     st.stress = np.zeros(I)
-    accounts.system_finances(m)
+    from .accounts import system_finances
+
+    system_finances(m)
     st.delegated_budget = np.zeros(I)
     st.prev_plan_cell = st.demand0 * st.price0[None, :]  # the activity value budgets are shared on (last year's plan)
     st.channels = dict.fromkeys(CHANNELS, 0.0)  # this round's money by channel (£m)

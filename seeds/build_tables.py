@@ -903,6 +903,7 @@ def build_validation():
 
 # Written by seeds/calibrate.py (which runs the model); build_tables.py keeps the last calibrated value.
 UNFUNDED_2023 = 0.0
+ACTIVITY_2023 = 0.02738
 
 
 def _calibrated(series: str, year: int, default: float) -> float:
@@ -926,6 +927,7 @@ def build_funding():
     a25 = round(a24 * 1.044 * (1 + (0.0483 - 0.0415) * (1 - hcd)), 3)
     global UNFUNDED_2023
     UNFUNDED_2023 = _calibrated("unfunded_cost_pressure", 2023, UNFUNDED_2023)
+    activity_2023 = _calibrated("activity_pressure", 2023, ACTIVITY_2023)
     rows = [
         ("specialised_allocation", 2022, 22.7, "GBP bn", "published", "outturn spend: written PQ answer May 2024 (facts §1a)", "high"),
         ("specialised_allocation", 2023, 25.115, "GBP bn", "published",
@@ -977,6 +979,11 @@ def build_funding():
         ("provider_support", 2025, 2.2, "GBP bn", "published", "non-recurrent deficit support in 2025-26 plans (NHS England board 29 May 2025)", "high"),
         # After 2025-26 support is phased out (parameter support_phaseout_years; written ministerial statement
         # 25 Jun 2025, NHS England medium-term planning framework: "phased out starting 2026/27").
+        ("activity_pressure", 2023, activity_2023, "share", "calibrated",
+         "fitted so 2023-24 specialised spend equals the month-9 forecast outturn of GBP 25.031bn (NHS England board "
+         "1 Feb 2024; seeds/calibration.csv), by seeds/calibrate.py; applies through 2025-26, the parameter "
+         "activity_pressure after; in the record's range (specialised spend grew 6.3% a year 2013-16 and over 7% a "
+         "year to 2019-20, facts 1a)", "calibrated"),
         ("unfunded_cost_pressure", 2023, UNFUNDED_2023, "share", "calibrated",
          "fitted so the modelled trusts' 2023-24 margin equals the sector's -0.9% of income (Nuffield Trust; "
          "seeds/calibration.csv), by seeds/calibrate.py; read as the year's pressures the tariff did not fund: "

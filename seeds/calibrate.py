@@ -38,6 +38,8 @@ def margin_2023(pressure: float, measure: str = "trust_sector_margin") -> float:
     for r in rows:
         if r["series"] == "unfunded_cost_pressure" and r["year"] == "2023":
             r["value"] = repr(round(float(pressure), 6))
+        if r["series"] == "activity_pressure" and r["year"] == "2023":
+            r["value"] = repr(round(float(ACTIVITY["value"]), 6))
     _write(rows)
     model_data._cached.cache_clear()  # fresh seed data, and with it fresh base-year worlds
     vals = []
