@@ -288,9 +288,7 @@ def update(model: CommissioningModel) -> None:
     m["growth_withheld"] = led["withheld"]
     m["commissioner_cuts"] = led["cuts"]
     m["stranded_costs"] = float(st.stranded.sum())
-    k = model.p["withdrawal_rounds"]
     at_risk = st.active & ~st.pass_through[None, :] & ((st.low_streak >= 1) | (st.loss_streak >= 2))
-    del k
     m["lines_at_risk"] = float(at_risk.sum())
     out_f = getattr(st, "out_icb_f", None)
     if out_f is None:
