@@ -284,7 +284,9 @@ def write_report(folder: str | Path) -> Path:
         f"- Scenarios: {', '.join(f'`{s}`' for s in scenarios)}",
         f"- Seeds per scenario: {cfg.get('replicates')}; root seed {cfg.get('root_seed')} "
         + ("(the same seeds in every scenario: common random numbers; " if cfg.get("common_seeds") else "(")
-        + "per-run seeds in `manifest.json` and `summaries.parquet`)",
+        + "per-run seeds in `manifest.json` and `summaries.parquet`)"
+        + (f"; {manifest['replicates_asked']} were asked for, and the folder holds {cfg.get('replicates')}, so "
+           f"all {cfg.get('replicates')} are reported" if manifest.get("replicates_asked") else ""),
         f"- Years: {years} funding rounds, {year_label(0)} (base year) to {final_year}",
         f"- Runs: {counts.get('done', 0)} finished, {counts.get('failed', 0)} failed, of {counts.get('runs', 0)}",
         "- Parameter overrides (every scenario): "
