@@ -76,7 +76,7 @@ def validation_table(summaries):
     for t in load_targets():
         vals = summaries[t.key].dropna().to_numpy(float) if t.key in summaries else np.array([])
         mean = float(vals.mean()) if len(vals) else float("nan")
-        lo, hi = (float(np.quantile(vals, 0.05, method="nearest")), float(np.quantile(vals, 0.95, method="nearest"))) \
+        lo, hi = (float(np.quantile(vals, 0.05)), float(np.quantile(vals, 0.95))) \
             if len(vals) else (float("nan"), float("nan"))
         band = t.band()
         rows.append({

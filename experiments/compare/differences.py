@@ -91,3 +91,79 @@ def paired_difference(summaries, measure: str, scenario: str, ref: str, *, paire
         return Difference(mean, mean, mean, n, True)
     half = _t(n - 1) * se
     return Difference(mean, mean - half, mean + half, n, True)
+
+
+# --------------------------------------------------------------------------- verdicts and their numbers
+VERDICTS = {
+    "same": "the same in every run",
+    "negligible": "negligible (smaller than the measure's resolution)",
+    "higher": "higher",
+    "lower": "lower",
+    "unclear": "no clear difference (the interval includes zero)",
+}
+
+
+def verdict(name: str, d: Difference) -> str:
+    """``same``, ``negligible``, ``higher``, ``lower`` or ``unclear`` for ``d`` of measure ``name``.
+
+    A difference smaller than the measure's resolution (the smallest difference that matters,
+    ``Measure.min_difference`` in the registry, in the unit shown) is negligible whatever its
+    interval; otherwise the verdict is the interval's: higher or lower when it excludes zero.
+    """
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    if d.estimate == 0 and d.low == 0 and d.high == 0:
+        return "same"
+    m = MEASURE_BY_NAME.get(name)
+    scale, res = (m.scale, m.min_difference) if m is not None else (1.0, 0.0)
+    if abs(d.estimate * scale) < res:
+        return "negligible"
+    if d.low > 0:
+        return "higher"
+    if d.high < 0:
+        return "lower"
+    return "unclear"
+
+
+def _format(fmt: str, decimals: int, signed: bool) -> str:
+    import re
+
+    fmt = re.sub(r"\.(\d+)([fe%])", lambda mt: f".{decimals}{mt.group(2)}", fmt)
+    if signed and "+" not in fmt:
+        fmt = fmt.replace("{:", "{:+")
+    return fmt
+
+
+def _looks_zero(text: str) -> bool:
+    return not any(ch in "123456789" for ch in text)
+
+
+def number(name: str, x: float, *, signed: bool = False, decimals: int | None = None) -> str:
+    """The scaled value of measure ``name`` in its format (``decimals`` digits when given); a value that
+    shows as zero is written without a sign."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    m = MEASURE_BY_NAME.get(name)
+    fmt, scale = (m.fmt, m.scale) if m is not None else ("{:.3f}", 1.0)
+    if decimals is not None:
+        fmt = _format(fmt, decimals, signed)
+    elif signed and "+" not in fmt:
+        fmt = fmt.replace("{:", "{:+")
+    text = fmt.format(x * scale)
+    return text.lstrip("+-") if _looks_zero(text) else text
+
+
+def interval_numbers(name: str, d: Difference, max_extra: int = 4) -> tuple[str, str, str]:
+    """(estimate, low, high) as text, with as many digits as it takes for every non-zero number to show
+    as non-zero (at most ``max_extra`` more than the measure's format), so that the printed interval
+    agrees with the verdict: an interval that excludes zero never shows a 0 end."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    m = MEASURE_BY_NAME.get(name)
+    base = m.decimals if m is not None else 3
+    for decimals in range(base, base + max_extra + 1):
+        texts = tuple(number(name, x, signed=True, decimals=decimals) for x in (d.estimate, d.low, d.high))
+        ends_ok = all(not _looks_zero(t) for t, x in zip(texts[1:], (d.low, d.high)) if x != 0)
+        if ends_ok:
+            break
+    return texts

@@ -42,7 +42,7 @@ from ..charts import (
     value_label,
     year_axis,
 )
-from .differences import common_seeds, paired_difference, reference_scenario
+from .differences import common_seeds, paired_difference, reference_scenario, verdict
 
 __all__ = ["make_figures", "scenario_colours", "scenario_order", "FIGURES", "FOREST_MEASURES", "figure_files",
            "MAP_SCENARIO", "MAP_MEASURE"]
@@ -153,7 +153,7 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
         v = data.loc[data["scenario"] == s, name].to_numpy(dtype=float) * m.scale
         c = ctx.colours.get(s, "#555555")
         ax_l.scatter(v, yi + gen.uniform(-0.16, 0.16, len(v)), s=9, color=c, alpha=0.35, lw=0, zorder=2)
-        lo, hi = np.quantile(v, BAND[0], method="nearest"), np.quantile(v, BAND[1], method="nearest")
+        lo, hi = np.quantile(v, BAND[0]), np.quantile(v, BAND[1])  # linear, as in every table and figure
         ax_l.plot([lo, hi], [yi, yi], color=c, lw=2.2, alpha=0.8, zorder=3, solid_capstyle="butt")
         ax_l.scatter([v.mean()], [yi], s=46, color=c, edgecolors="black", linewidths=0.6, zorder=4)
         level_values += [float(v.min()), float(v.max())]
@@ -164,6 +164,7 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
     ax_l.grid(axis="x", alpha=0.3)
 
     diff_values = [0.0]
+    verdicts: dict[int, str] = {}
     for yi, s in zip(y, order):
         if s == ref:
             continue
@@ -175,8 +176,8 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
         ax_d.plot([lo, hi], [yi, yi], color=c, lw=2.0, zorder=3)
         for end in (lo, hi):
             ax_d.plot([end, end], [yi - 0.13, yi + 0.13], color=c, lw=1.4, zorder=3)
-        ax_d.scatter([est], [yi], s=48, zorder=4, edgecolors=c, linewidths=1.5,
-                     color=c if d.clear else "white")
+        ax_d.scatter([est], [yi], s=48, zorder=4, edgecolors=c, linewidths=1.5, color=c)
+        verdicts[yi] = verdict(name, d)
         diff_values += [lo, hi]
     ax_d.axvline(0, color="black", lw=0.9, zorder=1)
     lo, hi = min(diff_values), max(diff_values)
@@ -188,10 +189,13 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
     ax_d.annotate("reference (0)", (0, y[order.index(ref)]), xytext=(-6 if on_right else 6, 0),
                   textcoords="offset points", ha="right" if on_right else "left", va="center", fontsize=9,
                   color="#555555", style="italic")
+    for yi, v in verdicts.items():  # the verdict in words, at the right edge (not a dot's fill)
+        ax_d.annotate(v, (1.0, yi), xycoords=("axes fraction", "data"), xytext=(4, 0), textcoords="offset points",
+                      ha="left", va="center", fontsize=8, color="#333333")
     ax_d.set_xlabel(difference_label(name, ref))
     how = "paired by seed" if ctx.paired else "Welch"
-    ax_d.set_title(f"difference from {ref} ({how}): mean and 90% interval;\nfilled dot: the interval excludes 0",
-                   fontsize=9)
+    ax_d.set_title(f"difference from {ref} ({how}): mean and 90% interval;\nright: the verdict (negligible: below "
+                   f"the resolution, {measure(name).min_difference:g} {measure(name).unit})", fontsize=9)
     ax_d.grid(axis="x", alpha=0.3)
     ax_d.tick_params(axis="y", length=0)
     fig.suptitle(f"{m.label} in {ctx.final_year}\n{ctx.runs_note()}", fontsize=11, y=1.0)

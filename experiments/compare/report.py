@@ -17,7 +17,16 @@ import json
 import math
 from pathlib import Path
 
-from .differences import Difference, common_seeds, paired_difference, reference_scenario, welch_difference
+from .differences import (
+    VERDICTS,
+    Difference,
+    common_seeds,
+    interval_numbers,
+    paired_difference,
+    reference_scenario,
+    verdict,
+    welch_difference,
+)
 from .figures import figure_files, scenario_order
 
 from commissim.model.measures import MEASURE_BY_NAME
@@ -65,9 +74,8 @@ def summary_table(summaries, manifest: dict, measures=HEADLINE_MEASURES):
             if v.empty:
                 continue
             rows.append({"scenario": scen, "measure": m, "n": len(v), "mean": v.mean(), "sd": v.std(ddof=1),
-                         # nearest: the range shows values runs actually produced (counts stay whole)
-                         "p5": v.quantile(0.05, interpolation="nearest"),
-                         "p95": v.quantile(0.95, interpolation="nearest")})
+                         # the one quantile method of tables and figures (linear interpolation between runs)
+                         "p5": v.quantile(0.05), "p95": v.quantile(0.95)})
     return pd.DataFrame(rows)
 
 
@@ -91,19 +99,28 @@ def signed(m: str, x: float) -> str:
 
 
 def difference_text(m: str, d: Difference) -> str:
-    """``+0.5 (-0.1 to +1.1)``; ``0 (the same in every run)`` when no run differs."""
-    if d.estimate == 0 and d.low == 0 and d.high == 0:
+    """``+0.5 (+0.1 to +1.1), higher``: the estimate, its 90% interval with enough digits to agree with the
+    verdict, and the verdict (``negligible`` below the measure's resolution); ``0 (the same in every run)``
+    when no run differs."""
+    v = verdict(m, d)
+    if v == "same":
         return "0 (the same in every run)"
-    mark = "**" if d.clear else ""
-    return f"{mark}{signed(m, d.estimate)}{mark} ({signed(m, d.low)} to {signed(m, d.high)})"
+    est, lo, hi = interval_numbers(m, d)
+    word = {"unclear": "unclear"}.get(v, v)
+    return f"{est} ({lo} to {hi}), {word}"
 
 
-def _verdict(d: Difference, more: str, fewer: str, ref: str) -> str:
-    if d.low > 0:
+def _verdict(m: str, d: Difference, more: str, fewer: str, ref: str) -> str:
+    v = verdict(m, d)
+    if v == "higher":
         return f"{more} than `{ref}`"
-    if d.high < 0:
+    if v == "lower":
         return f"{fewer} than `{ref}`"
-    return f"no clear difference from `{ref}` (the interval includes zero)"
+    if v == "negligible":
+        res = MEASURE_BY_NAME[m].min_difference
+        _, u_pts = _unit_words(m)
+        return f"negligible (smaller than the {res:g}{u_pts} that matters)"
+    return VERDICTS[v]
 
 
 def _unit_words(m: str) -> tuple[str, str]:
@@ -157,8 +174,8 @@ def curve_table(summaries, manifest: dict) -> str:
         cells = []
         for s in scenarios:
             v = summaries.loc[summaries["scenario"] == s, c].dropna()
-            cells.append("" if v.empty else f"{_fmt(c, v.mean())} ({_fmt(c, v.quantile(0.05, interpolation='nearest'))}"
-                                            f"–{_fmt(c, v.quantile(0.95, interpolation='nearest'))})")
+            cells.append("" if v.empty else f"{_fmt(c, v.mean())} ({_fmt(c, v.quantile(0.05))}"
+                                            f"–{_fmt(c, v.quantile(0.95))})")
         lines.append(f"| {x * 100:g}% | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -252,8 +269,8 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
             if d.estimate == 0 and d.low == 0 and d.high == 0:
                 bullets.append(f"  - `{s}`: the same as `{ref}` in every run")
                 continue
-            bullets.append(f"  - `{s}`: {signed(m, d.estimate)}{u_pts} (90% CI {signed(m, d.low)} to "
-                           f"{signed(m, d.high)}): {_verdict(d, more, fewer, ref)}")
+            est, lo, hi = interval_numbers(m, d)
+            bullets.append(f"  - `{s}`: {est}{u_pts} (90% CI {lo} to {hi}): {_verdict(m, d, more, fewer, ref)}")
         out.append(sent + ("\n" + "\n".join(bullets) if bullets else ""))
     return out
 
@@ -324,7 +341,10 @@ def write_report(folder: str | Path) -> Path:
             "",
             f"## Differences from `{ref}` in {final_year}",
             "",
-            f"Mean difference from `{ref}` (90% interval); **bold**: the interval excludes zero. Differences of "
+            f"Mean difference from `{ref}` (90% interval) and the verdict: *higher* or *lower* when the interval "
+            "excludes zero; *unclear* when it includes zero; *negligible* when the difference is smaller than the "
+            "measure's resolution (the smallest difference that matters, listed by `commissim measures`), whatever "
+            "its interval. Intervals carry as many digits as it takes to agree with the verdict. Differences of "
             "shares and percentage changes are in percentage points (pp).",
             "",
             differences_table(summaries, manifest, HEADLINE_MEASURES),
