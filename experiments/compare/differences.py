@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Difference", "paired_difference", "welch_difference", "reference_scenario", "common_seeds",
+__all__ = ["Difference", "paired_difference", "welch_difference", "reference_scenario", "common_seeds", "verdict",
+           "interval_numbers", "number", "yearly_differences", "VERDICTS",
            "CONFIDENCE"]
 
 CONFIDENCE = 0.90
@@ -167,3 +168,24 @@ def interval_numbers(name: str, d: Difference, max_extra: int = 4) -> tuple[str,
         if ends_ok:
             break
     return texts
+
+
+def yearly_differences(series, measure: str, scenario: str, ref: str, *, paired: bool = True):
+    """``scenario - ref`` for a measure of the series in every year: a DataFrame with ``round``, ``year``,
+    ``estimate``, ``low``, ``high`` (90% interval) and ``n`` (paired by replicate, or Welch)."""
+    import pandas as pd
+
+    cols = ["replicate", "round", "year", measure]
+    a = series.loc[series["scenario"] == scenario, cols].dropna()
+    b = series.loc[series["scenario"] == ref, cols].dropna()
+    rows = []
+    for (rnd, year), ga in a.groupby(["round", "year"]):
+        gb = b[b["round"] == rnd]
+        if paired:
+            d = paired_difference(pd.concat([ga.assign(scenario="a"), gb.assign(scenario="b")]), measure, "a", "b")
+        else:
+            d = welch_difference(ga[measure].to_numpy(), gb[measure].to_numpy())
+        if d is not None:
+            rows.append({"round": int(rnd), "year": year, "estimate": d.estimate, "low": d.low, "high": d.high,
+                         "n": d.n})
+    return pd.DataFrame(rows, columns=["round", "year", "estimate", "low", "high", "n"])

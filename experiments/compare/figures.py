@@ -36,13 +36,14 @@ import numpy as np
 from .. import atomic
 from ..charts import (
     difference_label,
+    difference_unit,
     include_zero,
     measure,
     overrides_text,
     value_label,
     year_axis,
 )
-from .differences import common_seeds, paired_difference, reference_scenario, verdict
+from .differences import common_seeds, paired_difference, reference_scenario, verdict, yearly_differences
 
 __all__ = ["make_figures", "scenario_colours", "scenario_order", "FIGURES", "FOREST_MEASURES", "figure_files",
            "MAP_SCENARIO", "MAP_MEASURE"]
@@ -79,6 +80,8 @@ def figure_files(folder: Path) -> list[tuple[str, str]]:
     figdir = Path(folder) / "figures"
     out = [(f"differences_{m}.png", f"{measure(m).label}: levels and differences")
            for m in FOREST_MEASURES if (figdir / f"differences_{m}.png").is_file()]
+    out += [(f"differences_over_time_{m}.png", f"{measure(m).label}: differences from the reference, year by year")
+            for m in DIFFERENCE_OVER_TIME if (figdir / f"differences_over_time_{m}.png").is_file()]
     out += [(f, t) for f, t in FIGURES.items() if (figdir / f).is_file()]
     return out
 
@@ -211,7 +214,7 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def _small_multiples(panels: list[str], ref: str, draw, *, xlabel: str, ylabel: str, title: str, path: Path,
-                     sharex: bool = True):
+                     sharex: bool = True, symmetric: bool = False):
     """One panel per scenario (the reference's own panel first); ``draw(ax, scenario) -> values``."""
     import matplotlib.pyplot as plt
 
@@ -225,7 +228,11 @@ def _small_multiples(panels: list[str], ref: str, draw, *, xlabel: str, ylabel: 
         ax.grid(alpha=0.3)
     for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
-    include_zero(axes[0, 0], values)
+    if symmetric:  # differences: zero in the middle, never a 1e-14 axis (the values include the resolution)
+        big = max(abs(v) for v in values) if values else 1.0
+        axes[0, 0].set_ylim(-1.08 * big, 1.08 * big)
+    else:
+        include_zero(axes[0, 0], values)
     fig.supxlabel(xlabel, fontsize=10)
     fig.supylabel(ylabel, fontsize=10)
     fig.suptitle(title, fontsize=11)
@@ -315,6 +322,42 @@ def _curve(summaries, order: list[str], ref: str, ctx: _Context, path: Path):
         ylabel="providers destabilised (providers)", path=path,
         title=f"Providers destabilised in {ctx.final_year} across deficit thresholds: each scenario (colour) against "
               f"{ref} (grey, dashed)\nline: mean over seeds; band: 5-95% of runs; {note}; {ctx.runs_note()}")
+
+
+# --------------------------------------------------------------------------- differences over time
+# Measures whose paired difference from the reference is drawn year by year (those the results hold).
+DIFFERENCE_OVER_TIME = ("providers_destabilised", "lines_at_risk", "trust_sector_margin", "out_of_area_income_change",
+                        "commissioner_shortfall", "unmet_need_share", "access_gini")
+
+
+def _differences_over_time(series, name: str, order: list[str], ref: str, ctx: _Context, path: Path):
+    """Each scenario's paired difference from the reference in every year, with its 90% interval (band) and
+    the measure's resolution (grey: smaller than the difference that matters)."""
+    m = measure(name)
+    others = [s for s in order if s != ref and (series["scenario"] == s).any()]
+    if not others or not (series["scenario"] == ref).any():
+        return None
+    years = series.drop_duplicates("round").sort_values("round")
+    rounds, labels = years["round"].tolist(), years["year"].tolist()
+    res = m.min_difference
+    tables = {s: yearly_differences(series, name, s, ref, paired=ctx.paired) for s in others}
+
+    def draw(ax, s):
+        t = tables[s]
+        ax.axhspan(-res, res, color="#dddddd", alpha=0.7, lw=0, zorder=0)
+        ax.axhline(0, color="black", lw=0.8, zorder=1)
+        if t.empty:
+            return [0.0]
+        c = ctx.colours.get(s, "#555555")
+        ax.fill_between(t["round"], t["low"] * m.scale, t["high"] * m.scale, color=c, alpha=0.25, lw=0)
+        ax.plot(t["round"], t["estimate"] * m.scale, color=c, lw=1.8, marker="o", ms=2.5)
+        year_axis(ax, rounds, labels, label=False, every=max(1, math.ceil(len(rounds) / 5)), fontsize=7)
+        return [float(t["low"].min() * m.scale), float(t["high"].max() * m.scale), -res, res]
+
+    return _small_multiples(
+        others, ref, draw, xlabel="financial year", ylabel=difference_label(name, ref), path=path, symmetric=True,
+        title=f"{m.label}: each scenario minus {ref}, year by year (paired by seed)\nline: mean difference; band: 90% "
+              f"interval; grey: smaller than the resolution ({res:g} {difference_unit(name)}); {ctx.runs_note()}")
 
 
 # --------------------------------------------------------------------------- distribution
@@ -451,6 +494,9 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
                 say(f"figures: skipped {file}: the results hold no '{name}' series")
                 continue
             keep(_over_time(series, name, FIGURES[file].replace(" over time", ""), order, ref, ctx, figdir / file))
+        for name in DIFFERENCE_OVER_TIME:
+            if name in series:
+                keep(_differences_over_time(series, name, order, ref, ctx, figdir / f"differences_over_time_{name}.png"))
     else:
         say("figures: skipped the time-series figures: no series.parquet (no finished runs with series)")
 
