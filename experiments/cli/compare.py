@@ -47,6 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..batch import load_results
     from ..compare import compare
+    from ..compare.findings import findings, plain
     from ..compare.report import headline_text
 
     out = compare(
@@ -60,4 +61,9 @@ def run(args: argparse.Namespace) -> int:
     if not res.summaries.empty:
         print(headline_text(res.summaries, res.manifest, markdown=False))
     print(f"report: {out / 'report.md'}")
+    found = findings(out)
+    if found:
+        print("findings:")
+        for f in found:
+            print(f"  - {plain(f)}")
     return 1 if res.manifest.get("counts", {}).get("failed", 0) else 0

@@ -189,3 +189,30 @@ def yearly_differences(series, measure: str, scenario: str, ref: str, *, paired:
             rows.append({"round": int(rnd), "year": year, "estimate": d.estimate, "low": d.low, "high": d.high,
                          "n": d.n})
     return pd.DataFrame(rows, columns=["round", "year", "estimate", "low", "high", "n"])
+
+
+def with_unit(name: str, text: str, *, difference: bool = True) -> str:
+    """A number (as text) with the measure's unit: ``+£25m``, ``-3.5 pp``, ``+0.4 providers``, ``0.061``.
+    Differences of shares and percentage changes are in percentage points (``pp``)."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    m = MEASURE_BY_NAME.get(name)
+    unit = m.unit if m is not None else ""
+    if unit.startswith("£"):
+        sign = text[0] if text[:1] in "+-" else ""
+        return f"{sign}£{text[len(sign):]}{unit[1:]}"
+    if unit.startswith("%"):
+        return f"{text} pp{unit[1:]}" if difference else f"{text}{unit}"
+    return f"{text} {unit}" if unit else text
+
+
+def when(name: str, final_year: str, first_year: str | None = None) -> str:
+    """When a measure's value is: ``in 2032-33`` for a final-year value; ``(2023-24 to 2032-33)`` for a
+    run total or peak (a summary measure whose label says peak, whole run or so far)."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    m = MEASURE_BY_NAME.get(name)
+    label = (m.label if m is not None else name).lower()
+    if any(w in label for w in ("peak", "whole run", "so far", "over the run")) or name.startswith("cumulative_"):
+        return f"({first_year} to {final_year})" if first_year else f"(the whole run to {final_year})"
+    return f"in {final_year}"

@@ -43,7 +43,7 @@ from ..charts import (
     value_label,
     year_axis,
 )
-from .differences import common_seeds, paired_difference, reference_scenario, verdict, yearly_differences
+from .differences import common_seeds, paired_difference, reference_scenario, verdict, when, yearly_differences
 
 __all__ = ["make_figures", "scenario_colours", "scenario_order", "FIGURES", "FOREST_MEASURES", "figure_files",
            "MAP_SCENARIO", "MAP_MEASURE"]
@@ -127,6 +127,7 @@ class _Context:
         self.n_seeds = cfg.get("replicates", "?")
         self.years = cfg.get("years")
         self.final_year = year_label(self.years) if self.years is not None else "the final year"
+        self.first_year = year_label(1) if self.years else None
         self.paired = common_seeds(manifest)
         self.overrides = overrides_text(manifest.get("overrides"))
         self.colours = scenario_colours(manifest)
@@ -201,7 +202,7 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
                    f"the resolution, {measure(name).min_difference:g} {measure(name).unit})", fontsize=9)
     ax_d.grid(axis="x", alpha=0.3)
     ax_d.tick_params(axis="y", length=0)
-    fig.suptitle(f"{m.label} in {ctx.final_year}\n{ctx.runs_note()}", fontsize=11, y=1.0)
+    fig.suptitle(f"{m.label} {when(name, ctx.final_year, ctx.first_year)}\n{ctx.runs_note()}", fontsize=11, y=1.0)
     out = _save(fig, path)
     plt.close(fig)
     return out

@@ -26,8 +26,10 @@ from .differences import (
     reference_scenario,
     verdict,
     welch_difference,
+    with_unit,
 )
 from .figures import figure_files, scenario_order
+from .findings import findings
 
 from commissim.model.measures import MEASURE_BY_NAME
 
@@ -270,7 +272,7 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
                 bullets.append(f"  - `{s}`: the same as `{ref}` in every run")
                 continue
             est, lo, hi = interval_numbers(m, d)
-            bullets.append(f"  - `{s}`: {est}{u_pts} (90% CI {lo} to {hi}): {_verdict(m, d, more, fewer, ref)}")
+            bullets.append(f"  - `{s}`: {with_unit(m, est)} (90% CI {lo} to {hi}): {_verdict(m, d, more, fewer, ref)}")
         out.append(sent + ("\n" + "\n".join(bullets) if bullets else ""))
     return out
 
@@ -293,9 +295,11 @@ def write_report(folder: str | Path) -> Path:
     scenarios = [d["scenario"] for d in manifest.get("design", [])]
     versions = manifest.get("versions", {})
 
+    found = findings(folder)
     lines = [
         f"# Scenario comparison: {', '.join(scenarios)}",
         "",
+        *(["## Findings", "", *[f"- {f}" for f in found], ""] if found else []),
         "## Configuration",
         "",
         f"- Scenarios: {', '.join(f'`{s}`' for s in scenarios)}",
@@ -333,13 +337,13 @@ def write_report(folder: str | Path) -> Path:
             "year (demand grows unevenly across services), so compare scenarios with each other, not with the "
             "base year.",
             "",
-            f"## Headline measures in {final_year}",
+            f"## Headline measures: {final_year}, and run totals and peaks over {year_label(1)} to {final_year}",
             "",
             "Mean over seeds (5% to 95% of runs).",
             "",
             headline_text(summaries, manifest, markdown=True),
             "",
-            f"## Differences from `{ref}` in {final_year}",
+            f"## Differences from `{ref}`: {final_year}, and run totals and peaks over {year_label(1)} to {final_year}",
             "",
             f"Mean difference from `{ref}` (90% interval) and the verdict: *higher* or *lower* when the interval "
             "excludes zero; *unclear* when it includes zero; *negligible* when the difference is smaller than the "
