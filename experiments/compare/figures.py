@@ -45,7 +45,7 @@ from ..charts import (
 )
 from .differences import common_seeds, paired_difference, reference_scenario, verdict, when, yearly_differences
 
-__all__ = ["make_figures", "scenario_colours", "scenario_order", "FIGURES", "FOREST_MEASURES", "figure_files",
+__all__ = ["make_figures", "scenario_colours", "scenario_order", "relabel", "design_label", "FIGURES", "FOREST_MEASURES", "figure_files",
            "MAP_SCENARIO", "MAP_MEASURE"]
 
 BAND = (0.05, 0.95)
@@ -86,6 +86,27 @@ def figure_files(folder: Path) -> list[tuple[str, str]]:
     return out
 
 
+def design_label(d: dict, manifest: dict) -> str:
+    """A design point's label in tables and figures: its scenario, and the grid values it was run with
+    when the comparison ran a grid (``--set NAME=V1,V2``), e.g. ``full_delegation [system_weight=5]``."""
+    grid = manifest.get("grid") or {}
+    if not grid:
+        return d["scenario"]
+    over = d.get("overrides") or {}
+    vals = ", ".join(f"{k}={over[k]:g}" if isinstance(over.get(k), float) else f"{k}={over.get(k)}" for k in grid)
+    return f"{d['scenario']} [{vals}]"
+
+
+def relabel(df, manifest: dict):
+    """The table with its ``scenario`` column holding design labels (only when the comparison ran a grid)."""
+    if df is None or not manifest.get("grid") or "point" not in df.columns:
+        return df
+    labels = {d["point"]: design_label(d, manifest) for d in manifest.get("design", [])}
+    df = df.copy()
+    df["scenario"] = df["point"].map(labels).fillna(df["scenario"])
+    return df
+
+
 def scenario_colours(manifest: dict) -> dict[str, str]:
     """Scenario label -> colour, stable across figures and across compare runs: a built-in
     scenario's colour follows its place in the built-in list (``nhse_direct`` first), other
@@ -96,6 +117,9 @@ def scenario_colours(manifest: dict) -> dict[str, str]:
 
     palette = matplotlib.colormaps["tab10"].colors + matplotlib.colormaps["Dark2"].colors
     builtin = [s.name for s in list_scenarios()]
+    if manifest.get("grid"):  # a grid: one colour per design point, in design order
+        labels = list(dict.fromkeys(design_label(d, manifest) for d in manifest.get("design", [])))
+        return {lab: matplotlib.colors.to_hex(palette[i % len(palette)]) for i, lab in enumerate(labels)}
     extra = [d["scenario"] for d in manifest.get("design", []) if d["scenario"] not in builtin]
     order = builtin + list(dict.fromkeys(extra))
     return {d["scenario"]: matplotlib.colors.to_hex(palette[order.index(d["scenario"]) % len(palette)])
@@ -107,8 +131,9 @@ def scenario_order(manifest: dict, present) -> list[str]:
     shared by the figures and the report so colours and tables list scenarios alike."""
     order = []
     for d in manifest.get("design", []):
-        if d["scenario"] not in order and d["scenario"] in set(present):
-            order.append(d["scenario"])
+        label = design_label(d, manifest)
+        if label not in order and label in set(present):
+            order.append(label)
     return order + sorted(set(present) - set(order))
 
 
@@ -475,7 +500,7 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
             written.append(p)
 
     summ_file = folder / "summaries.parquet"
-    summaries = pd.read_parquet(summ_file) if summ_file.is_file() else None
+    summaries = relabel(pd.read_parquet(summ_file), manifest) if summ_file.is_file() else None
     if summaries is not None and not summaries.empty:
         order = scenario_order(manifest, summaries["scenario"].unique())
         ref = reference_scenario(order)
@@ -484,7 +509,8 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
                 keep(_levels_and_differences(summaries, name, order, ref, ctx, figdir / f"differences_{name}.png"))
         keep(_curve(summaries, order, ref, ctx, figdir / "destabilisation_curve.png"))
 
-    series = pd.read_parquet(folder / "series.parquet") if (folder / "series.parquet").is_file() else None
+    series = relabel(pd.read_parquet(folder / "series.parquet"), manifest) \
+        if (folder / "series.parquet").is_file() else None
     if series is not None and not series.empty:
         order = scenario_order(manifest, series["scenario"].unique())
         ref = reference_scenario(order)
@@ -503,7 +529,7 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
 
     prov_file = folder / "providers.parquet"
     if prov_file.is_file():
-        prov = pd.read_parquet(prov_file, columns=["scenario", "income_change"])
+        prov = relabel(pd.read_parquet(prov_file, columns=["point", "scenario", "income_change"]), manifest)
         keep(_income_distribution(prov, scenario_order(manifest, prov["scenario"].unique()), ctx,
                                   figdir / "income_change_distribution.png"))
     else:
@@ -511,7 +537,7 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
 
     icb_file = folder / "icbs.parquet"
     if icb_file.is_file():
-        icbs = pd.read_parquet(icb_file)
+        icbs = relabel(pd.read_parquet(icb_file), manifest)
         order = scenario_order(manifest, icbs["scenario"].unique())
         p = _map(icbs, manifest, order, reference_scenario(order), ctx, figdir / "map_access_difference.png")
         if p is None:

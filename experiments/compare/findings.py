@@ -191,7 +191,9 @@ def _exposed(folder: Path, manifest: dict, order, ref, paired) -> list[str]:
     f = folder / "providers.parquet"
     if not f.is_file():
         return []
-    prov = pd.read_parquet(f, columns=["scenario", "replicate", "provider", "income_change"])
+    from .figures import relabel
+
+    prov = relabel(pd.read_parquet(f, columns=["point", "scenario", "replicate", "provider", "income_change"]), manifest)
     names = _provider_names(manifest)
     worst = []
     for s in order:
@@ -253,7 +255,7 @@ def findings(folder: str | Path) -> list[str]:
 
     import pandas as pd
 
-    from .figures import scenario_order
+    from .figures import relabel, scenario_order
     from ..model_runs import year_label
 
     folder = Path(folder)
@@ -261,14 +263,15 @@ def findings(folder: str | Path) -> list[str]:
     sf = folder / "summaries.parquet"
     if not sf.is_file():
         return []
-    summaries = pd.read_parquet(sf)
+    summaries = relabel(pd.read_parquet(sf), manifest)
     if summaries.empty:
         return []
     order = scenario_order(manifest, summaries["scenario"].unique())
     ref = reference_scenario(order)
     paired = common_seeds(manifest)
     final_year = year_label(manifest.get("config", {}).get("years", 0))
-    series = pd.read_parquet(folder / "series.parquet") if (folder / "series.parquet").is_file() else None
+    series = relabel(pd.read_parquet(folder / "series.parquet"), manifest) \
+        if (folder / "series.parquet").is_file() else None
     out = _timing(series, order, ref, _n_providers(folder), paired)
     if len(order) > 1:
         out += _differences(summaries, order, ref, paired, final_year, year_label(1))

@@ -28,7 +28,7 @@ from .differences import (
     welch_difference,
     with_unit,
 )
-from .figures import figure_files, scenario_order
+from .figures import figure_files, relabel, scenario_order
 from .findings import findings
 
 from commissim.model.measures import MEASURE_BY_NAME
@@ -290,9 +290,10 @@ def write_report(folder: str | Path) -> Path:
     years = cfg.get("years", 0)
     final_year = year_label(years)
     summ_file = folder / "summaries.parquet"
-    summaries = pd.read_parquet(summ_file) if summ_file.is_file() else pd.DataFrame(columns=["scenario"])
+    summaries = relabel(pd.read_parquet(summ_file), manifest) if summ_file.is_file() else pd.DataFrame(columns=["scenario"])
     counts = manifest.get("counts", {})
-    scenarios = [d["scenario"] for d in manifest.get("design", [])]
+    scenarios = list(dict.fromkeys(d["scenario"] for d in manifest.get("design", [])))
+    grid = manifest.get("grid") or {}
     versions = manifest.get("versions", {})
 
     found = findings(folder)
@@ -310,6 +311,9 @@ def write_report(folder: str | Path) -> Path:
            f"all {cfg.get('replicates')} are reported" if manifest.get("replicates_asked") else ""),
         f"- Years: {years} funding rounds, {year_label(0)} (base year) to {final_year}",
         f"- Runs: {counts.get('done', 0)} finished, {counts.get('failed', 0)} failed, of {counts.get('runs', 0)}",
+        *([f"- Grid (every combination of these values, for every scenario, as BehaviorSpace runs it): "
+           + "; ".join(f"`{k}` = {', '.join(map(str, v))}" for k, v in grid.items())
+           + f" ({len(manifest.get('design', []))} design points; the reference is the first)"] if grid else []),
         "- Parameter overrides (every scenario): "
         + (", ".join(f"`{k}={v}`" for k, v in (manifest.get("overrides") or {}).items()) or "none (scenario defaults)"),
         f"- commissim {versions.get('commissim', '?')}, Mesa {versions.get('mesa', '?')}, "
