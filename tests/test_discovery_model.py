@@ -375,3 +375,17 @@ def test_search_one_line_errors(tmp_path, toy_env, capsys, change, pattern):
     line = _one_line_error(capsys, rc)
     assert pytest.importorskip("re").search(pattern, line), line
     assert not (tmp_path / "s").exists()  # refused before anything was written
+
+
+def test_search_with_one_member_warns_and_states_the_real_number_of_futures(tmp_path, toy_env, capsys):
+    text = LEVERS.replace('name = "toy_search"', 'name = "toy_search"\ndescription = "Keep it low across 30 futures."')
+    levers = _file(tmp_path, "levers.toml", text.replace("budget = 8", "budget = 4"))
+    out = tmp_path / "search1"
+    rc = main(["search", str(levers), "--out", str(out), "--executor", "serial", "--no-progress", "--members", "1"])
+    stdout, stderr = capsys.readouterr()
+    assert rc == 0, stderr
+    assert "warning: the ensemble has 1 member" in stderr
+    md = (out / "search.md").read_text()
+    assert "across 1 ensemble member (a single future" in md.splitlines()[0]
+    assert "Warning: the ensemble has 1 member" in md
+    assert "1 futures (the levers file says 30)" in md and "across 30 futures." not in md

@@ -584,9 +584,18 @@ def _write(out: Path, spec: SearchSpec, result: SearchResult, figures: bool, inf
                            else "in {" + ", ".join(map(str, p["levels"])) + "}")
         + ("" if p.get("distribution", "unif") == "unif" else f" ({p['distribution']})")
         for p in spec.ensemble_params) or "none (a seed ensemble)"
+    description = spec.description
+    n_members = len(spec.members)
+    if description:  # a levers file's description may name its default ensemble size: say the real one
+        description = re.sub(r"\b(\d+) futures\b", lambda mt: mt.group(0) if int(mt.group(1)) == n_members
+                             else f"{n_members} futures (the levers file says {mt.group(1)})", description)
+    warning = (f"**Warning: the ensemble has 1 member.** Every objective and constraint ({', '.join(o.key for o in result.objectives)}) "
+               "is that one future's value: a percentile such as p90 says nothing about a spread of futures. Ask "
+               "for more with `--members N`.\n\n" if n_members == 1 else "")
     head = (
         f"{result.finding}\n\n# Robust policy search: {spec.name}\n\n"
-        + (f"{spec.description}\n\n" if spec.description else "")
+        + warning
+        + (f"{description}\n\n" if description else "")
         + f"Scenario `{spec.scenario}`, {spec.years} years; ensemble of {len(spec.members)} members, a Latin "
           f"hypercube over {uncertain} (every candidate on the same members and seeds: `ensemble.csv`); fixed: "
           f"{fixed}. {info['n_total']} model runs in all, kept in `{RUNS}/` (this call: {info['n_runs']} runs, "
@@ -662,6 +671,9 @@ def search_run(
         [o.name for o in spec.objectives if o.name not in {lv.name for lv in spec.levers}]
         + [c.name for c in spec.constraints if c.name not in {lv.name for lv in spec.levers}]))
     n_batches = math.ceil(spec.budget / spec.batch_size)
+    if len(spec.members) == 1:
+        say(f"search {spec.name}: warning: the ensemble has 1 member: every objective and constraint (a p90 too) is "
+            "that one future's value, not a spread across futures; ask for more with --members N")
     say(f"search {spec.name}: {spec.sampler}, {n_batches} batches of {spec.batch_size} candidates x "
         f"{len(spec.members)} ensemble members ({n_batches * spec.batch_size * len(spec.members)} runs at most) of "
         f"{spec.scenario}, {spec.years} years -> {out}")
