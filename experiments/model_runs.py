@@ -14,17 +14,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from commissim.model.exposure import PROVIDER_VALUES
 from commissim.model.maps import ICB_MEASURES
 
 from .batch import Runner, VectorOutput
 from .errors import BatchConfigError, rethrow
 
-__all__ = ["model_runner", "check_point", "year_label", "late_changes", "PROVIDERS", "ICBS"]
+__all__ = ["model_runner", "check_point", "year_label", "late_changes", "PROVIDERS", "ICBS", "PROVIDER_VALUES_TABLE"]
 
 # simulate(..., series=True) returns each provider's end-of-run income change, in seed order.
 PROVIDERS = VectorOutput(key="provider_income_change", table="providers", index="provider", value="income_change")
 # ... and each ICB's end-of-run map measures (model.maps.ICB_MEASURES), in seed order: the ``icbs`` table.
 ICBS = VectorOutput(key="icb_measures", table="icbs", index="icb", values=ICB_MEASURES)
+# ... and each provider's end-of-run money, cash support and lines (model.exposure): the ``provider_values`` table,
+# what trust-by-trust exposure is computed from.
+PROVIDER_VALUES_TABLE = VectorOutput(key="provider_measures", table="provider_values", index="provider",
+                                     values=tuple(PROVIDER_VALUES))
 
 
 def year_label(round_: int) -> str:
@@ -84,6 +89,6 @@ def model_runner(func: Callable[..., dict] | None = None, func_kwargs: dict[str,
 
         func = simulation.simulate
     return Runner(func=func, kwargs=dict(func_kwargs or {}), check=check_point, fingerprint=_fingerprint,
-                  vectors=(PROVIDERS, ICBS), round_label=year_label, input_errors=(ModelInputError,),
+                  vectors=(PROVIDERS, ICBS, PROVIDER_VALUES_TABLE), round_label=year_label, input_errors=(ModelInputError,),
                   versions=("mesa",), preload=("commissim.model.model", "commissim.model.warm"), subject="model",
                   fingerprint_note="code, scenarios or seed tables changed")

@@ -42,7 +42,7 @@ DEFAULT_OUT = "results/compare"
 # Parameters that make a scenario what it is: overriding them for every scenario is refused.
 SCENARIO_DEFINING = frozenset({"arrangement", "delegated_set", "icb_footprint"})
 # What compare writes besides the batch's tables (replaced when the folder is overwritten).
-DERIVED = ("report.md", "figures")
+DERIVED = ("report.md", "figures", "exposure.csv", "exposure_icbs.csv")
 
 
 def scenario_point_id(name: str) -> int:
@@ -169,6 +169,7 @@ def compare(
     for it. Returns the results folder; an existing folder of the same comparison is
     resumed (extended when ``seeds`` grew), a different one refused unless ``overwrite=True``.
     """
+    from .exposure import write_exposure
     from .figures import make_figures
     from .report import write_report
 
@@ -190,6 +191,8 @@ def compare(
         scheduler=scheduler, series=True, point_ids=ids, overwrite=overwrite, derived=DERIVED, progress=progress,
         label="compare", meta=meta, log=say, common_seeds=True,
     )
+    if result.n_done:
+        write_exposure(out)
     if figures and result.n_done:
         make_figures(out, log=say)
     write_report(out)

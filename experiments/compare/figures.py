@@ -69,6 +69,7 @@ FIGURES = {
     "providers_destabilised.png": "Providers destabilised over time",
     "access_inequality.png": "Inequality of access between ICBs over time",
     "out_of_area_share.png": "Out-of-area share of spend over time",
+    "exposure_trusts.png": "The most exposed trusts: specialised income and margin against the reference",
     "income_change_distribution.png": "Distribution of provider income change",
     "map_access_difference.png": "Access by ICB: the reference, another scenario and the difference",
 }
@@ -386,6 +387,44 @@ def _differences_over_time(series, name: str, order: list[str], ref: str, ctx: _
               f"interval; grey: smaller than the resolution ({res:g} {difference_unit(name)}); {ctx.runs_note()}")
 
 
+# --------------------------------------------------------------------------- exposure by trust
+def _exposure_figure(exp, ref: str, ctx: _Context, path: Path, n: int = 20):
+    """The ``n`` most exposed trusts under the primary arrangement: the difference from the reference in
+    specialised income (£m) and margin (pp of turnover), with 90% intervals."""
+    import matplotlib.pyplot as plt
+
+    from .exposure import primary_scenario, trust_columns
+
+    scenario = primary_scenario(exp)
+    if scenario is None:
+        return None
+    cols = [c for c in trust_columns(exp) if c[0].startswith(("specialised_income", "margin"))]
+    rows = exp[exp["scenario"] == scenario].head(n).iloc[::-1]
+    if rows.empty or not cols:
+        return None
+    fig, axes = plt.subplots(1, len(cols), figsize=(4.2 * len(cols) + 2.5, 0.32 * len(rows) + 1.8), sharey=True,
+                             squeeze=False)
+    y = np.arange(len(rows))
+    c = ctx.colours.get(scenario, "#555555")
+    for ax, (stem, heading, unit, _) in zip(axes[0], cols):
+        est, lo, hi = rows[f"{stem}_diff"].to_numpy(), rows[f"{stem}_low"].to_numpy(), rows[f"{stem}_high"].to_numpy()
+        ax.hlines(y, lo, hi, color=c, lw=2)
+        ax.scatter(est, y, color=c, s=22, zorder=3)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlabel(f"{scenario} minus {ref}: {heading}", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        big = max(float(np.nanmax(np.abs(np.concatenate([lo, hi])))), 1e-6)
+        ax.set_xlim(-1.08 * big, 1.08 * big)
+    axes[0, 0].set_yticks(y, [f"{r['trust']} ({r['type']}, {r['host_icb']})" for _, r in rows.iterrows()], fontsize=8)
+    fig.suptitle(f"The {len(rows)} trusts most exposed under {scenario} in {ctx.final_year} (specialised income, "
+                 f"most negative first)\nmean difference from {ref} over paired seeds, 90% interval; every trust in "
+                 f"exposure.csv; {ctx.runs_note()}", fontsize=10)
+    fig.tight_layout()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
 # --------------------------------------------------------------------------- distribution
 def _income_distribution(prov, order: list[str], ctx: _Context, path: Path):
     import matplotlib.pyplot as plt
@@ -526,6 +565,12 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
                 keep(_differences_over_time(series, name, order, ref, ctx, figdir / f"differences_over_time_{name}.png"))
     else:
         say("figures: skipped the time-series figures: no series.parquet (no finished runs with series)")
+
+    exp_file = folder / "exposure.csv"
+    if exp_file.is_file():
+        exp = pd.read_csv(exp_file)
+        if not exp.empty:
+            keep(_exposure_figure(exp, str(exp["reference"].iloc[0]), ctx, figdir / "exposure_trusts.png"))
 
     prov_file = folder / "providers.parquet"
     if prov_file.is_file():

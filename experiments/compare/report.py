@@ -277,6 +277,38 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
     return out
 
 
+def _exposure_section(folder: Path, final_year: str) -> list[str]:
+    """Markdown: the most exposed trusts and ICBs under the primary arrangement, and where every one is."""
+    import pandas as pd
+
+    from .exposure import EXPOSURE_FILE, ICB_EXPOSURE_FILE, exposure_table, icb_table, primary_scenario
+
+    exp_file, icb_file = folder / EXPOSURE_FILE, folder / ICB_EXPOSURE_FILE
+    if not exp_file.is_file() and not icb_file.is_file():
+        return []
+    out = [f"## Exposure by trust and by ICB, {final_year}", ""]
+    if exp_file.is_file():
+        exp = pd.read_csv(exp_file)
+        scenario = primary_scenario(exp)
+        if scenario is not None:
+            ref = exp["reference"].iloc[0]
+            out += [f"Each trust under `{scenario}` minus `{ref}`: mean over paired seeds (90% interval), the 15 "
+                    "whose specialised income falls furthest first. Margin in £m and in percentage points of "
+                    "turnover; years on cash support over the run; lines withdrawn by the end. Every trust under "
+                    f"every arrangement: `{EXPOSURE_FILE}`.", "", exposure_table(exp, scenario), ""]
+            if (folder / "figures" / "exposure_trusts.png").is_file():
+                out += ["![The most exposed trusts](figures/exposure_trusts.png)", ""]
+    if icb_file.is_file():
+        icbs = pd.read_csv(icb_file)
+        scenario = primary_scenario(icbs)
+        if scenario is not None:
+            ref = icbs["reference"].iloc[0]
+            out += [f"Each ICB under `{scenario}` minus `{ref}` (percentage points; access in points of England's "
+                    f"rate), the 10 whose spend out of area falls furthest first; every ICB in `{ICB_EXPOSURE_FILE}`.", "",
+                    icb_table(icbs, scenario), ""]
+    return out
+
+
 def write_report(folder: str | Path) -> Path:
     """Write ``report.md`` for a results folder (atomically) and return its path."""
     import pandas as pd
@@ -389,7 +421,8 @@ def write_report(folder: str | Path) -> Path:
                 differences_table(summaries, manifest, whole),
                 "",
             ]
-    present = [(f, t) for f, t in figure_files(folder) if f != "destabilisation_curve.png"]
+    lines += _exposure_section(folder, final_year)
+    present = [(f, t) for f, t in figure_files(folder) if f not in ("destabilisation_curve.png", "exposure_trusts.png")]
     if present:
         lines += ["## Figures", ""]
         for f, t in present:
@@ -402,6 +435,10 @@ def write_report(folder: str | Path) -> Path:
         "- `providers.parquet` / `providers.csv`: end-of-run income change per provider and run",
         "- `icbs.parquet` / `icbs.csv`: end-of-run access rate, budget change and out-of-area spend change per ICB "
         "and run",
+        "- `provider_values.parquet` / `.csv`: end-of-run specialised and out-of-area income, surplus, margin, "
+        "turnover (£m), years on cash support and lines withdrawn per provider and run",
+        "- `exposure.csv` / `exposure_icbs.csv`: every trust and ICB, each arrangement minus the reference "
+        "(paired mean and 90% interval)",
         "- `manifest.json`: configuration, per-run seeds, versions, git commit, times",
         "- load them with `experiments/load_results.py` or `commissim.experiments.batch.load_results`",
         "",
