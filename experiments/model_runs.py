@@ -20,7 +20,7 @@ from commissim.model.maps import ICB_MEASURES
 from .batch import Runner, VectorOutput
 from .errors import BatchConfigError, rethrow
 
-__all__ = ["model_runner", "check_point", "year_label", "late_changes", "PROVIDERS", "ICBS", "PROVIDER_VALUES_TABLE"]
+__all__ = ["parameter_unit", "measure_unit", "PARAMETER_UNITS", "model_runner", "check_point", "year_label", "late_changes", "PROVIDERS", "ICBS", "PROVIDER_VALUES_TABLE"]
 
 # simulate(..., series=True) returns each provider's end-of-run income change, in seed order.
 PROVIDERS = VectorOutput(key="provider_income_change", table="providers", index="provider", value="income_change")
@@ -30,6 +30,41 @@ ICBS = VectorOutput(key="icb_measures", table="icbs", index="icb", values=ICB_ME
 # what trust-by-trust exposure is computed from.
 PROVIDER_VALUES_TABLE = VectorOutput(key="provider_measures", table="provider_values", index="provider",
                                      values=tuple(PROVIDER_VALUES))
+
+
+# The unit of a parameter's raw value, for findings that quote one (``efficiency_gap <= 0.000229 of costs a year``).
+# Shares are fractions (0.01 = 1%). A parameter not listed has no unit to state (a weight, a switch or a choice).
+PARAMETER_UNITS = {
+    "funding_growth": "a year (fraction)", "cost_inflation": "a year (fraction)",
+    "efficiency_factor": "of costs a year (fraction)", "efficiency_gap": "of costs a year (fraction)",
+    "pay_share": "of costs (fraction)", "deficit_severity": "x the opening deficits",
+    "growth_cap": "of out-of-area growth withheld (fraction)", "local_start_share": "of the minimum viable volume",
+    "diversion_limit": "of the delegated budget (fraction)", "nhse_tolerance": "of a contract (fraction)",
+    "pool_share": "of the delegated budget (fraction)", "clawback_share": "of delegated lines (fraction)",
+    "pace_of_change": "of the gap a year (fraction)", "convergence_floor": "a year (fraction)",
+    "cash_floor_days": "days of operating costs", "recovery_efficiency": "of costs a year (fraction)",
+    "cost_shed_rate": "of excess costs a year (fraction)", "withdrawal_rounds": "years",
+    "loss_tolerance": "of a line's income (fraction)", "destabilised_deficit": "of turnover (fraction)",
+    "distress_capacity_cut": "of capacity (fraction)", "upstream_investment": "of the dialysis budget (fraction)",
+}
+
+
+def parameter_unit(name: str) -> str:
+    """The unit of a parameter's raw value ('' when it has none to state)."""
+    return PARAMETER_UNITS.get(name, "")
+
+
+def measure_unit(name: str) -> str:
+    """The unit of a measure's raw value (as runs store it): the registry's unit, or 'as a fraction' for shares
+    the registry shows as %."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    m = MEASURE_BY_NAME.get(name.split(":")[0])
+    if m is None:
+        return ""
+    if m.scale != 1.0:
+        return f"(fraction; x{m.scale:g} = {m.unit})" if m.unit else "(fraction)"
+    return m.unit
 
 
 def year_label(round_: int) -> str:

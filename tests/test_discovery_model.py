@@ -267,7 +267,7 @@ def test_search_cli_end_to_end(tmp_path, toy_env, capsys):
     assert rc == 0, stderr
     md = (out / "search.md").read_text().splitlines()
     assert stdout.splitlines()[0] == md[0]
-    assert md[0].startswith("The cheapest policy that meets p90(providers_destabilised) <= 1 across 5 ensemble")
+    assert md[0].startswith("The cheapest policy that meets p90(providers_destabilised) <= 1 providers across 5 ensemble")
     for f in ("pareto.csv", "candidates.csv", "cheapest.json", "ensemble.csv", "figures/pareto_parallel.png",
               "search.json", "search.sqlite3"):
         assert (out / f).is_file(), f
@@ -389,3 +389,14 @@ def test_search_with_one_member_warns_and_states_the_real_number_of_futures(tmp_
     assert "across 1 ensemble member (a single future" in md.splitlines()[0]
     assert "Warning: the ensemble has 1 member" in md
     assert "1 futures (the levers file says 30)" in md and "across 30 futures." not in md
+
+
+def test_discover_finding_states_the_unit_of_every_limit(discovered):
+    from commissim.experiments.model_runs import parameter_unit
+
+    _, res = discovered
+    limits = res.result.prim.limits
+    assert limits  # the toy space concentrates its cases somewhere
+    for lim in limits:
+        if parameter_unit(lim.name) and lim.categories is None:
+            assert parameter_unit(lim.name) in res.finding, res.finding

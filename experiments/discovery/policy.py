@@ -85,6 +85,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ import pandas as pd
 from .. import atomic
 from ..batch import load_results, open_executor, run_batch, run_seed
 from ..errors import UserError
-from ..model_runs import model_runner
+from ..model_runs import measure_unit, model_runner, parameter_unit
 from ..sensitivity.space import design_for, draw_sample, load_spec
 from .errors import DiscoveryError
 from .figures import make_search_figures
@@ -665,6 +666,13 @@ def search_run(
     settings = {"spec": spec.to_dict(), "fingerprint": runner.fingerprint() if runner.fingerprint else None,
                 "function": runner.name, "function_kwargs": json.loads(json.dumps(runner.kwargs, default=str))}
     _check_settings(out, settings, overwrite)
+    # units for what is printed (after the settings, so folders of earlier searches still resume)
+    spec = dataclasses.replace(
+        spec, levers=tuple(dataclasses.replace(lv, unit=lv.unit or parameter_unit(lv.name)) for lv in spec.levers),
+        objectives=tuple(dataclasses.replace(o, unit=o.unit or (parameter_unit(o.name) or measure_unit(o.name)))
+                         for o in spec.objectives),
+        constraints=tuple(dataclasses.replace(c, unit=c.unit or (parameter_unit(c.name) or measure_unit(c.name)))
+                          for c in spec.constraints))
     out.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out / SETTINGS_FILE, json.dumps({**settings, "command": command}, indent=2, default=str))
     measures = list(dict.fromkeys(
