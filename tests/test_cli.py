@@ -244,3 +244,18 @@ def test_run_out_holding_a_different_run_is_refused_or_replaced(tmp_path, capsys
     (other / "x.txt").write_text("x")
     assert main(["run", "--years", "1", "--out", str(other)]) == 2
     assert "no run's manifest.json" in one_line_error(capsys.readouterr().err, "run")
+
+
+def test_run_series_csv_has_one_money_unit_named_in_the_header(tmp_path):
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    out = tmp_path / "r"
+    assert main(["run", "--years", "2", "--out", str(out)]) == 0
+    s = pd.read_csv(out / "series.csv")
+    money = [c for c in s.columns if c.endswith("_gbp_m")]
+    assert "total_spend_gbp_m" in money and "returned_to_nhse_gbp_m" in money
+    for c in s.columns:
+        m = MEASURE_BY_NAME.get(c)
+        assert m is None or not m.unit.startswith("£"), c  # no money column without its unit
+    summary = json.loads((out / "summary.json").read_text())
+    assert s["total_spend_gbp_m"].iloc[-1] == pytest.approx(summary["total_spend"] * 1000)

@@ -3,7 +3,7 @@
     commissim run --scenario full_delegation --years 10 --seed 1 --set system_weight=10
 
 Writes ``results/run-<scenario>-seed<seed>/``: ``series.csv`` (one row per
-financial year, every model reporter), ``providers.csv`` (end-of-run provider
+financial year, every model reporter; money in £m, named ``<measure>_gbp_m``), ``providers.csv`` (end-of-run provider
 state), ``icbs.csv`` (end-of-run ICB map measures), ``summary.json``, ``run.png``
 (four measures over the financial years), ``map.png`` (an ICB measure as a
 choropleth, providers on top, the most at risk labelled) and ``manifest.json``.
@@ -108,6 +108,24 @@ def check_run_folder(out: Path, identity: dict, overwrite: bool) -> bool:
                     "or pass --overwrite to replace it")
 
 
+def money_in_one_unit(series):
+    """The series with every money column in £m, its unit in its name (``total_spend_gbp_m``): one money unit."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    out = series.copy()
+    renames = {}
+    for col in out.columns:
+        m = MEASURE_BY_NAME.get(col)
+        if m is None or not m.unit.startswith("£"):
+            continue
+        factor = {"£bn": 1000.0, "£m": 1.0}.get(m.unit)
+        if factor is None:
+            continue
+        out[col] = out[col] * factor
+        renames[col] = f"{col}_gbp_m"
+    return out.rename(columns=renames)
+
+
 def run_title(model, seed: int, params: dict) -> str:
     """``full_delegation, seed 1, 2022-23 to 2032-33; overrides: system_weight=10``."""
     from commissim.model.scenarios import fy_label
@@ -178,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     series = model.datacollector.get_model_vars_dataframe()
     series.insert(0, "financial_year", [fy_label(BASE_YEAR + int(t)) for t in series.index])
     series.index.name = "round"
-    atomic.write_text(out / "series.csv", series.to_csv())
+    atomic.write_text(out / "series.csv", money_in_one_unit(series).to_csv())
     atomic.write_text(out / "providers.csv", provider_table(model).to_csv(index=False))
     icb = icb_values(model, base)
     icbs = pd.DataFrame({"icb_code": model.data.icb_code, "icb": model.data.icb_short,

@@ -277,6 +277,37 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
     return out
 
 
+GLOSSARY_TERMS = (
+    ("reference", "the arrangement every other is compared with: `nhse_direct` (NHS England's regions commission "
+                  "everything, the position before 2023) when it was run, else the first scenario."),
+    ("fair-share path", "the baseline of every income change: a provider's (or all providers') base-year 2022-23 "
+                        "specialised income grown by the tariff's price changes and by the demand growth of its "
+                        "service mix. 0% means income kept pace with prices and demand; -3% means 3% less than that."),
+    ("paired difference", "scenario minus reference for the same seed (common random numbers), averaged over seeds; "
+                          "its 90% interval is a t interval of that mean. It reflects the model's random variation "
+                          "only, not uncertainty in its assumptions."),
+    ("resolution", "the smallest difference in a measure that matters (`commissim measures`); a difference smaller "
+                   "than it is called negligible whatever its interval."),
+    ("5% to 95% of runs", "the range of individual runs (linear interpolation between runs, the same in every table "
+                          "and figure), not an interval of the mean."),
+    ("pp", "percentage points: the difference between two percentages."),
+)
+
+
+def glossary(measures) -> list[str]:
+    """Markdown: the terms the report uses, then each measure shown with its unit, definition and resolution."""
+    out = ["## Glossary", ""]
+    out += [f"- **{term}**: {text}" for term, text in GLOSSARY_TERMS]
+    for name in dict.fromkeys(measures):
+        m = MEASURE_BY_NAME.get(name)
+        if m is None:
+            continue
+        res_unit = ("pp" + m.unit[1:]) if m.unit.startswith("%") else m.unit
+        out.append(f"- **{m.label}** (`{m.name}`, {m.unit or 'index'}; resolution {m.min_difference:g} "
+                   f"{res_unit}".rstrip() + f"): {m.definition}")
+    return out + [""]
+
+
 def _exposure_section(folder: Path, final_year: str) -> list[str]:
     """Markdown: the most exposed trusts and ICBs under the primary arrangement, and where every one is."""
     import pandas as pd
@@ -427,6 +458,11 @@ def write_report(folder: str | Path) -> Path:
         lines += ["## Figures", ""]
         for f, t in present:
             lines += [f"### {t}", "", f"![{t}](figures/{f})", ""]
+    if not summaries.empty:
+        from .findings import FINDING_MEASURES
+
+        shown = [m for m in (*FINDING_MEASURES, *HEADLINE_MEASURES, *WHOLE_RUN_MEASURES) if m in summaries.columns]
+        lines += glossary(shown)
     lines += [
         "## Files",
         "",
