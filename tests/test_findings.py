@@ -53,3 +53,21 @@ def test_units_and_spans_of_whole_run_measures():
     assert when("max_providers_destabilised", "2032-33", "2023-24") == "(2023-24 to 2032-33)"
     assert when("cumulative_revenue_support", "2032-33", "2023-24") == "(2023-24 to 2032-33)"
     assert when("providers_destabilised", "2032-33", "2023-24") == "in 2032-33"
+
+
+def test_a_constant_measure_gets_a_line_and_twins_are_drawn_once():
+    from commissim.experiments.compare.figures import constant_and_duplicate
+    from commissim.experiments.compare.report import curve_groups
+
+    s = pd.DataFrame({"scenario": ["a", "a", "b", "b"], "replicate": [0, 1, 0, 1],
+                      "cumulative_lines_withdrawn": [0.0] * 4, "providers_destabilised": [1.0, 2.0, 3.0, 5.0],
+                      "providers_needing_support": [1.0, 2.0, 3.0, 5.0], "access_gini": [0.1, 0.2, 0.1, 0.3]})
+    constant, duplicate = constant_and_duplicate(
+        s, ["providers_destabilised", "providers_needing_support", "cumulative_lines_withdrawn", "access_gini"])
+    assert constant == {"cumulative_lines_withdrawn": 0.0}
+    assert duplicate == {"providers_needing_support": "providers_destabilised"}
+    curve = pd.DataFrame({"destabilised_at_0p5pct": [5.0, 6.0], "destabilised_at_1pct": [3.0, 4.0],
+                          "destabilised_at_1p5pct": [3.0, 4.0], "destabilised_at_2pct": [3.0, 4.0],
+                          "destabilised_at_3pct": [2.0, 4.0]})
+    labels = [label for label, _ in curve_groups(curve)]
+    assert labels == ["0.5%", "1% to 2% (the same in every run)", "3%"]

@@ -45,7 +45,7 @@ from ..charts import (
 )
 from .differences import common_seeds, paired_difference, reference_scenario, verdict, when, yearly_differences
 
-__all__ = ["make_figures", "scenario_colours", "scenario_order", "relabel", "design_label", "FIGURES", "FOREST_MEASURES", "figure_files",
+__all__ = ["make_figures", "constant_and_duplicate", "scenario_colours", "scenario_order", "relabel", "design_label", "FIGURES", "FOREST_MEASURES", "figure_files",
            "MAP_SCENARIO", "MAP_MEASURE"]
 
 BAND = (0.05, 0.95)
@@ -74,6 +74,28 @@ FIGURES = {
     "map_access_difference.png": "Access by ICB: the reference, another scenario and the difference",
 }
 REF_GREY = "#8c8c8c"
+
+
+def constant_and_duplicate(summaries, names) -> tuple[dict[str, float], dict[str, str]]:
+    """Measures with the same value in every run (name -> value), and measures equal to an earlier one in
+    every run (name -> the earlier one's name): they get a line in the report, not a figure of their own."""
+    constant: dict[str, float] = {}
+    duplicate: dict[str, str] = {}
+    kept: list[str] = []
+    for name in names:
+        if name not in summaries.columns:
+            continue
+        col = summaries[name]
+        if col.notna().all() and col.nunique(dropna=False) == 1:
+            constant[name] = float(col.iloc[0])
+            continue
+        twin = next((k for k in kept if np.allclose(summaries[k].to_numpy(dtype=float), col.to_numpy(dtype=float),
+                                                    equal_nan=True, rtol=0, atol=1e-12)), None)
+        if twin is not None:
+            duplicate[name] = twin
+            continue
+        kept.append(name)
+    return constant, duplicate
 
 
 def figure_files(folder: Path) -> list[tuple[str, str]]:
@@ -165,7 +187,8 @@ class _Context:
 
 
 # --------------------------------------------------------------------------- levels and differences
-def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ctx: _Context, path: Path):
+def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ctx: _Context, path: Path,
+                            twins: list[str] = ()):
     import matplotlib.pyplot as plt
 
     m = measure(name)
@@ -228,7 +251,9 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
                    f"the resolution, {measure(name).min_difference:g} {measure(name).unit})", fontsize=9)
     ax_d.grid(axis="x", alpha=0.3)
     ax_d.tick_params(axis="y", length=0)
-    fig.suptitle(f"{m.label} {when(name, ctx.final_year, ctx.first_year)}\n{ctx.runs_note()}", fontsize=11, y=1.0)
+    same = (f"\nthe same in every run as: {', '.join(measure(t).label for t in twins)} (drawn once)" if twins else "")
+    fig.suptitle(f"{m.label} {when(name, ctx.final_year, ctx.first_year)}{same}\n{ctx.runs_note()}", fontsize=11,
+                 y=1.0)
     out = _save(fig, path)
     plt.close(fig)
     return out
@@ -543,9 +568,13 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
     if summaries is not None and not summaries.empty:
         order = scenario_order(manifest, summaries["scenario"].unique())
         ref = reference_scenario(order)
+        constant, duplicate = constant_and_duplicate(summaries, FOREST_MEASURES)
         for name in FOREST_MEASURES:
-            if name in summaries.columns:
-                keep(_levels_and_differences(summaries, name, order, ref, ctx, figdir / f"differences_{name}.png"))
+            if name in summaries.columns and name not in constant and name not in duplicate:
+                keep(_levels_and_differences(summaries, name, order, ref, ctx, figdir / f"differences_{name}.png",
+                                             twins=[k for k, v in duplicate.items() if v == name]))
+        for name, value in constant.items():
+            say(f"figures: no figure for {name}: {measure(name).text(value)} in every run (said in the report)")
         keep(_curve(summaries, order, ref, ctx, figdir / "destabilisation_curve.png"))
 
     series = relabel(pd.read_parquet(folder / "series.parquet"), manifest) \

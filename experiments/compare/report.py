@@ -170,16 +170,41 @@ def curve_table(summaries, manifest: dict) -> str:
     scenarios = scenario_order(manifest, summaries["scenario"].unique())
     head = "| deficit threshold (% of turnover) | " + " | ".join(f"`{s}`" for s in scenarios) + " |"
     lines = [head, "|" + "---|" * (len(scenarios) + 1)]
-    for x, c in zip(DESTAB_THRESHOLDS, CURVE_MEASURES):
-        if c not in present:
-            continue
+    for label, c in curve_groups(summaries):
+        x = None
         cells = []
         for s in scenarios:
             v = summaries.loc[summaries["scenario"] == s, c].dropna()
             cells.append("" if v.empty else f"{_fmt(c, v.mean())} ({_fmt(c, v.quantile(0.05))}"
                                             f"–{_fmt(c, v.quantile(0.95))})")
-        lines.append(f"| {x * 100:g}% | " + " | ".join(cells) + " |")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def curve_groups(summaries) -> list[tuple[str, str]]:
+    """(threshold label, measure) per row of the destabilisation curve; consecutive thresholds whose counts are
+    the same in every run share one row (``0.5% to 2% (the same in every run)``)."""
+    import numpy as np
+
+    from commissim.model.finance import DESTAB_THRESHOLDS
+    from commissim.model.measures import CURVE_MEASURES
+
+    groups: list[list[tuple[float, str]]] = []
+    for x, c in zip(DESTAB_THRESHOLDS, CURVE_MEASURES):
+        if c not in summaries.columns:
+            continue
+        if groups and np.array_equal(summaries[groups[-1][0][1]].to_numpy(dtype=float),
+                                     summaries[c].to_numpy(dtype=float), equal_nan=True):
+            groups[-1].append((x, c))
+        else:
+            groups.append([(x, c)])
+    out = []
+    for g in groups:
+        first, last = g[0][0], g[-1][0]
+        label = (f"{first * 100:g}%" if len(g) == 1
+                 else f"{first * 100:g}% to {last * 100:g}% (the same in every run)")
+        out.append((label, g[0][1]))
+    return out
 
 
 def _table(summaries, manifest: dict, measures) -> str:
@@ -433,7 +458,7 @@ def write_report(folder: str | Path) -> Path:
                 "",
                 curve,
                 "",
-                differences_table(summaries, manifest, [c for c in _curve_measures() if c in summaries.columns]),
+                differences_table(summaries, manifest, [c for _, c in curve_groups(summaries)]),
                 "",
             ]
             if (folder / "figures" / "destabilisation_curve.png").is_file():
@@ -454,8 +479,17 @@ def write_report(folder: str | Path) -> Path:
             ]
     lines += _exposure_section(folder, final_year)
     present = [(f, t) for f, t in figure_files(folder) if f not in ("destabilisation_curve.png", "exposure_trusts.png")]
+    if present or not summaries.empty:
+        from .figures import FOREST_MEASURES, constant_and_duplicate
+
+        constant, duplicate = constant_and_duplicate(summaries, FOREST_MEASURES) if not summaries.empty else ({}, {})
+        notes = [f"- {MEASURE_BY_NAME[n].label}: {MEASURE_BY_NAME[n].text(v)} in every run of every scenario, so "
+                 "it has no figure." for n, v in constant.items()]
+        notes += [f"- {MEASURE_BY_NAME[n].label} is the same as {MEASURE_BY_NAME[t].label} in every run: drawn once, "
+                  f"in the figure of {MEASURE_BY_NAME[t].label}." for n, t in duplicate.items()]
+        if present or notes:
+            lines += ["## Figures", "", *notes, *([""] if notes else [])]
     if present:
-        lines += ["## Figures", ""]
         for f, t in present:
             lines += [f"### {t}", "", f"![{t}](figures/{f})", ""]
     if not summaries.empty:
