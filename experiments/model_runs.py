@@ -20,7 +20,7 @@ from commissim.model.maps import ICB_MEASURES
 from .batch import Runner, VectorOutput
 from .errors import BatchConfigError, rethrow
 
-__all__ = ["parameter_unit", "measure_unit", "PARAMETER_UNITS", "model_runner", "check_point", "year_label", "late_changes", "PROVIDERS", "ICBS", "PROVIDER_VALUES_TABLE"]
+__all__ = ["money_in_one_unit", "parameter_unit", "measure_unit", "PARAMETER_UNITS", "model_runner", "check_point", "year_label", "late_changes", "PROVIDERS", "ICBS", "PROVIDER_VALUES_TABLE"]
 
 # simulate(..., series=True) returns each provider's end-of-run income change, in seed order.
 PROVIDERS = VectorOutput(key="provider_income_change", table="providers", index="provider", value="income_change")
@@ -65,6 +65,23 @@ def measure_unit(name: str) -> str:
     if m.scale != 1.0:
         return f"(fraction; x{m.scale:g} = {m.unit})" if m.unit else "(fraction)"
     return m.unit
+
+
+def money_in_one_unit(table):
+    """A table (pandas) with every money measure in £m, its unit in its name (``total_spend_gbp_m``): the
+    registry keeps £bn for totals and £m for flows; a CSV an analyst opens holds one money unit."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    out = table.copy()
+    renames = {}
+    for col in out.columns:
+        m = MEASURE_BY_NAME.get(col)
+        factor = {"£bn": 1000.0, "£m": 1.0}.get(m.unit) if m is not None else None
+        if factor is None:
+            continue
+        out[col] = out[col] * factor
+        renames[col] = f"{col}_gbp_m"
+    return out.rename(columns=renames)
 
 
 def year_label(round_: int) -> str:

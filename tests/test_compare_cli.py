@@ -209,3 +209,16 @@ def test_set_grid_is_checked_value_by_value(tmp_path, capsys):
     assert "more than once" in capsys.readouterr().err
     assert main(["run", "--years", "1", "--set", "system_weight=5,10", "--out", str(tmp_path / "r")]) == 2
     assert "commissim compare runs grids" in capsys.readouterr().err
+
+
+def test_compare_csv_tables_have_one_money_unit_named_in_the_header(tmp_path):
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    out = compare(["nhse_direct"], seeds=2, years=2, out=tmp_path / "c", executor="serial", progress=False,
+                  figures=False, func=h.fake_simulate, log=lambda m: None)
+    for name in ("summaries", "series"):
+        csv = pd.read_csv(out / f"{name}.csv")
+        pq = pd.read_parquet(out / f"{name}.parquet")
+        assert "total_spend_gbp_m" in csv.columns and "total_spend" in pq.columns  # £bn in Parquet, £m in CSV
+        assert csv["total_spend_gbp_m"].to_numpy() == pytest.approx(pq["total_spend"].to_numpy() * 1000)
+        assert not [c for c in csv.columns if c in MEASURE_BY_NAME and MEASURE_BY_NAME[c].unit.startswith("£")]

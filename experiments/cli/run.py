@@ -108,24 +108,6 @@ def check_run_folder(out: Path, identity: dict, overwrite: bool) -> bool:
                     "or pass --overwrite to replace it")
 
 
-def money_in_one_unit(series):
-    """The series with every money column in £m, its unit in its name (``total_spend_gbp_m``): one money unit."""
-    from commissim.model.measures import MEASURE_BY_NAME
-
-    out = series.copy()
-    renames = {}
-    for col in out.columns:
-        m = MEASURE_BY_NAME.get(col)
-        if m is None or not m.unit.startswith("£"):
-            continue
-        factor = {"£bn": 1000.0, "£m": 1.0}.get(m.unit)
-        if factor is None:
-            continue
-        out[col] = out[col] * factor
-        renames[col] = f"{col}_gbp_m"
-    return out.rename(columns=renames)
-
-
 def run_title(model, seed: int, params: dict) -> str:
     """``full_delegation, seed 1, 2022-23 to 2032-33; overrides: system_weight=10``."""
     from commissim.model.scenarios import fy_label
@@ -173,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import atomic
     from ..batch import git_commit, package_versions
     from ..batch.store import staging_folder, swap_in
+    from ..model_runs import money_in_one_unit
 
     if args.years > MAX_YEARS:  # argparse already refuses negative years
         raise UserError(f"--years {args.years}: allowed 0 to {MAX_YEARS}")
@@ -196,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     series = model.datacollector.get_model_vars_dataframe()
     series.insert(0, "financial_year", [fy_label(BASE_YEAR + int(t)) for t in series.index])
     series.index.name = "round"
-    atomic.write_text(out / "series.csv", money_in_one_unit(series).to_csv())
+    atomic.write_text(out / "series.csv", money_in_one_unit(series).to_csv())  # one money unit: £m
     atomic.write_text(out / "providers.csv", provider_table(model).to_csv(index=False))
     icb = icb_values(model, base)
     icbs = pd.DataFrame({"icb_code": model.data.icb_code, "icb": model.data.icb_short,

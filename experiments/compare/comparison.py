@@ -136,6 +136,19 @@ def grid_design(names: list[str], ids: list[int], params: dict[str, Any], grid: 
     return design, point_ids
 
 
+def _csv_in_one_money_unit(out: Path) -> None:
+    """Rewrite ``summaries.csv`` and ``series.csv`` with money in £m, the unit in the column name
+    (``total_spend_gbp_m``); the Parquet files keep the registry's names and units for code."""
+    import pandas as pd
+
+    from .. import atomic
+    from ..model_runs import money_in_one_unit
+
+    for name in ("summaries", "series"):
+        if (out / f"{name}.parquet").is_file():
+            atomic.write_csv(money_in_one_unit(pd.read_parquet(out / f"{name}.parquet")), out / f"{name}.csv")
+
+
 def compare(
     scenarios: str | Sequence[str] | None = None,
     seeds: int = DEFAULT_SEEDS,
@@ -192,6 +205,7 @@ def compare(
         label="compare", meta=meta, log=say, common_seeds=True,
     )
     if result.n_done:
+        _csv_in_one_money_unit(out)
         write_exposure(out)
     if figures and result.n_done:
         make_figures(out, log=say)
