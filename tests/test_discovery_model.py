@@ -400,3 +400,24 @@ def test_discover_finding_states_the_unit_of_every_limit(discovered):
     for lim in limits:
         if parameter_unit(lim.name) and lim.categories is None:
             assert parameter_unit(lim.name) in res.finding, res.finding
+
+
+def test_an_interrupted_search_overwrite_leaves_the_old_results(tmp_path, toy_seeds):
+    levers = _file(tmp_path, "levers.toml", LEVERS.replace("budget = 8", "budget = 4"))
+    out = tmp_path / "s"
+    quiet = dict(executor="serial", progress=False, log=lambda m: None)
+    search_run(levers, out=out, func_kwargs={"seeds_path": toy_seeds}, **quiet)
+    old = {f.name: f.read_bytes() for f in out.glob("*.*")}
+    log = tmp_path / "log"
+    log.mkdir()
+    (log / "stop_after").write_text("7")
+    kw = dict(out=out, members=3, overwrite=True, chunk_size=1, func=dh.logged,
+              func_kwargs={"seeds_path": toy_seeds, "log_dir": str(log)}, **quiet)
+    with pytest.raises(KeyboardInterrupt):
+        search_run(levers, **kw)
+    assert {f.name: f.read_bytes() for f in out.glob("*.*")} == old  # the old search, untouched
+    (log / "stop_after").unlink()
+    res = search_run(levers, **kw)  # resumes the overwrite, then swaps it in
+    assert res.out == out and len(res.spec.members) == 3 and (out / "search.md").is_file()
+    assert pd.read_csv(out / "ensemble.csv").shape[0] == 3
+    assert not (tmp_path / ".s.overwrite").exists()

@@ -95,6 +95,7 @@ import pandas as pd
 
 from .. import atomic
 from ..batch import load_results, open_executor, run_batch, run_seed
+from ..batch.store import staging_folder, swap_in
 from ..errors import UserError
 from ..model_runs import measure_unit, model_runner, parameter_unit
 from ..sensitivity.space import design_for, draw_sample, load_spec
@@ -665,7 +666,20 @@ def search_run(
     runner = model_runner(func, func_kwargs)
     settings = {"spec": spec.to_dict(), "fingerprint": runner.fingerprint() if runner.fingerprint else None,
                 "function": runner.name, "function_kwargs": json.loads(json.dumps(runner.kwargs, default=str))}
-    _check_settings(out, settings, overwrite)
+    final_out = out
+    if overwrite and out.is_dir() and any(out.iterdir()):
+        # Build the new search beside the old one; the old results are replaced only when it is complete.
+        out = staging_folder(final_out)
+        if out.exists():
+            try:
+                _check_settings(out, settings, False)  # an interrupted overwrite of this same search: resumed
+            except UserError:
+                shutil.rmtree(out)
+        _check_settings(out, settings, False)
+        say(f"search {spec.name}: --overwrite: the new search is built in {out} and replaces {final_out} only "
+            "when it is complete (an interruption leaves the old results as they are)")
+    else:
+        _check_settings(out, settings, overwrite)
     # units for what is printed (after the settings, so folders of earlier searches still resume)
     spec = dataclasses.replace(
         spec, levers=tuple(dataclasses.replace(lv, unit=lv.unit or parameter_unit(lv.name)) for lv in spec.levers),
@@ -695,6 +709,10 @@ def search_run(
     info = {"n_runs": evaluate.n_runs, "n_reused": evaluate.n_reused, "seconds": time.perf_counter() - t0,
             "n_total": len(evaluate.done)}
     files = _write(out, spec, result, figures, info)
+    if out != final_out:  # the overwrite is complete: swap it in
+        swap_in(out, final_out, OUTPUTS)
+        files = {k: final_out / Path(v).relative_to(out) for k, v in files.items()}
+        out = final_out
     say(f"search {spec.name}: {len(result.candidates)} candidates, {evaluate.n_runs} runs in this call, "
         f"{info['seconds']:.1f} s")
     return SearchRun(out=out, result=result, spec=spec, files=files, n_runs=evaluate.n_runs,
