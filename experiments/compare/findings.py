@@ -148,8 +148,9 @@ def _differences(summaries, order, ref, paired, final_year, first_year) -> list[
             v = verdict(n, d)
             if v in ("higher", "lower"):
                 est, lo, hi = interval_numbers(n, d)
+                money = _m(n).unit.startswith("£")  # money keeps its £ on the interval; other units once
                 parts.append(f"{_m(n).label} {when(n, final_year, first_year)} {with_unit(n, est)} "
-                             f"(90% CI {with_unit(n, lo)} to {with_unit(n, hi)})")
+                             f"(90% CI {with_unit(n, lo) if money else lo} to {with_unit(n, hi) if money else hi})")
             else:
                 quiet[v].append(n)
         if parts:
