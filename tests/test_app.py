@@ -390,3 +390,12 @@ def test_series_axes_never_shrink_below_the_measures_resolution():
     unmet = next(a for a in fig.axes if a.get_title() == "Unmet need")
     lo, hi = unmet.get_ylim()
     assert hi - lo >= 5 * app.MEASURE_BY_NAME["unmet_need_share"].min_difference * 0.99
+
+
+def test_a_change_map_all_on_one_side_of_zero_starts_its_colour_scale_at_zero():
+    from commissim.model import maps
+
+    _, norm = maps._norm("icb_budget_change", np.array([37.1, 37.5, 38.0]))
+    assert norm.vmin == 0.0 and norm.vmax == 38.0  # not a 37-38% scale that paints 1 point as a spread
+    _, norm = maps._norm("icb_out_of_area_spend_change", np.array([-4.0, 2.0]))
+    assert norm.vmin < 0 < norm.vmax  # across zero: diverging around it
