@@ -26,6 +26,7 @@ from .differences import (
     reference_scenario,
     verdict,
     welch_difference,
+    when,
     with_unit,
 )
 from .figures import figure_files, relabel, scenario_order
@@ -252,6 +253,8 @@ def headline_text(summaries, manifest: dict, *, markdown: bool = True) -> str:
 
 def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
     """Findings computed from the numbers: ranking and differences from the reference scenario."""
+    from ..model_runs import year_label
+
     out: list[str] = []
     scenarios = scenario_order(manifest, summaries["scenario"].unique())
     if not scenarios:
@@ -270,6 +273,7 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
         if m not in summaries.columns:
             continue
         label = MEASURE_BY_NAME[m].label
+        span = when(m, final_year, year_label(1))
         u, u_pts = _unit_words(m)
         means = summaries.groupby("scenario")[m].mean().reindex(scenarios).dropna()
         if means.empty:
@@ -277,10 +281,10 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
         top, low = means.idxmax(), means.idxmin()
         b = base[m].dropna()
         if _fmt(m, means[top]) == _fmt(m, means[low]):
-            out.append(f"**{label}** in {final_year}: {_fmt(m, means[top])}{u} on average under every scenario "
+            out.append(f"**{label}** {span}: {_fmt(m, means[top])}{u} on average under every scenario "
                        "(at the precision shown).")
             continue
-        sent = (f"**{label}** in {final_year}: highest under `{top}` (mean {_fmt(m, means[top])}{u}), "
+        sent = (f"**{label}** {span}: highest under `{top}` (mean {_fmt(m, means[top])}{u}), "
                 f"lowest under `{low}` (mean {_fmt(m, means[low])}{u})")
         if len(scenarios) > 1 and not b.empty:
             sent += f"; `{ref}` (reference) {_fmt(m, b.mean())}{u}."
