@@ -342,7 +342,7 @@ def map_figure(model: CommissioningModel, measure: str = DEFAULT_MAP) -> Figure:
     values = maps.icb_values(model, model.icb_base)[measure] if hasattr(model, "icb_base") else \
         maps.icb_values(model, maps.icb_base(model))[measure]
     fig = Figure(figsize=(5.6, 5.3), dpi=90)
-    return maps.map_figure(model, measure, values, fig=fig, flows=out_of_area_flows(model), fontsize=7.5,
+    return maps.map_figure(model, measure, values, fig=fig, flows=out_of_area_flows(model), fontsize=8.5,
                            title=f"{title_text(model)}\n{MEASURE_BY_NAME[measure].label} by ICB")
 
 
@@ -527,6 +527,7 @@ SLIDER_CSS = """
 .v-input__slider .v-input__slot { flex-wrap: wrap; }
 .v-input__slider .v-input__slot > .v-label { flex: 0 0 100%; max-width: 100%; white-space: normal;
   margin-bottom: 0; }
+.vue-grid-layout { margin-bottom: 72px; }  /* room to scroll the last panel clear of the page's corner badge */
 """
 
 
