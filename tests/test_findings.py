@@ -71,3 +71,18 @@ def test_a_constant_measure_gets_a_line_and_twins_are_drawn_once():
                           "destabilised_at_3pct": [2.0, 4.0]})
     labels = [label for label, _ in curve_groups(curve)]
     assert labels == ["0.5%", "1% to 2% (the same in every run)", "3%"]
+
+
+def test_a_measure_missing_from_the_registry_is_left_out_not_a_crash(tmp_path, monkeypatch):
+    """The registry may gain, lose or rename measures: findings, report and figures read it and degrade."""
+    from commissim.experiments.compare.figures import make_figures
+    from commissim.experiments.compare.report import write_report
+    from commissim.model import measures
+
+    out = _folder(tmp_path)
+    for name in ("access_gini", "providers_destabilised", "income_change_mean"):
+        monkeypatch.delitem(measures.MEASURE_BY_NAME, name)
+    make_figures(out)
+    text = write_report(out).read_text()
+    assert "## Findings" in text and "Access inequality (Gini" not in text
+    assert not (out / "figures" / "differences_over_time_providers_destabilised.png").exists()

@@ -464,7 +464,7 @@ def _income_distribution(prov, order: list[str], ctx: _Context, path: Path):
         patch.set_alpha(0.6)
     ax.axvline(0, color="black", lw=0.8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"{measure('income_change_mean').label.split(',')[0]} in {ctx.final_year}, against each "
+    ax.set_xlabel(f"Specialised income change in {ctx.final_year}, against each "
                   "provider's fair-share path (%)")
     ax.set_ylabel("scenario")
     ax.set_title(f"Distribution of provider income change in {ctx.final_year}\nall providers, all seeds pooled; "
@@ -568,9 +568,12 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
     if summaries is not None and not summaries.empty:
         order = scenario_order(manifest, summaries["scenario"].unique())
         ref = reference_scenario(order)
-        constant, duplicate = constant_and_duplicate(summaries, FOREST_MEASURES)
+        from commissim.model.measures import MEASURE_BY_NAME
+
+        constant, duplicate = constant_and_duplicate(summaries, [n for n in FOREST_MEASURES if n in MEASURE_BY_NAME])
         for name in FOREST_MEASURES:
-            if name in summaries.columns and name not in constant and name not in duplicate:
+            if (name in summaries.columns and name in MEASURE_BY_NAME and name not in constant
+                    and name not in duplicate):
                 keep(_levels_and_differences(summaries, name, order, ref, ctx, figdir / f"differences_{name}.png",
                                              twins=[k for k, v in duplicate.items() if v == name]))
         for name, value in constant.items():
@@ -582,15 +585,17 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
     if series is not None and not series.empty:
         order = scenario_order(manifest, series["scenario"].unique())
         ref = reference_scenario(order)
+        from commissim.model.measures import MEASURE_BY_NAME
+
         for file, name in BAND_FIGURES.items():
-            if name == "access_gini" and name not in series:
+            if name == "access_gini" and (name not in series or name not in MEASURE_BY_NAME):
                 name = "access_cv"
-            if name not in series:
+            if name not in series or name not in MEASURE_BY_NAME:
                 say(f"figures: skipped {file}: the results hold no '{name}' series")
                 continue
             keep(_over_time(series, name, FIGURES[file].replace(" over time", ""), order, ref, ctx, figdir / file))
         for name in DIFFERENCE_OVER_TIME:
-            if name in series:
+            if name in series and name in MEASURE_BY_NAME:  # a measure the results or registry lack: skipped
                 keep(_differences_over_time(series, name, order, ref, ctx, figdir / f"differences_over_time_{name}.png"))
     else:
         say("figures: skipped the time-series figures: no series.parquet (no finished runs with series)")

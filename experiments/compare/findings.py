@@ -209,7 +209,8 @@ def _exposed(folder: Path, manifest: dict, order, ref, paired) -> list[str]:
         for p, v in diff.nsmallest(N_EXPOSED).items():
             worst.append((float(v), s, int(p)))
     worst = sorted(worst)[:N_EXPOSED]
-    worst = [w for w in worst if w[0] * 100 <= -_m("income_change_mean").min_difference]
+    res = _m("income_change_mean").min_difference if _m("income_change_mean") is not None else 0.1
+    worst = [w for w in worst if w[0] * 100 <= -res]
     if not worst:
         return []
     items = []

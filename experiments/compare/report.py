@@ -55,7 +55,8 @@ CONSOLE_MEASURES = ("providers_destabilised", "trust_sector_margin", "cumulative
 
 
 def _measures(summaries, measures=HEADLINE_MEASURES) -> list[str]:
-    return [m for m in measures if m in summaries.columns]
+    """The measures the results hold and the registry describes (a renamed or removed measure is left out)."""
+    return [m for m in measures if m in summaries.columns and m in MEASURE_BY_NAME]
 
 
 def _curve_measures() -> tuple[str, ...]:
@@ -143,7 +144,7 @@ def differences_table(summaries, manifest: dict, measures) -> str:
     lines = ["| measure | unit | " + f"`{ref}` (mean) | " + " | ".join(f"`{s}` − `{ref}`" for s in others) + " |",
              "|" + "---|" * (len(others) + 3)]
     for m in measures:
-        if m not in summaries.columns:
+        if m not in summaries.columns or m not in MEASURE_BY_NAME:
             continue
         base = summaries.loc[summaries["scenario"] == ref, m].dropna()
         if base.empty:
@@ -270,7 +271,7 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
         ("access_gini", "higher", "lower"),
         ("unmet_need_share", "higher", "lower"),
     ):
-        if m not in summaries.columns:
+        if m not in summaries.columns or m not in MEASURE_BY_NAME:
             continue
         label = MEASURE_BY_NAME[m].label
         span = when(m, final_year, year_label(1))
@@ -486,7 +487,8 @@ def write_report(folder: str | Path) -> Path:
     if present or not summaries.empty:
         from .figures import FOREST_MEASURES, constant_and_duplicate
 
-        constant, duplicate = constant_and_duplicate(summaries, FOREST_MEASURES) if not summaries.empty else ({}, {})
+        constant, duplicate = (constant_and_duplicate(summaries, [n for n in FOREST_MEASURES if n in MEASURE_BY_NAME])
+                               if not summaries.empty else ({}, {}))
         notes = [f"- {MEASURE_BY_NAME[n].label}: {MEASURE_BY_NAME[n].text(v)} in every run of every scenario, so "
                  "it has no figure." for n, v in constant.items()]
         notes += [f"- {MEASURE_BY_NAME[n].label} is the same as {MEASURE_BY_NAME[t].label} in every run: drawn once, "
