@@ -221,7 +221,7 @@ def exposure_findings(exp, ref: str, n: int = 5) -> list[str]:
     if not cols or exp.empty:
         return []
     stem, _, unit, d = cols[0]
-    worst = exp.sort_values(f"{stem}_diff").head(n)
+    worst = exp.sort_values(f"{stem}_diff").drop_duplicates("provider_code").head(n)  # each trust once, at its worst
     worst = worst[worst[f"{stem}_high"] < 0]
     if worst.empty:
         return [f"No trust's specialised income differs clearly from `{ref}` under any arrangement (`exposure.csv`)."]

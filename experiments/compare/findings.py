@@ -208,7 +208,8 @@ def _exposed(folder: Path, manifest: dict, order, ref, paired) -> list[str]:
         diff = (both["income_change_a"] - both["income_change_b"]).groupby(both["provider"]).mean()
         for p, v in diff.nsmallest(N_EXPOSED).items():
             worst.append((float(v), s, int(p)))
-    worst = sorted(worst)[:N_EXPOSED]
+    seen: set[int] = set()
+    worst = [w for w in sorted(worst) if not (w[2] in seen or seen.add(w[2]))][:N_EXPOSED]  # each trust once
     res = _m("income_change_mean").min_difference if _m("income_change_mean") is not None else 0.1
     worst = [w for w in worst if w[0] * 100 <= -res]
     if not worst:
@@ -241,8 +242,12 @@ def _hinge(manifest: dict) -> list[str]:
     if not names:
         return []
     over = manifest.get("overrides") or {}
+    grid = manifest.get("grid") or {}
+    held = [n for n in names if n not in over and n not in grid]
+    names = held + [n for n in names if n not in held]
     text = ("What these results hinge on: parameters with no public figure, held at their defaults here"
             + (f" (but for {', '.join(f'`{k}`' for k in over)}, set for every scenario)" if over else "")
+            + (f" (but for {', '.join(f'`{k}`' for k in grid)}, varied in the grid)" if grid else "")
             + ": " + ", ".join(f"`{n}`" for n in names)
             + f". The sensitivity sweep `commissim sweep {SWEEP_CONFIG}` varies them (README, \"What the headline "
             "sweep says\"); `commissim validate` compares the calibrated path with published figures; "
