@@ -267,6 +267,7 @@ def test_viz_command_line():
     for flag in ("--production", "--no-open", "--no-check-version"):
         assert flag in cmd
     assert cmd_viz.server_env()["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
+    assert cmd_viz.server_env()["SOLARA_THEME_SHOW_BANNER"] == "False"  # no banner over the summary table
     assert cmd_viz.url("127.0.0.1", 8765) == "http://127.0.0.1:8765"
 
 
