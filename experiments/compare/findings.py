@@ -234,7 +234,9 @@ def assumptions_without_figures() -> list[str]:
     except OSError:
         swept = []
     pool = swept or list(PARAM_BY_NAME)
-    return [n for n in pool if n in PARAM_BY_NAME and PARAM_BY_NAME[n].source.lower().startswith("assumption")]
+    # "assumption" anywhere in the source: the whole figure, or the part the sources do not settle (a structural
+    # regime, a number of years, a share) is assumed and swept
+    return [n for n in pool if n in PARAM_BY_NAME and "assumption" in PARAM_BY_NAME[n].source.lower()]
 
 
 def _hinge(manifest: dict) -> list[str]:
