@@ -196,6 +196,7 @@ def calibrate_run(config: str | Path | dict, out: str | Path | None = None, *, p
             bar = _Progress(show)
             sampler = SeededSampler(opened.executor, opened.workers, cfg.seed, bs, on_progress=bar.update)
             while done < cfg.generations:
+                sampler.reset()
                 abc = make_abc(cfg, informed, sampler)
                 if done:
                     abc.load(f"sqlite:///{db}", 1)

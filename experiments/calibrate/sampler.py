@@ -65,6 +65,9 @@ class SeededSampler(Sampler):
         self.simulated = 0  # candidates evaluated in the last generation, including those past the n-th accepted
         self.seconds = 0.0
 
+    def reset(self) -> None:
+        self.simulated, self.seconds = 0, 0.0
+
     def __getstate__(self):
         d = dict(self.__dict__)
         d["executor"] = None
@@ -112,8 +115,8 @@ class SeededSampler(Sampler):
                 for fut in running:  # candidates after the n-th accepted one are not needed
                     fut.cancel()
                 break
-        self.simulated = len(results)
-        self.seconds = time.perf_counter() - start
+        self.simulated += len(results)  # since reset(): a generation may also draw a calibration sample
+        self.seconds += time.perf_counter() - start
         sample = self._create_empty_sample()
         last = nth if nth is not None else prefix - 1
         for i in range(last + 1):
