@@ -67,7 +67,7 @@ class Posterior:
 
     def note(self) -> str:
         """The sentence to put next to every result the posterior drives."""
-        text = (f"parameters drawn from the posterior of calibration '{self.name}' ({self.folder}): "
+        text = (f"Parameters drawn from the posterior of calibration '{self.name}' ({self.folder}): "
                 f"{', '.join(self.parameters)}")
         if self.not_informed:
             text += (f"; not informed by the record (prior carried forward unchanged): {', '.join(self.not_informed)}")

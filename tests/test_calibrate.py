@@ -220,3 +220,20 @@ def test_posterior_draws_are_weighted_and_reproducible(tmp_path):
     assert d1 == d2 and post.draws(5, 1) == d1[:5]
     counts = np.bincount([int(d["a"]) for d in d1], minlength=3)
     assert counts[0] == 0 and 0.65 < counts[2] / 400 < 0.85
+
+
+# --------------------------------------------------------------------------- results over the posterior
+def test_validate_over_the_posterior_gives_predictive_intervals(planted, tmp_path):
+    from commissim.experiments.validate import validate
+
+    out, _ = planted
+    folder = validate(seeds=1, posterior=out, draws=4, out=tmp_path / "v", executor="serial", progress=False,
+                      log=lambda m: None)
+    df = pd.read_csv(folder / "validation.csv")
+    assert "in_90_predictive" in df.columns and df.runs.max() == 4
+    md = (folder / "validation.md").read_text()
+    assert "Posterior predictive checks" in md and "cost_inflation" in md  # the uninformed parameter is named
+    import json
+
+    design = json.loads((folder / "manifest.json").read_text())["design"]
+    assert len({d["overrides"]["deficit_severity"] for d in design}) >= 2  # the draws differ
