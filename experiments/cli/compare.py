@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..compare.comparison import DEFAULT_OUT, DEFAULT_ROOT_SEED, DEFAULT_SEEDS, DEFAULT_YEARS
+from ..compare.comparison import DEFAULT_DRAWS, DEFAULT_OUT, DEFAULT_ROOT_SEED, DEFAULT_SEEDS, DEFAULT_YEARS
 from .options import add_executor_options, command_line, examples, non_negative_int, parse_set, positive_int
 
 # Options that do not change what is run (left out of the recorded command line).
@@ -39,6 +39,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_executor_options(parser)
     parser.add_argument("--set", dest="set_", action="append", default=[], metavar="NAME=VALUE",
                         help="parameter override for every scenario (repeatable), e.g. --set system_weight=10")
+    parser.add_argument("--posterior", metavar="DIR",
+                        help="run every scenario over draws from a 'commissim calibrate' folder's posterior, crossed "
+                             "with the seeds (the same draws and seeds in every scenario)")
+    parser.add_argument("--draws", type=positive_int, default=None, metavar="K",
+                        help=f"posterior draws with --posterior (default {DEFAULT_DRAWS})")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing results folder instead of resuming it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -47,10 +52,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..batch import load_results
     from ..compare import compare
+    from ..compare.differences import posterior_pairs
     from ..compare.report import headline_text
+    from ..errors import UserError
 
+    if args.draws is not None and not args.posterior:
+        raise UserError("--draws needs --posterior DIR (the calibration folder to draw from)")
     out = compare(
-        scenarios=args.scenarios, seeds=args.seeds, years=args.years, root_seed=args.root_seed, out=args.out,
+        posterior=args.posterior, draws=args.draws or DEFAULT_DRAWS, scenarios=args.scenarios, seeds=args.seeds, years=args.years, root_seed=args.root_seed, out=args.out,
         workers=args.workers, executor=args.executor, scheduler=args.scheduler, parameters=parse_set(args.set_),
         overwrite=args.overwrite, progress=False if args.no_progress else None,
         command=command_line(args, NOT_RECORDED),
@@ -58,6 +67,6 @@ def run(args: argparse.Namespace) -> int:
     res = load_results(out, series=False, providers=False)
     print(f"results: {out}")
     if not res.summaries.empty:
-        print(headline_text(res.summaries, res.manifest, markdown=False))
+        print(headline_text(posterior_pairs(res.summaries, res.manifest), res.manifest, markdown=False))
     print(f"report: {out / 'report.md'}")
     return 1 if res.manifest.get("counts", {}).get("failed", 0) else 0

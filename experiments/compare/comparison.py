@@ -31,13 +31,14 @@ from ..batch import run_batch
 from ..errors import UserError, option, rethrow
 from ..model_runs import late_changes, model_runner
 
-__all__ = ["compare", "resolve_scenarios", "scenario_point_id", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
+__all__ = ["compare", "resolve_scenarios", "scenario_point_id", "posterior_point_id", "DEFAULT_DRAWS", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
            "DERIVED"]
 
 DEFAULT_SEEDS = 30
 DEFAULT_YEARS = 10
 DEFAULT_ROOT_SEED = 20230401
 DEFAULT_OUT = "results/compare"
+DEFAULT_DRAWS = 30  # posterior draws per scenario with posterior=
 # Parameters that make a scenario what it is: overriding them for every scenario is refused.
 SCENARIO_DEFINING = frozenset({"arrangement", "delegated_set", "icb_footprint"})
 # What compare writes besides the batch's tables (replaced when the folder is overwritten).
@@ -47,6 +48,12 @@ DERIVED = ("report.md", "figures")
 def scenario_point_id(name: str) -> int:
     """A scenario's design point id, the seed index of its runs: a stable hash of its name (31 bits)."""
     digest = hashlib.sha256(f"commissim scenario {name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
+
+
+def posterior_point_id(name: str, draw: int) -> int:
+    """The design point id of posterior draw ``draw`` of a scenario: a stable hash of both (31 bits)."""
+    digest = hashlib.sha256(f"commissim scenario {name} posterior draw {int(draw)}".encode()).digest()
     return int.from_bytes(digest[:4], "big") >> 1
 
 
@@ -113,6 +120,8 @@ def compare(
     func_kwargs: dict[str, Any] | None = None,
     command: str | None = None,
     log: Callable[[str], None] | None = None,
+    posterior: str | Path | None = None,
+    draws: int = DEFAULT_DRAWS,
 ) -> Path:
     """Run each scenario for ``seeds`` seeds over ``years`` years; write a results folder.
 
@@ -125,6 +134,12 @@ def compare(
     the run function (default ``commissim.model.simulation.simulate``) and fixed keywords
     for it. Returns the results folder; an existing folder of the same comparison is
     resumed (extended when ``seeds`` grew), a different one refused unless ``overwrite=True``.
+
+    ``posterior``: a ``commissim calibrate`` folder. Every scenario then runs over ``draws`` parameter sets drawn
+    from its posterior (weighted resampling) crossed with ``seeds`` seeds, the same draws and seeds in every
+    scenario (draw k, seed r: seed key k, replicate r), so paired differences carry parameter uncertainty;
+    ``parameters`` still win over the draws. The report says so and splits each difference's spread into the
+    parameters' and the seeds' shares.
     """
     from .figures import make_figures
     from .report import write_report
@@ -134,12 +149,27 @@ def compare(
     out = Path(out)
     say = log or (lambda msg: print(msg, file=sys.stderr))
     late_changes(names, years, params, say)
+    design = [{"scenario": n, **params} for n in names]
+    meta: dict[str, Any] = {"command": command, "scenarios": names, "overrides": params}
+    seed_keys = None
+    if posterior is not None:
+        from ..posterior import load_posterior
+
+        post = load_posterior(posterior)
+        sets = post.draws(draws, root_seed)
+        design = [{"scenario": n, **d, **params} for n in names for d in sets]
+        ids = [posterior_point_id(n, k) for n in names for k in range(len(sets))]
+        seed_keys = [k for _n in names for k in range(len(sets))]
+        meta.update({"posterior": str(post.folder), "draws": len(sets), "posterior_note": post.note(),
+                     "not_informed": post.not_informed, "posterior_parameters": post.parameters,
+                     "posterior_draw_of_point": {str(i): k for i, k in zip(ids, seed_keys)}})
+        say(f"posterior: {len(sets)} draws from {post.folder} x {seeds} seeds per scenario, the same in every "
+            "scenario")
     result = run_batch(
-        [{"scenario": n, **params} for n in names], runner=model_runner(func, func_kwargs), out=out,
+        design, runner=model_runner(func, func_kwargs), out=out,
         replicates=seeds, years=years, root_seed=root_seed, executor=executor, workers=workers,
         scheduler=scheduler, series=True, point_ids=ids, overwrite=overwrite, derived=DERIVED, progress=progress,
-        label="compare", meta={"command": command, "scenarios": names, "overrides": params}, log=say,
-        common_seeds=True,
+        label="compare", meta=meta, log=say, common_seeds=posterior is None, seed_keys=seed_keys,
     )
     if figures and result.n_done:
         make_figures(out, log=say)

@@ -42,7 +42,7 @@ from ..charts import (
     value_label,
     year_axis,
 )
-from .differences import common_seeds, paired_difference, reference_scenario
+from .differences import common_seeds, paired_difference, posterior_pairs, reference_scenario
 
 __all__ = ["make_figures", "scenario_colours", "scenario_order", "FIGURES", "FOREST_MEASURES", "figure_files",
            "MAP_SCENARIO", "MAP_MEASURE"]
@@ -427,7 +427,7 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
             written.append(p)
 
     summ_file = folder / "summaries.parquet"
-    summaries = pd.read_parquet(summ_file) if summ_file.is_file() else None
+    summaries = posterior_pairs(pd.read_parquet(summ_file), manifest) if summ_file.is_file() else None
     if summaries is not None and not summaries.empty:
         order = scenario_order(manifest, summaries["scenario"].unique())
         ref = reference_scenario(order)
@@ -460,7 +460,7 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
 
     icb_file = folder / "icbs.parquet"
     if icb_file.is_file():
-        icbs = pd.read_parquet(icb_file)
+        icbs = posterior_pairs(pd.read_parquet(icb_file), manifest)
         order = scenario_order(manifest, icbs["scenario"].unique())
         p = _map(icbs, manifest, order, reference_scenario(order), ctx, figdir / "map_access_difference.png")
         if p is None:

@@ -17,7 +17,8 @@ import json
 import math
 from pathlib import Path
 
-from .differences import Difference, common_seeds, paired_difference, reference_scenario, welch_difference
+from .differences import (Difference, common_seeds, paired_difference, posterior_pairs, reference_scenario,
+                          spread_sources, welch_difference)
 from .figures import figure_files, scenario_order
 
 from commissim.model.measures import MEASURE_BY_NAME
@@ -258,6 +259,29 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
     return out
 
 
+def _spread_section(summaries, manifest: dict, ref: str, final_year: str) -> list[str]:
+    """With --posterior: how much of each difference's spread comes from the parameters and how much from seeds."""
+    if not manifest.get("posterior") or "draw" not in summaries.columns:
+        return []
+    order = [s for s in scenario_order(manifest, summaries["scenario"].unique()) if s != ref]
+    measures = _measures(summaries)
+    lines = [f"## Where the spread of each difference comes from ({final_year})", "",
+             f"Each difference from `{ref}` is paired by posterior draw and seed. Its spread (standard deviation "
+             "over draws and seeds) is split into the share from the parameters (between draws, corrected for the "
+             "seed noise a draw's mean still carries) and from the seeds (within a draw). With one seed per draw "
+             "the two cannot be told apart (-).", "",
+             "| scenario | measure | sd of the difference | from parameters | from seeds |", "|---|---|---|---|---|"]
+    for sc in order:
+        for m in measures:
+            r = spread_sources(summaries, m, sc, ref)
+            if r is None:
+                continue
+            par = "-" if r["parameters"] is None else f"{r['parameters']:.0%}"
+            seed = "-" if r["seeds"] is None else f"{r['seeds']:.0%}"
+            lines.append(f"| `{sc}` | {m} | {_fmt(m, r['total_sd'])} | {par} | {seed} |")
+    return [*lines, ""]
+
+
 def write_report(folder: str | Path) -> Path:
     """Write ``report.md`` for a results folder (atomically) and return its path."""
     import pandas as pd
@@ -272,8 +296,9 @@ def write_report(folder: str | Path) -> Path:
     final_year = year_label(years)
     summ_file = folder / "summaries.parquet"
     summaries = pd.read_parquet(summ_file) if summ_file.is_file() else pd.DataFrame(columns=["scenario"])
+    summaries = posterior_pairs(summaries, manifest)
     counts = manifest.get("counts", {})
-    scenarios = [d["scenario"] for d in manifest.get("design", [])]
+    scenarios = list(dict.fromkeys(d["scenario"] for d in manifest.get("design", [])))
     versions = manifest.get("versions", {})
 
     lines = [
@@ -282,9 +307,12 @@ def write_report(folder: str | Path) -> Path:
         "## Configuration",
         "",
         f"- Scenarios: {', '.join(f'`{s}`' for s in scenarios)}",
-        f"- Seeds per scenario: {cfg.get('replicates')}; root seed {cfg.get('root_seed')} "
-        + ("(the same seeds in every scenario: common random numbers; " if cfg.get("common_seeds") else "(")
-        + "per-run seeds in `manifest.json` and `summaries.parquet`)",
+        (f"- Seeds per scenario: {cfg.get('replicates')}; root seed {cfg.get('root_seed')} "
+         + ("(the same seeds in every scenario: common random numbers; " if cfg.get("common_seeds") else "(")
+         + "per-run seeds in `manifest.json` and `summaries.parquet`)") if not manifest.get("posterior") else
+        (f"- Runs per scenario: {manifest.get('draws')} posterior draws x {cfg.get('replicates')} seeds; root seed "
+         f"{cfg.get('root_seed')} (the same draws and seeds in every scenario, so differences are paired by draw "
+         "and seed and carry parameter uncertainty; per-run seeds and parameters in `manifest.json`)"),
         f"- Years: {years} funding rounds, {year_label(0)} (base year) to {final_year}",
         f"- Runs: {counts.get('done', 0)} finished, {counts.get('failed', 0)} failed, of {counts.get('runs', 0)}",
         "- Parameter overrides (every scenario): "
@@ -294,6 +322,9 @@ def write_report(folder: str | Path) -> Path:
         f"- Started {manifest.get('started')}, finished {manifest.get('finished')}",
         "",
     ]
+    if manifest.get("posterior"):
+        lines += [f"**Over the posterior.** {manifest.get('posterior_note', '')}. Every result below is computed over "
+                  "those draws; a parameter not informed by the record drives it at its prior.", ""]
     if counts.get("failed"):
         lines += [f"**{counts['failed']} runs failed** (see `failures.csv`); the numbers below use the "
                   "finished runs only. Run the same command again to retry them.", ""]
@@ -327,6 +358,7 @@ def write_report(folder: str | Path) -> Path:
             "",
             differences_table(summaries, manifest, HEADLINE_MEASURES),
             "",
+            *_spread_section(summaries, manifest, ref, final_year),
         ]
         curve = curve_table(summaries, manifest)
         if curve:
