@@ -103,3 +103,26 @@ def load_posterior(folder: str | Path) -> Posterior:
         not_informed = list(m.get("not_informed", []))
         name = m.get("config", {}).get("name", name)
     return Posterior(folder, df.drop(columns=["weight"]), w, not_informed, name)
+
+
+# --------------------------------------------------------------------------- a run over the posterior (sweeps)
+_DRAWS: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
+
+
+def posterior_simulate(scenario: str = "nhse_direct", years: int = 10, rng: Any = None, *, posterior: str,
+                       draws: int, draw_seed: int, series: bool = False, seeds_path: str | None = None,
+                       **parameters: Any) -> dict[str, Any]:
+    """The model's ``simulate`` with the parameters a run does not set taken from a posterior draw: of the
+    ``draws`` weighted draws (seed ``draw_seed``), the one the run's seed picks (``seed mod draws``). A
+    module-level function, so ``sweep`` runs it on processes or Dask workers (which must read ``posterior``)."""
+    from commissim.model.simulation import simulate
+
+    key = (str(posterior), int(draws), int(draw_seed))
+    sets = _DRAWS.get(key)
+    if sets is None:
+        sets = load_posterior(posterior).draws(int(draws), int(draw_seed))
+        _DRAWS.clear()
+        _DRAWS[key] = sets
+    chosen = sets[int(rng) % len(sets)] if rng is not None else sets[0]
+    merged = {**{k: v for k, v in chosen.items() if k not in parameters}, **parameters}
+    return simulate(scenario, years, rng, series=series, seeds_path=seeds_path, **merged)

@@ -51,3 +51,16 @@ def test_search_members_are_posterior_draws(tmp_path, toy_seeds, posterior):
     ens = pd.read_csv(res.out / "ensemble.csv")
     assert set(ens["deficit_severity"]) <= {0.5, 1.0, 2.0} and "cost_shed_rate" in ens.columns
     assert "Ensemble over a posterior" in (res.out / "search.md").read_text()
+
+
+def test_a_sweep_over_the_posterior_takes_each_runs_other_parameters_from_a_draw(tmp_path, toy_seeds, posterior):
+    from commissim.experiments.sensitivity import sweep
+
+    cfg = {"name": "p", "method": "lhs", "n": 6, "seeds": 2, "years": 1, "root_seed": 4,
+           "scenarios": ["full_delegation"], "outcomes": ["providers_destabilised"],
+           "parameters": {"efficiency_gap": {"bounds": [-0.02, 0.02]}}}
+    folder = sweep(cfg, tmp_path / "sw", executor="serial", progress=False, figures=False, posterior=posterior,
+                   draws=3, func_kwargs={"seeds_path": toy_seeds}, log=lambda m: None)
+    m = json.loads((folder / "manifest.json").read_text())
+    assert m["posterior"] and m["config"]["function"].endswith("posterior_simulate")
+    assert "Over a posterior" in (folder / "sensitivity.md").read_text()
