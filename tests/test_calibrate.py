@@ -180,6 +180,9 @@ def test_same_seed_same_posterior_on_any_executor(tmp_path):
                       figures=False, log=lambda m: None)
     pa, pb = pd.read_parquet(a / "posterior.parquet"), pd.read_parquet(b / "posterior.parquet")
     pd.testing.assert_frame_equal(pa, pb)
+    d = calibrate_run(_small(), tmp_path / "d", executor="dask", workers=2, batch_size=5, progress=False,
+                      figures=False, log=lambda m: None)
+    pd.testing.assert_frame_equal(pa, pd.read_parquet(d / "posterior.parquet"))
     c = calibrate_run(_small(seed=8), tmp_path / "c", executor="serial", progress=False, figures=False,
                       log=lambda m: None)
     assert not pd.read_parquet(c / "posterior.parquet").equals(pa)

@@ -153,6 +153,7 @@ class Fact:
     tolerance_kind: str  # abs | rel | max | min
     unit: str
     source: str
+    fitted_by: str = ""  # the seed input already fitted to this fact (the fitted_by column), if any
 
     @property
     def scale(self) -> float:
@@ -339,7 +340,7 @@ def _facts(names: Any, where: str, seeds_path: str | None) -> list[Fact]:
         if any(f.key == t.key for f in out):
             raise CalibrationConfigError(f"{where}: '{name}' is given more than once")
         fact = Fact(t.key, t.fact, t.quantity, t.year, float(t.value), float(t.tolerance), t.tolerance_kind,
-                    t.unit, t.source)
+                    t.unit, t.source, (t.fitted_by or "").strip())
         if not fact.scale > 0:
             raise CalibrationConfigError(
                 f"{where}: '{name}' states no uncertainty (tolerance {t.tolerance:g}): it holds by construction "

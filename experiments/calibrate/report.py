@@ -126,7 +126,7 @@ def write_outputs(out: Path, cfg: CalibrationConfig, manifest: dict, informed: l
         fact_rows.append({"fact": f.fact, "key": f.key, "year": f.year or "data", "published": f.value,
                           "uncertainty": f.scale, "tolerance_kind": f.tolerance_kind, "unit": f.unit,
                           "predictive_p5": lo, "predictive_median": med, "predictive_p95": hi,
-                          "overlaps_accepted_band": inside, "source": f.source})
+                          "overlaps_accepted_band": inside, "source": f.source, "fitted_by": f.fitted_by})
     import pandas as pd
 
     atomic.write_csv(pd.DataFrame(fact_rows), out / "facts.csv")
@@ -181,21 +181,31 @@ def _write_md(out: Path, cfg, manifest, rows, fact_rows, fig_paths) -> None:
               "uninformed ones at their prior.", "", "## Fit to the facts", "",
               "The accepted particles' simulated facts (posterior predictive, 5-95% of the weighted particles) "
               "against the published figure and its stated uncertainty.", "",
-              "| fact | year | published ± uncertainty | posterior predictive median [5-95%] | overlaps the accepted band | source |",
-              "|---|---|---|---|---|---|"]
+              "| fact | year | published ± uncertainty | posterior predictive median [5-95%] | overlaps the accepted band | already fitted by | source |",
+              "|---|---|---|---|---|---|---|"]
     for r in fact_rows:
         side = {"max": "at most", "min": "at least"}.get(r["tolerance_kind"], "")
         pub = (f"{side} " if side else "") + f"{_num(r['published'], r['unit'])} ± {_num(r['uncertainty'], r['unit'])}"
         pred = (f"{_num(r['predictive_median'], r['unit'])} [{_num(r['predictive_p5'], r['unit'])}, "
                 f"{_num(r['predictive_p95'], r['unit'])}]")
         ok = {True: "yes", False: "**no**", None: "-"}[r["overlaps_accepted_band"]]
-        lines.append(f"| {r['fact']} | {r['year']} | {pub} | {pred} | {ok} | {r['source'].replace('|', '/')} |")
+        lines.append(f"| {r['fact']} | {r['year']} | {pub} | {pred} | {ok} | {r['fitted_by'] or '-'} | "
+                     f"{r['source'].replace('|', '/')} |")
+    fitted = [r for r in fact_rows if r["fitted_by"]]
+    if fitted:
+        lines += ["", f"{len(fitted)} of these facts were already used to set a seed input (`already fitted by`, "
+                  "from seeds/calibration.csv's `fitted_by`). The posterior is conditional on those inputs as "
+                  "fitted: a parameter this calibration pins down through such a fact is pinned relative to them "
+                  "(e.g. a series fitted to a margin at a parameter's default keeps the parameter near that default). "
+                  "Refitting those inputs jointly is not done here."]
     lines += ["", "## Generations", "",
-              "| generation | threshold | accepted | candidates needed | acceptance rate | runs simulated | seconds | runs/s |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| generation | threshold | accepted | candidates needed | acceptance rate | runs simulated | seconds | runs/s | peak memory (MB) |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for g in gens:
+        rss = g.get("max_rss_mb")
         lines.append(f"| {g['generation']} | {g['epsilon']:.4g} | {g['accepted']} | {g['evaluations']} | "
-                     f"{g['acceptance_rate']:.1%} | {g['simulated']} | {g['seconds']:.1f} | {g['sims_per_second']:.1f} |")
+                     f"{g['acceptance_rate']:.1%} | {g['simulated']} | {g['seconds']:.1f} | {g['sims_per_second']:.1f} | "
+                     f"{'-' if rss is None else f'{rss:,.0f}'} |")
     if gens:
         sims = sum(g["simulated"] for g in gens)
         secs = sum(g["seconds"] for g in gens)

@@ -214,7 +214,8 @@ def calibrate_run(config: str | Path | dict, out: str | Path | None = None, *, p
                 g = {"generation": t + 1, "epsilon": eps, "accepted": cfg.particles,
                      "evaluations": int(sampler.nr_evaluations_), "simulated": int(sampler.simulated),
                      "acceptance_rate": cfg.particles / max(sampler.nr_evaluations_, 1),
-                     "seconds": sampler.seconds, "sims_per_second": sampler.simulated / max(sampler.seconds, 1e-9)}
+                     "seconds": sampler.seconds, "sims_per_second": sampler.simulated / max(sampler.seconds, 1e-9),
+                     "max_rss_mb": _max_rss_mb()}
                 manifest["generations"].append(g)
                 done = t + 1
                 write_manifest(out, manifest)
@@ -230,6 +231,16 @@ def calibrate_run(config: str | Path | dict, out: str | Path | None = None, *, p
     write_outputs(out, cfg, manifest, informed, figures=figures)
     write_manifest(out, manifest)
     return out
+
+
+def _max_rss_mb() -> float | None:
+    """This process's peak resident memory so far (MB): flat across generations when memory does not grow."""
+    try:
+        import resource
+
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    except (ImportError, OSError):  # pragma: no cover - not on every platform
+        return None
 
 
 class _Progress:
