@@ -73,7 +73,7 @@ SERIES_PANELS = (
     ("Unmet need", ("unmet_need_share",)),
 )
 SUMMARY_ROWS = ("providers_destabilised", "providers_needing_support", "trust_sector_margin",
-                "cumulative_lines_withdrawn", "local_services_started", "out_of_area_income_change",
+                "lines_withdrawn", "local_services_started", "out_of_area_income_change",
                 "unmet_need_share", "access_gini", "total_spend", "budget_total")
 
 # The ICB measures the map can show (labels and units from the registry: kind "icb").

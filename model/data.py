@@ -23,7 +23,8 @@ PROVIDER_KINDS = ("shelford", "specialist", "childrens", "teaching", "local")
 PAYMENTS = ("tariff", "pass_through")
 # The money path (funding.csv). Years not in a series follow the model's parameters for later years.
 FUNDING_SERIES = ("specialised_allocation", "tariff_cost_uplift", "tariff_efficiency", "pay_award", "nonpay_inflation",
-                  "core_allocation_growth", "provider_support", "provider_sector_income", "unfunded_cost_pressure")
+                  "core_allocation_growth", "provider_support", "provider_sector_income", "unfunded_cost_pressure",
+                  "activity_pressure")
 FUNDING_REQUIRED = ("specialised_allocation",)
 
 
@@ -47,6 +48,7 @@ class SeedData:
     icb_region: np.ndarray  # int index into region arrays
     population: np.ndarray
     need_index: np.ndarray  # age-based relative need per head (population-weighted mean 1)
+    ageing_drift: np.ndarray  # yearly growth of need per head from ageing alone, less England's (see _ageing_drift)
     imd_most_deprived: np.ndarray  # share of LSOAs in England's most deprived IMD quintile
     icb_lat: np.ndarray
     icb_lon: np.ndarray
@@ -222,6 +224,39 @@ def _check_sum(table: _Table, field: str, values: np.ndarray, target: float, tol
         raise SeedDataError(f"{table.name}: field '{field}' sums to {total:.6f}; it must sum to {target} (±{tol})")
 
 
+# Width in years of each age band of icb_age_bands.csv (85+: a mean stay of 7 years, assumption).
+AGE_BAND_YEARS = {"0-4": 5, "5-14": 10, "15-24": 10, "25-44": 20, "45-64": 20, "65-74": 10, "75-84": 10, "85+": 7}
+
+
+def _ageing_drift(folder: Path, icb_codes: list[str], population: np.ndarray) -> np.ndarray:
+    """Each ICB's yearly growth of specialised need per head from its residents growing older, less England's.
+
+    From ONS mid-2022 residents by age band (icb_age_bands.csv) and the relative cost of each band
+    (age_cost_curve.csv): each year 1/width of a band moves to the next, so need per head grows by
+    sum_b pop_b / width_b x (cost_{b+1} - cost_b) / sum_b pop_b x cost_b (no births, deaths or migration: the
+    service trends in services.csv carry England's own growth, so only the difference between ICBs is kept,
+    need-weighted mean 0). Zero where the two tables are absent (a test world)."""
+    bands_path, curve_path = folder / "icb_age_bands.csv", folder / "age_cost_curve.csv"
+    n = len(icb_codes)
+    if not (bands_path.exists() and curve_path.exists()):
+        return np.zeros(n)
+    curve = _Table(curve_path, ("age_band", "relative_cost"))
+    order = list(curve.text("age_band"))
+    cost = curve.num("relative_cost", low=0)
+    bands = _Table(bands_path, ("icb_code", "age_band", "population"))
+    pop = np.zeros((n, len(order)))
+    idx = {c: i for i, c in enumerate(icb_codes)}
+    for code, band, value in zip(bands.text("icb_code"), bands.text("age_band"), bands.num("population", low=0)):
+        if code in idx and band in order:
+            pop[idx[code], order.index(band)] += value
+    width = np.array([AGE_BAND_YEARS.get(b, 10) for b in order], dtype=float)
+    step = np.append(np.diff(cost), 0.0)  # cost change on moving up a band (none beyond the last)
+    level = pop @ cost
+    drift = np.divide((pop / width) @ step, level, out=np.zeros(n), where=level > 0)
+    w = level / max(level.sum(), 1e-12)
+    return drift - (w * drift).sum()
+
+
 def read_seeds(folder: str | Path | None = None) -> SeedData:
     """Read and validate every seed table in ``folder`` (default: ``seeds_dir()``)."""
     folder = Path(folder) if folder is not None else seeds_dir()
@@ -327,8 +362,11 @@ def read_seeds(folder: str | Path | None = None) -> SeedData:
                 except ValueError:
                     raise SeedDataError(f"{cat.where(i, 'share_out_of_host_icb')}: value {v!r} is not a number") from None
 
+    drift = _ageing_drift(folder, list(icb_code), population)
+
     return SeedData(
         icb_code=np.asarray(icb_code),
+        ageing_drift=drift,
         icb_name=np.asarray(icb.text("name")),
         icb_short=np.asarray(icb.text("short_name")),
         icb_region=_lookup(icb, "region_code", region_index, "region code (not in regions.csv)"),

@@ -71,6 +71,16 @@ class MoneyPath:
         share = self.p["pay_share"]
         return share * pay + (1 - share) * nonpay + extra
 
+    def activity_pressure(self, year: int) -> float:
+        """Activity and case-mix growth beyond the services' trends in ``year``: the calibrated value of
+        seeds/funding.csv through the published years (fitted on the 2023-24 outturn), then the parameter
+        ``activity_pressure``, so sweeping it leaves the calibrated years as they were."""
+        calibrated = self.data.funding.get("activity_pressure", {})
+        if calibrated and year <= self.last_seed_year:
+            return calibrated.get(year, calibrated[max(y for y in calibrated if y <= year)] if any(
+                y <= year for y in calibrated) else self.p["activity_pressure"])
+        return self.p["activity_pressure"]
+
     def core_growth(self, year: int) -> float:
         """Cash growth of ICB core allocations in ``year``."""
         g = self._seed("core_allocation_growth", year)
@@ -79,7 +89,17 @@ class MoneyPath:
     def provider_support(self, year: int, modelled_share: float) -> float:
         """Support to the modelled trusts, £m: the national figure x their share of sector income."""
         s = self._seed("provider_support", year)
-        return 0.0 if s is None else s * 1e3 * modelled_share
+        if s is None:
+            # After the last published year, deficit support is phased out evenly over support_phaseout_years
+            # ("phased out starting 2026/27, the first step of a gradual withdrawal": written ministerial statement
+            # 25 Jun 2025; NHS England medium-term planning framework); before the first, there was none.
+            years = self.data.funding.get("provider_support", {})
+            if not years or year < min(years):
+                return 0.0
+            last = max(years)
+            n = max(int(self.p["support_phaseout_years"]), 1)
+            s = years[last] * max(0.0, 1.0 - (year - last) / n)
+        return s * 1e3 * modelled_share
 
     def sector_income(self) -> float | None:
         """Trust sector income in the base year, £m (to share national support), or None."""

@@ -75,10 +75,36 @@ MEASURES: tuple[Measure, ...] = (
        "stabilisation payments, this year.", fmt="{:.2f}"),
     _m("budget_total", "Specialised allocation", "£bn", "The national specialised allocation shared into cell "
        "budgets this year (seeds/funding.csv, then funding_growth).", fmt="{:.2f}"),
-    _m("returned_to_nhse", "Budget returned unspent", "£m", "Budget no contract used (no demand or need left to "
-       "buy) plus contracted activity no provider had capacity to deliver, returned to NHS England.", fmt="{:.0f}"),
-    _m("withheld_growth", "Growth withheld out of area", "£m", "Value of demand growth a system in deficit did not "
-       "commission from out-of-area providers (growth_cap): those patients wait.", fmt="{:.0f}"),
+    _m("commissioner_shortfall", "Commissioners' shortfall", "£m", "Sum over commissioners (NHS England's regions "
+       "and national team, joint committees, ICBs, merged ICBs, pan-ICB pools) of their plan (residents' expected "
+       "activity at this year's prices) above their budget, before they act.", fmt="{:,.0f}"),
+    _m("commissioners_short", "ICBs whose commissioner is short", "%", "Share of ICBs, weighted by their "
+       "budgets, whose residents' commissioner (region, committee, ICB or pool) had a plan above its budget this "
+       "year, before it acted.", scale=100.0, fmt="{:.0f}"),
+    _m("nhse_pooled", "Moved within NHS England's pool", "£m", "Budget NHS England moved from its commissioners "
+       "with spare money to those short (its regions, national team and joint committees pool nationally).",
+       fmt="{:,.0f}"),
+    _m("overspend", "Overspend", "£m", "Spend above budget where the rules allow it (nhse_overspend_limit, "
+       "carried by NHS England; icb_overspend_limit, carried by the ICB's system).", fmt="{:,.0f}"),
+    _m("growth_withheld", "Growth withheld", "£m", "Value of activity growth over last year's contracts that "
+       "commissioners did not commission: out-of-area growth a system in deficit held back (growth_cap) and the "
+       "growth part of cuts made to close a shortfall. Those patients wait.", fmt="{:,.0f}"),
+    _m("commissioner_cuts", "Cuts to existing contracts", "£m", "Value taken from existing contracts (below last "
+       "year's contracted activity) to close a shortfall: what a trust loses, not growth it never had.",
+       fmt="{:,.0f}"),
+    _m("need_growth_funded", "Growth towards need funded", "£m", "Spare money spent on activity towards "
+       "population need above demand.", fmt="{:,.0f}"),
+    _m("kept_by_systems", "Underspend kept by systems", "£m", "Spare delegated money an ICB-led commissioner kept "
+       "for its system's bottom line instead of buying activity (ringfence soft or none, system in deficit).",
+       fmt="{:,.0f}"),
+    _m("returned_to_nhse", "Handed back to NHS England", "£m", "Budget no contract used plus contracted activity no "
+       "provider had capacity to deliver, handed back to NHS England.", fmt="{:,.0f}"),
+    _m("stranded_costs", "Stranded costs", "£m", "Trusts' semi-fixed (staff, theatres, beds) and fixed (estates, "
+       "overheads) cost of capacity above what this year's activity needs: lost activity whose cost is not yet "
+       "shed.", fmt="{:,.0f}"),
+    _m("lines_at_risk", "Service lines at risk", "lines", "Open provider service lines below their minimum viable "
+       "volume, or losing money beyond loss_tolerance for two or more years running.", fmt="{:.1f}", count=True,
+       short="lines at risk"),
     _m("out_of_area_share", "Out-of-area share of spend", "%", "Share of spend paid to providers outside the "
        "patient's ICB.", scale=100.0, fmt="{:.1f}", short="out-of-area (%)"),
     _m("out_of_area_income_change", "Out-of-area income change", "%", "Providers' income from other ICBs' "
@@ -109,8 +135,8 @@ MEASURES: tuple[Measure, ...] = (
        "a deficit.", fmt="{:.1f}", count=True),
     _m("services_withdrawn", "Service lines closed", "lines", "Provider service lines withdrawn and not "
        "restarted.", fmt="{:.1f}", count=True, short="lines closed"),
-    _m("cumulative_lines_withdrawn", "Service lines withdrawn so far", "lines", "Provider service lines withdrawn "
-       "since the base year.", fmt="{:.1f}", count=True, short="lines withdrawn"),
+    _m("lines_withdrawn", "Service lines withdrawn so far", "lines", "Provider service lines withdrawn since the "
+       "base year (cumulative; patients re-route).", fmt="{:.1f}", count=True, short="lines withdrawn"),
     _m("lines_withdrawn_financial", "Lines withdrawn for money", "lines", "Lines withdrawn while loss-making or "
        "under a revenue-support recovery plan, since the base year.", fmt="{:.1f}", count=True),
     _m("local_services_started", "Local lines started", "lines", "Delegated lines systems started at their own "
@@ -166,6 +192,15 @@ MEASURES: tuple[Measure, ...] = (
        "specifications or consent blocked.", scale=100.0, fmt="{:.0f}"),
     _m("binding_convergence_floor", "Binding: convergence floor", "%", "Share of ICBs whose delegated budget the "
        "growth floor held up this year.", scale=100.0, fmt="{:.0f}"),
+    *(
+        _m(f"binding_{c}", f"Binding: {label.lower()}", "%", f"Share of ICBs, weighted by their budgets, whose "
+           f"residents' money the channel '{c}' moved this year (more than £10,000).", scale=100.0, fmt="{:.0f}")
+        for c, label in (("nhse_pooled", "NHS England pooling"),
+                         ("overspend", "Overspend"), ("growth_withheld", "Growth withheld"),
+                         ("commissioner_cuts", "Cuts to existing contracts"),
+                         ("need_growth_funded", "Growth towards need"), ("kept_by_systems", "Underspend kept"),
+                         ("returned_to_nhse", "Handed back"), ("diverted_to_core", "Diversion"))
+    ),
     _m("spend_national", "Spend by NHS England nationally", "£bn", "Spend commissioned by NHS England nationally.",
        fmt="{:.2f}"),
     _m("spend_region", "Spend by NHS England regions", "£bn", "Spend commissioned by NHS England's regions.",
@@ -247,8 +282,16 @@ def update(model: CommissioningModel) -> None:
     led = st.ledger
     m["total_spend"] = (total_paid + subsidy) / 1e3
     m["budget_total"] = float(st.budget_total) / 1e3
+    for name, value in st.channels.items():
+        m[name] = value
     m["returned_to_nhse"] = led["uncommitted"] + led["undelivered"]
-    m["withheld_growth"] = led["withheld"]
+    m["growth_withheld"] = led["withheld"]
+    m["commissioner_cuts"] = led["cuts"]
+    m["stranded_costs"] = float(st.stranded.sum())
+    k = model.p["withdrawal_rounds"]
+    at_risk = st.active & ~st.pass_through[None, :] & ((st.low_streak >= 1) | (st.loss_streak >= 2))
+    del k
+    m["lines_at_risk"] = float(at_risk.sum())
     out_f = getattr(st, "out_icb_f", None)
     if out_f is None:
         out_f = st.out_icb_f = st.out_icb.astype(float)
@@ -279,7 +322,7 @@ def update(model: CommissioningModel) -> None:
     m["icb_sector_deficit"] = float(np.maximum(-st.icb_surplus, 0.0).sum())
     m["systems_in_deficit"] = float((st.system_position < 0).sum())
     m["services_withdrawn"] = float(st.withdrawn.sum())
-    m["cumulative_lines_withdrawn"] = float(st.n_withdrawn_total)
+    m["lines_withdrawn"] = float(st.n_withdrawn_total)
     m["lines_withdrawn_financial"] = float(st.withdrawn_financial.sum())
     m["local_services_started"] = float(st.local_starts_total)
     m["income_change_p10"] = quantile(st.income_change, 0.1)
@@ -346,6 +389,11 @@ def update(model: CommissioningModel) -> None:
     m["home_bias_observed_other"] = hb_other
     for k, v in st.binding.items():
         m[f"binding_{k}"] = float(v)
+    for k, v in st.channel_binding.items():
+        if k == "commissioner_shortfall":  # a condition the rules answer, not a rule: reported as a share short
+            m["commissioners_short"] = float(v)
+        else:
+            m[f"binding_{k}"] = float(v)
     model.measures = {k: clean(v) for k, v in m.items()}
 
 

@@ -146,8 +146,47 @@ PARAMS: tuple[Param, ...] = (
     _p("efficiency_gap", 0.0, "float", -0.02, 0.02, group="finance",
        doc="Cost improvement providers deliver each year beyond (+) or short of (-) the tariff's efficiency factor, "
            "net of cost pressures the tariff does not fund (a share of costs). 0 = providers match the efficiency "
-           "factor on average (the 2023-24 shortfall is a separate, calibrated series in seeds/funding.csv).",
+           "factor on average. It acts only from 2026-27, after the published money path, so the calibrated years "
+           "2022-23 to 2025-26 hold across its range (the 2023-24 shortfall is a separate, calibrated series in "
+           "seeds/funding.csv).",
        source="assumption: the efficiency factor is set to be achievable (NHS Payment Scheme); swept"),
+    _p("activity_pressure", 0.02738, "float", 0.0, 0.05, group="finance",
+       doc="Yearly growth of specialised activity and case mix beyond each service's own trend (services.csv): new "
+           "treatments, higher-cost cases, rising use. With the trends (3.4% a year on average) and tariff prices it "
+           "makes the commissioners' plans; the allocations stay the published inputs, so plans can exceed budgets. "
+           "Through 2025-26 the calibrated series of seeds/funding.csv applies; this parameter from 2026-27, so "
+           "sweeping it leaves the calibrated years as they were.",
+       source="default = the calibrated 2023-24 value at which the specialised outturn (GBP 25.031bn at month 9, NHS "
+              "England board 1 Feb 2024) is reproduced (seeds/calibrate.py); the record's range: spend grew 6.3% a "
+              "year 2013-16 and over 7% a year to 2019-20 in cash (facts §1a, §5b); swept"),
+    _p("demography_weight", 1.0, "float", 0.0, 2.0, group="finance",
+       doc="Weight of each ICB's own ageing in its demand growth: 1 = the yearly growth of need per head from its "
+           "residents growing older, less England's (ONS mid-2022 age bands and the age-cost curve); 0 = every ICB "
+           "grows alike.",
+       source="ONS mid-2022 population by ICB and age (seeds/icb_age_bands.csv); age-cost curve an assumption "
+              "(seeds/age_cost_curve.csv); swept"),
+    _p("nhse_overspend_limit", 0.0, "float", 0.0, 0.03, group="finance",
+       doc="How far NHS England's pooled specialised budget may overspend in a year (share of its budget) before "
+           "its commissioners cut; NHS England carries the overspend.",
+       source="NHS England overspent its specialised budget by 2.9% in 2013-14 and 1.5% in 2014-15 (NAO 2016) and "
+              "underspent by 0.3% in 2023-24 (board, Feb 2024); default 0 (no overspend planned), swept to 3%"),
+    _p("icb_overspend_limit", 0.0, "float", 0.0, 0.03, group="finance",
+       doc="How far an ICB-led commissioner may overspend its delegated budget in a year (share of it); the "
+           "overspend counts against its system's position.",
+       source="from 2026-27 each ICB must break even on its own (NHS England finance business rules, facts §5b): "
+              "default 0; the delegation agreement's risk-share terms were not found, swept to 3%"),
+    _p("support_phaseout_years", 3, "int", 1, 6, group="finance",
+       doc="Years over which national deficit support (GBP 2.2bn in 2025-26) is phased out evenly after 2025-26 "
+           "(1 = none from 2026-27).",
+       source="deficit support 'phased out starting 2026/27, the first step of a gradual withdrawal' (written "
+              "ministerial statement 25 Jun 2025; NHS England medium-term planning framework, facts §5b); the "
+              "number of years is an assumption, swept"),
+    _p("margin_response", 0.3, "float", 0.0, 1.0, group="provider",
+       doc="How a trust responds to its position: each year it delivers this share of last year's deficit (as a "
+           "share of turnover) as extra cost improvement (recovery plans) or spends this share of its surplus "
+           "(investment), so margins do not drift without limit.",
+       source="assumption (no public figure): every system balanced its plans each year 2023-26 after support, "
+              "with efficiencies of 6.1-7.1% of allocation (NHS England board May 2025, facts §5); swept 0-1"),
     _p("pay_share", 0.65, "float", 0.4, 0.8, group="finance", when="setup",
        doc="Share of provider costs that is pay: weights pay awards against non-pay inflation in cost growth "
            "for the years of seeds/funding.csv.",
@@ -194,13 +233,17 @@ PARAMS: tuple[Param, ...] = (
            "(overheads are shared with the trust), so it breaks even there: below 1 the system starts lines below "
            "clinically optimal scale (at most one a year), unless NHS England's specifications forbid it.",
        source="assumption: 001, 003 (repatriation below clinically optimal scale); swept"),
-    _p("ringfence", "hard", "choice", choices=RINGFENCES, group="behaviour",
-       doc="Whether an ICB holding its delegated budget may move delegated money towards its system's deficit "
-           "(ICB body first, then its trusts in deficit): hard (no), soft (up to diversion_limit of its delegated "
-           "budget), none (up to the whole system deficit). The delegation agreement's finance terms were not "
-           "found: a structural assumption.",
-       source="assumption: the delegation agreement's finance terms were not found; NHS England remains the "
-              "accountable commissioner (Surrey Heartlands and Frimley ICB pages, 2025)"),
+    _p("ringfence", "soft", "choice", choices=RINGFENCES, group="behaviour",
+       doc="What an ICB-led commissioner may do with its delegated budget. hard: ring-fenced; money it does not "
+           "spend is handed back to NHS England and none moves to deficits. soft: it keeps its underspend for its "
+           "system's bottom line (a system in deficit then buys no extra activity with spare money) and may move up "
+           "to diversion_limit of the budget to the system's deficit. none: as soft, and it may move up to the whole "
+           "deficit. Under NHS England commissioning money unspent is always handed back. Default soft: the one "
+           "observed precedent, the 2023-24 dental delegation, was ring-fenced and then softened within the year.",
+       source="2023-24 dental delegation (specialised_facts.md §5d): ring-fenced, then ICBs allowed to keep "
+              "underspends to balance their bottom line (PQ 11855, Feb 2024); about 12 of 42 ICBs refused extra "
+              "activity because of system pressure (HSJ Jan 2024). The specialised delegation agreement's finance "
+              "terms were not found: a structural assumption, swept"),
     _p("diversion_limit", 0.01, "float", 0.0, 0.2, group="behaviour",
        doc="Under a soft ring-fence, the most an ICB may move from its delegated budget to its core deficit, as a "
            "share of that budget.",
@@ -276,9 +319,25 @@ PARAMS: tuple[Param, ...] = (
     _p("recovery_efficiency", 0.01, "float", 0.0, 0.05, group="provider",
        doc="Extra cost improvement (share of costs a year) a trust on revenue support delivers under its recovery plan.",
        source="assumption: conditions attached to revenue support (HSJ 2015; DHSC guidance 2023)"),
+    _p("variable_cost_share", 0.5, "float", 0.3, 0.7, group="provider", when="setup",
+       doc="Share of a tariff-paid line's cost at its base volume that varies with each case (averaged over tariff "
+           "spend; lines with a higher fixed share in services.csv vary less). A lost case costs a trust its price "
+           "less this variable cost until it can shed capacity.",
+       source="the NHS priced marginal activity at 30-70% of average cost: the 30% marginal emergency rate "
+              "2010-15, 50% for specialised growth above base in 2015-16 ('risk shared equally'), 70% by 2017-18 "
+              "(facts §5c); 0.5 = the specialised rule, swept over 0.3-0.7"),
+    _p("overhead_share", 0.2, "float", 0.05, 0.35, group="provider", when="setup",
+       doc="Share of a line's cost at base volume that is estates and overheads (fixed): it stays when activity "
+           "goes and is shed at overhead_shed_rate. The rest of the non-variable cost is semi-fixed (staff, "
+           "theatres, beds), shed at cost_shed_rate.",
+       source="assumption (no public split by trust was found): stranded costs are estates, staffing and long "
+              "contracts (facts §5c); swept"),
+    _p("overhead_shed_rate", 0.1, "float", 0.0, 1.0, group="provider",
+       doc="Share of estates and overheads above what a line's activity needs that a trust can shed in a year.",
+       source="assumption: estates and overheads take longer to shed than staff (facts §5c, stranded costs); swept"),
     _p("cost_shed_rate", 0.25, "float", 0.0, 1.0, group="provider",
-       doc="Share of a line's fixed costs above its planned activity that a trust can shed in a year (fixed and "
-           "semi-fixed costs follow plans up at once, down slowly).",
+       doc="Share of a line's semi-fixed costs (staff, theatres, beds) above its planned activity that a trust can "
+           "shed in a year (they follow plans up at once, down slowly).",
        source="assumption: staff and estates take years to reduce"),
     _p("withdrawal_rounds", 3, "int", 1, 10, group="provider",
        doc="Consecutive rounds below minimum viable volume, at a loss, or on revenue support with a loss-making line, "

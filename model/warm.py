@@ -13,7 +13,7 @@ from __future__ import annotations
 def warm() -> None:
     """Load the default seed data and build its default base-year world (cached on the data)."""
     from .data import load_seeds
-    from .model import base_world
+    from .world import base_world
     from .params import DEFAULTS
 
     base_world(load_seeds(), DEFAULTS["reach_multiplier"], DEFAULTS["distance_access_elasticity"],

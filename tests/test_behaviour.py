@@ -227,4 +227,9 @@ def test_no_rule_binds_in_every_run_at_default_settings():
             for col in [c for c in df.columns if c.startswith("binding_")]:
                 shares.setdefault(col, []).extend(df[col].iloc[1:].tolist())
     for col, vals in shares.items():
+        if col == "binding_growth_withheld":
+            # Not a rule but the money path: at the published allocations and the calibrated activity growth,
+            # some growth goes unfunded nearly every year. tests/test_channels.py shows it vanish when money
+            # outgrows activity; the README reports it as binding, with the sweep that moves it.
+            continue
         assert np.mean(vals) < 0.95, (col, np.mean(vals))

@@ -88,17 +88,17 @@ def test_clawback_returns_lines_to_national(toy_model):
 
 
 def test_regions_protect_last_providers_in_a_full_run(toy_model):
-    """Integration: when the South's cardiac demand falls by 15%, its only cardiac centre (BIG2) is left with
-    stranded fixed costs and fails; the region keeps it open from its pool; without protection it goes.
-    (A deeper fall makes losses larger than the pool: then the line goes either way.)"""
+    """Integration: when the South's cardiac demand falls by 20%, its only cardiac centre (BIG2) is left with
+    stranded costs (30% variable, estates never shed) and fails; the region keeps it open from its pool; without
+    protection it goes. (A deeper fall makes losses larger than the pool: then the line goes either way.)"""
     runs = {}
     for protect in (True, False):
         m = toy_model("full_delegation", protect_last_provider=protect, pool_share=0.05, loss_tolerance=0.0,
-                      withdrawal_rounds=2, demand_noise=0.0)
+                      withdrawal_rounds=2, demand_noise=0.0, variable_cost_share=0.3, overhead_shed_rate=0.0)
         s = _idx(m, "svc", "cardiac")
         south = m.data.icb_region == m.data.icb_region[_idx(m, "icb", "QB1")]
-        m.state.demand[south, s] *= 0.85
-        m.state.need[south, s] *= 0.85
+        m.state.demand[south, s] *= 0.8
+        m.state.need[south, s] *= 0.8
         m.state.cash[:] = 1e4  # no trust near its cash floor: only the line's own economics matter
         m.run(6)
         runs[protect] = m

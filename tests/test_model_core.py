@@ -72,7 +72,7 @@ def test_reporters_and_agent_types_are_collected(toy_model):
     df = m.datacollector.get_model_vars_dataframe()
     for name in ("total_spend", "out_of_area_share", "providers_needing_support", "providers_destabilised",
                  "provider_sector_surplus", "providers_in_deficit", "icb_sector_deficit", "specialist_trust_margin",
-                 "cumulative_lines_withdrawn", "services_withdrawn", "unmet_need_share", "access_cv"):
+                 "lines_withdrawn", "services_withdrawn", "unmet_need_share", "access_cv"):
         assert name in df.columns and len(df) == 3
     from commissim.model.agents import ICB, Provider
 
@@ -138,7 +138,7 @@ def test_the_2024_split_and_the_waves_come_from_the_seed_data_with_a_clear_error
 def test_base_worlds_are_kept_with_their_seed_data(toy_seeds):
     """The base-year world is cached on the SeedData it was built from (not by id() in a global)."""
     from commissim.model.data import load_seeds, read_seeds
-    from commissim.model.model import BASE_WORLDS_KEPT, base_world
+    from commissim.model.world import BASE_WORLDS_KEPT, base_world
 
     d = load_seeds(toy_seeds)
     w = base_world(d, 1.0, 0.15, 10.0, 1.0)

@@ -18,19 +18,27 @@ SCENARIOS = ["nhse_direct", "full_delegation", "joint_committees", "pan_icb", "t
 def check_ledger(m: CommissioningModel) -> None:
     """Each term is computed by its own rule; the identities below hold only if the rules agree."""
     st, led = m.state, m.state.ledger
-    # Commissioners: budget = plan - cuts + growth + money no contract used, commissioner by commissioner.
-    np.testing.assert_allclose(st.group_budget, st.group_plan - st.group_cut + st.group_growth
-                               + np.maximum(st.group_budget - st.group_plan, 0) - st.group_growth, atol=1e-6)
+    # Commissioners: the money each may commit (its budget, what NHS England's pool moved to or from it, and any
+    # overspend its rules allow) = plan - cuts + growth bought + underspend kept + money handed back.
+    np.testing.assert_allclose(st.group_eff_budget, st.group_contracted + st.group_kept + st.group_uncommitted,
+                               atol=1e-6)
     np.testing.assert_allclose(st.group_contracted, st.group_plan - st.group_cut + st.group_growth, atol=1e-6)
-    assert (st.group_cut <= np.maximum(st.group_plan - st.group_budget, 0) + 1e-6).all()
-    assert (st.group_growth <= np.maximum(st.group_budget - st.group_plan, 0) + 1e-6).all()
-    # The allocation is all accounted for: paid, contracted but undeliverable, unused, diverted, pooled.
-    total = led["payments"] + led["undelivered"] + led["uncommitted"] + led["diverted"] + led["pool_topslice"]
+    # Pooling moves money between NHS England's commissioners; only an allowed overspend adds to the total.
+    np.testing.assert_allclose(st.group_eff_budget.sum(), st.group_budget.sum() + led["overspend"], rtol=1e-9)
+    assert (st.group_cut <= np.maximum(st.group_plan - st.group_budget, 0) + st.group_plan + 1e-6).all()
+    assert (st.group_cut * st.group_growth <= 1e-9).all()  # a commissioner cuts or buys growth, never both
+    assert (st.group_kept >= -1e-9).all() and (st.group_uncommitted >= -1e-6).all()
+    # The allocation is all accounted for: paid, contracted but undeliverable, handed back, kept by systems,
+    # diverted, pooled for regions, less what was overspent.
+    total = (led["payments"] + led["undelivered"] + led["uncommitted"] + led["kept"] + led["diverted"]
+             + led["pool_topslice"] - led["overspend"])
     np.testing.assert_allclose(total, led["allocation"], rtol=1e-9)
+    # Cuts split into growth withheld and cuts from existing contracts, each by its own rule.
+    np.testing.assert_allclose(led["cuts_total"], led["cuts"] + (led["withheld"] - led["withheld_cap"]), atol=1e-6)
     # Every pound paid is a provider's income; no commissioner pays more than its budget.
     np.testing.assert_allclose(st.payments.sum(), st.line_income.sum(), rtol=1e-12)
     np.testing.assert_allclose(st.spec_income.sum(), st.payments.sum(), rtol=1e-12)
-    assert (st.group_spend <= st.group_budget + 1e-6).all()
+    assert (st.group_spend <= st.group_eff_budget + 1e-6).all()
     assert (st.pool >= -1e-9).all()
     assert (st.delivered >= -1e-12).all()
     assert (st.delivered.sum(axis=0) <= st.capacity_at_delivery + 1e-6).all()
@@ -90,11 +98,13 @@ def test_tariff_prices_rise_by_cost_uplift_less_efficiency_and_drugs_at_cost():
 
 def test_provider_costs_grow_with_their_own_inflation_not_the_tariff():
     m = CommissioningModel("nhse_direct", rng=1, collect_agent_data=False)
+    margin0 = m.state.margin.copy()
     m.step()
     p = m.p
     growth = p["pay_share"] * m.data.series("pay_award", 2023) + (1 - p["pay_share"]) * m.data.series(
         "nonpay_inflation", 2023) + m.data.series("unfunded_cost_pressure", 2023)
-    cip = m.data.series("tariff_efficiency", 2023) + p["efficiency_gap"]
+    # efficiency_gap acts only after the published money path; each trust responds to its own opening margin.
+    cip = m.data.series("tariff_efficiency", 2023) + p["margin_response"] * (-margin0)
     np.testing.assert_allclose(m.state.cost_index, 1 + growth - cip)
     cuf, ef = m.money.tariff(2023)
     assert growth > cuf  # the gap between cost growth and the tariff is a pressure providers face

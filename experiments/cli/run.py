@@ -23,7 +23,7 @@ from .options import non_negative_int, parse_set
 # Measures (names in commissim.model.measures.MEASURES): the figure's four panels, and the lines printed.
 PANELS = ("providers_destabilised", "trust_sector_margin", "out_of_area_income_change", "unmet_need_share")
 PRINTED = ("total_spend", "budget_total", "trust_sector_margin", "providers_destabilised", "providers_needing_support",
-           "cumulative_lines_withdrawn", "local_services_started", "out_of_area_share", "out_of_area_income_change",
+           "lines_withdrawn", "local_services_started", "out_of_area_share", "out_of_area_income_change",
            "access_gini", "unmet_need_share")
 # --map choices -> the ICB measure drawn (model.maps.ICB_MEASURES; labels and units from the registry).
 MAP_CHOICES = {"access_rate": "icb_access_rate", "budget_change": "icb_budget_change",

@@ -52,7 +52,7 @@ BAND = (0.05, 0.95)
 FOREST_MEASURES = ("providers_destabilised", "max_providers_destabilised", "providers_needing_support",
                    "trust_sector_margin", "specialist_trust_margin", "out_of_area_income_change",
                    "income_change_p10", "unmet_need_share", "access_gini", "out_of_area_share",
-                   "cumulative_lines_withdrawn", "cumulative_revenue_support", "cumulative_returned")
+                   "lines_withdrawn", "cumulative_revenue_support", "cumulative_returned")
 # Figures over the financial years: file -> the measure they show (small multiples).
 BAND_FIGURES = {
     "providers_destabilised.png": "providers_destabilised",

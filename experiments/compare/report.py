@@ -30,16 +30,16 @@ __all__ = ["HEADLINE_MEASURES", "CONSOLE_MEASURES", "WHOLE_RUN_MEASURES", "summa
 # registry, commissim.model.measures.MEASURES); shown when the results hold them.
 HEADLINE_MEASURES = ("providers_destabilised", "max_providers_destabilised", "providers_needing_support",
                      "trust_sector_margin", "specialist_trust_margin", "provider_sector_surplus",
-                     "cumulative_lines_withdrawn", "local_services_started", "out_of_area_income_change",
+                     "lines_withdrawn", "local_services_started", "out_of_area_income_change",
                      "income_change_p10", "unmet_need_share", "access_gini", "out_of_area_share", "extra_travel_km",
                      "below_min_volume_activity", "icb_sector_deficit", "cumulative_revenue_support",
                      "cumulative_returned", "cumulative_diverted", "total_spend")
 # Over the whole run (run totals and peaks), with their differences from the reference.
-WHOLE_RUN_MEASURES = ("max_providers_destabilised", "cumulative_lines_withdrawn", "lines_withdrawn_financial",
+WHOLE_RUN_MEASURES = ("max_providers_destabilised", "lines_withdrawn", "lines_withdrawn_financial",
                       "local_services_started", "cumulative_revenue_support", "cumulative_returned",
                       "cumulative_diverted", "cumulative_stabilisation")
 # The few printed by ``commissim compare`` (one column each).
-CONSOLE_MEASURES = ("providers_destabilised", "trust_sector_margin", "cumulative_lines_withdrawn",
+CONSOLE_MEASURES = ("providers_destabilised", "trust_sector_margin", "lines_withdrawn",
                     "out_of_area_income_change", "access_gini", "unmet_need_share")
 
 
@@ -218,7 +218,7 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
     base = summaries[summaries["scenario"] == ref]
     for m, more, fewer in (
         ("providers_destabilised", "more", "fewer"),
-        ("cumulative_lines_withdrawn", "more", "fewer"),
+        ("lines_withdrawn", "more", "fewer"),
         ("trust_sector_margin", "higher", "lower"),
         ("out_of_area_income_change", "higher", "lower"),
         ("access_gini", "higher", "lower"),
