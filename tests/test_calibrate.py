@@ -25,7 +25,8 @@ from commissim.experiments.cli import main  # noqa: E402
 from commissim.experiments.posterior import load_posterior, weighted_quantile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-FACTS = ["trust_sector_margin@2022-23", "trust_sector_margin@2023-24", "icb_sector_deficit_gbp_m@2022-23"]
+FACTS = ["trust_sector_margin@2022-23", "trust_sector_margin@2023-24", "icb_sector_deficit_gbp_m@2022-23",
+         "specialised_spend@2023-24"]
 
 
 def _config(**over):
@@ -33,7 +34,7 @@ def _config(**over):
         "name": "t", "particles": 40, "generations": 3, "seed": 7, "facts": list(FACTS),
         "parameters": {
             "deficit_severity": {"prior": "uniform", "low": 0.25, "high": 2.5, "reason": "no figure: wide"},
-            "efficiency_gap": {"prior": "uniform", "low": -0.02, "high": 0.02, "reason": "no figure: wide"},
+            "demography_weight": {"prior": "uniform", "low": 0.5, "high": 1.5, "reason": "no figure: wide"},
             "cost_inflation": {"prior": "uniform", "low": 0.015, "high": 0.04, "reason": "no figure: wide"},
         },
     }
@@ -107,7 +108,7 @@ def test_the_headline_file_is_valid_and_names_its_reasons():
 
 
 # --------------------------------------------------------------------------- recovery of planted values
-PLANTED = {"deficit_severity": 1.7, "efficiency_gap": 0.008}
+PLANTED = {"deficit_severity": 1.7, "demography_weight": 1.3}
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +128,7 @@ def test_planted_values_fall_inside_their_90_percent_intervals(planted):
     out, _values = planted
     post = load_posterior(out)
     w = post.weights
-    cfg_prior = {"deficit_severity": (0.25, 2.5), "efficiency_gap": (-0.02, 0.02)}
+    cfg_prior = {"deficit_severity": (0.25, 2.5), "demography_weight": (0.5, 1.5)}
     for name, value in PLANTED.items():
         lo, hi = weighted_quantile(post.particles[name], w, [0.05, 0.95])
         assert lo <= value <= hi, f"{name}: planted {value} outside the 90% interval {lo:.4g} to {hi:.4g}"
@@ -157,7 +158,7 @@ def test_the_folder_holds_what_the_issue_asks_for(planted):
                  "figures/marginals.png", "figures/pairs.png", "figures/facts.png"):
         assert (out / name).exists(), name
     df = pd.read_parquet(out / "posterior.parquet")
-    assert list(df.columns) == ["deficit_severity", "efficiency_gap", "cost_inflation", "weight"]
+    assert list(df.columns) == ["deficit_severity", "demography_weight", "cost_inflation", "weight"]
     assert len(df) == 60 and abs(df.weight.sum() - 1) < 1e-9
     import json
 
