@@ -260,3 +260,17 @@ def test_compare_over_the_posterior_pairs_draws_and_seeds_across_scenarios(plant
     md = (folder / "report.md").read_text()
     assert "3 posterior draws x 2 seeds" in md and "Where the spread of each difference comes from" in md
     assert "cost_inflation" in md  # the uninformed parameter is named next to the results
+
+
+@pytest.mark.parametrize("command", ["compare", "validate", "sweep"])
+def test_draws_without_a_posterior_is_one_line(command, capsys):
+    argv = [command, "--draws", "3"] + (["experiments/configs/sobol_delegation.toml"] if command == "sweep" else [])
+    rc = main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--draws needs --posterior DIR" in err[0], err
+
+
+def test_a_missing_posterior_folder_is_one_line(tmp_path, capsys):
+    rc = main(["validate", "--posterior", str(tmp_path / "nothing"), "--out", str(tmp_path / "v")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "no posterior.parquet there" in err[0], err

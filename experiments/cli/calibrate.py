@@ -45,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
     text = (out / "calibration.md").read_text().splitlines()
     table = [line for line in text if line.startswith("| `")]
     print(f"calibration: {out / 'calibration.md'}")
-    for line in text[4:7]:
-        print(line)
+    for line in text:
+        if line.startswith("- **"):
+            print(line)
     print("\n".join(table))
     print(f"posterior: {out / 'posterior.parquet'}")
     return 0
