@@ -71,11 +71,18 @@ def include_zero(ax, values: Iterable[float] | None = None, *, axis: str = "y", 
 
 def year_axis(ax, rounds: Sequence[int], labels: Sequence[str], *, label: bool = True, every: int | None = None,
               fontsize: float = 8) -> None:
-    """Financial years along the x axis (``round`` positions, ``2023-24`` labels)."""
+    """Financial years along the x axis (``round`` positions, ``2023-24`` labels); the first and the last
+    year are always labelled."""
     rounds, labels = list(rounds), list(labels)
     step = every or (1 if len(rounds) <= 8 else 2)
-    ax.set_xticks(rounds[::step])
-    ax.set_xticklabels(labels[::step], rotation=45, ha="right", fontsize=fontsize)
+    ticks = list(range(0, len(rounds), step))
+    if rounds and ticks[-1] != len(rounds) - 1:  # the last year is always labelled (and the first)
+        if len(rounds) - 1 - ticks[-1] < step / 2 and len(ticks) > 1:
+            ticks[-1] = len(rounds) - 1
+        else:
+            ticks.append(len(rounds) - 1)
+    ax.set_xticks([rounds[i] for i in ticks])
+    ax.set_xticklabels([labels[i] for i in ticks], rotation=45, ha="right", fontsize=fontsize)
     if rounds:
         ax.set_xlim(rounds[0] - 0.3, rounds[-1] + 0.3)
     if label:

@@ -14,17 +14,74 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from commissim.model.exposure import PROVIDER_VALUES
 from commissim.model.maps import ICB_MEASURES
 
 from .batch import Runner, VectorOutput
 from .errors import BatchConfigError, rethrow
 
-__all__ = ["model_runner", "check_point", "year_label", "late_changes", "PROVIDERS", "ICBS"]
+__all__ = ["money_in_one_unit", "parameter_unit", "measure_unit", "PARAMETER_UNITS", "model_runner", "check_point", "year_label", "late_changes", "PROVIDERS", "ICBS", "PROVIDER_VALUES_TABLE"]
 
 # simulate(..., series=True) returns each provider's end-of-run income change, in seed order.
 PROVIDERS = VectorOutput(key="provider_income_change", table="providers", index="provider", value="income_change")
 # ... and each ICB's end-of-run map measures (model.maps.ICB_MEASURES), in seed order: the ``icbs`` table.
 ICBS = VectorOutput(key="icb_measures", table="icbs", index="icb", values=ICB_MEASURES)
+# ... and each provider's end-of-run money, cash support and lines (model.exposure): the ``provider_values`` table,
+# what trust-by-trust exposure is computed from.
+PROVIDER_VALUES_TABLE = VectorOutput(key="provider_measures", table="provider_values", index="provider",
+                                     values=tuple(PROVIDER_VALUES))
+
+
+# The unit of a parameter's raw value, for findings that quote one (``efficiency_gap <= 0.000229 of costs a year``).
+# Shares are fractions (0.01 = 1%). A parameter not listed has no unit to state (a weight, a switch or a choice).
+PARAMETER_UNITS = {
+    "funding_growth": "a year (fraction)", "cost_inflation": "a year (fraction)",
+    "efficiency_factor": "of costs a year (fraction)", "efficiency_gap": "of costs a year (fraction)",
+    "pay_share": "of costs (fraction)", "deficit_severity": "x the opening deficits",
+    "growth_cap": "of out-of-area growth withheld (fraction)", "local_start_share": "of the minimum viable volume",
+    "diversion_limit": "of the delegated budget (fraction)", "nhse_tolerance": "of a contract (fraction)",
+    "pool_share": "of the delegated budget (fraction)", "clawback_share": "of delegated lines (fraction)",
+    "pace_of_change": "of the gap a year (fraction)", "convergence_floor": "a year (fraction)",
+    "cash_floor_days": "days of operating costs", "recovery_efficiency": "of costs a year (fraction)",
+    "cost_shed_rate": "of excess costs a year (fraction)", "withdrawal_rounds": "years",
+    "loss_tolerance": "of a line's income (fraction)", "destabilised_deficit": "of turnover (fraction)",
+    "distress_capacity_cut": "of capacity (fraction)", "upstream_investment": "of the dialysis budget (fraction)",
+}
+
+
+def parameter_unit(name: str) -> str:
+    """The unit of a parameter's raw value ('' when it has none to state)."""
+    return PARAMETER_UNITS.get(name, "")
+
+
+def measure_unit(name: str) -> str:
+    """The unit of a measure's raw value (as runs store it): the registry's unit, or 'as a fraction' for shares
+    the registry shows as %."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    m = MEASURE_BY_NAME.get(name.split(":")[0])
+    if m is None:
+        return ""
+    if m.scale != 1.0:
+        return f"(fraction; x{m.scale:g} = {m.unit})" if m.unit else "(fraction)"
+    return m.unit
+
+
+def money_in_one_unit(table):
+    """A table (pandas) with every money measure in £m, its unit in its name (``total_spend_gbp_m``): the
+    registry keeps £bn for totals and £m for flows; a CSV an analyst opens holds one money unit."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    out = table.copy()
+    renames = {}
+    for col in out.columns:
+        m = MEASURE_BY_NAME.get(col)
+        factor = {"£bn": 1000.0, "£m": 1.0}.get(m.unit) if m is not None else None
+        if factor is None:
+            continue
+        out[col] = out[col] * factor
+        renames[col] = f"{col}_gbp_m"
+    return out.rename(columns=renames)
 
 
 def year_label(round_: int) -> str:
@@ -84,6 +141,6 @@ def model_runner(func: Callable[..., dict] | None = None, func_kwargs: dict[str,
 
         func = simulation.simulate
     return Runner(func=func, kwargs=dict(func_kwargs or {}), check=check_point, fingerprint=_fingerprint,
-                  vectors=(PROVIDERS, ICBS), round_label=year_label, input_errors=(ModelInputError,),
+                  vectors=(PROVIDERS, ICBS, PROVIDER_VALUES_TABLE), round_label=year_label, input_errors=(ModelInputError,),
                   versions=("mesa",), preload=("commissim.model.model", "commissim.model.warm"), subject="model",
                   fingerprint_note="code, scenarios or seed tables changed")

@@ -98,7 +98,7 @@ def validation_table(summaries):
     for t in load_targets():
         vals = summaries[t.key].dropna().to_numpy(float) if t.key in summaries else np.array([])
         mean = float(vals.mean()) if len(vals) else float("nan")
-        lo, hi = (float(np.quantile(vals, 0.05, method="nearest")), float(np.quantile(vals, 0.95, method="nearest"))) \
+        lo, hi = (float(np.quantile(vals, 0.05)), float(np.quantile(vals, 0.95))) \
             if len(vals) else (float("nan"), float("nan"))  # with a posterior: the 90% predictive interval
         band = t.band()
         in90 = None
@@ -138,7 +138,7 @@ def _posterior_section(df, manifest: dict) -> list[str]:
     for _, r in pd_rows(df):
         ok = {True: "yes", False: "**no**"}.get(r["in_90_predictive"], "-")
         lines.append(f"| {r['table']} | {r['fact']} | {r['year']} | {_tol_pub(r)} | "
-                     f"{_num(r['model_p5'], r['unit'])} to {_num(r['model_p95'], r['unit'])} | {ok} |")
+                     f"{with_unit(r['model_p5'], r['unit'])} to {with_unit(r['model_p95'], r['unit'])} | {ok} |")
     lines += ["", "The tables below are those of a run at fixed parameters, computed over the same runs.", ""]
     return lines
 
@@ -150,7 +150,19 @@ def pd_rows(df):
 
 def _tol_pub(r) -> str:
     side = {"max": "at most ", "min": "at least "}.get(r["tolerance_kind"], "")
-    return side + _num(r["published"], r["unit"])
+    return side + with_unit(r["published"], r["unit"])
+
+
+def with_unit(x: float, unit: str) -> str:
+    """A fact's value with its unit: ``£24.78bn``, ``£1,234m``, ``38.20%``, ``12 patients``, ``3,400 (count)``."""
+    text = _num(x, unit)
+    if text == "-" or unit in ("share", "share of income"):
+        return text + (" of income" if unit == "share of income" and text != "-" else "")
+    money = {"GBP bn": "bn", "GBP m": "m", "GBP": ""}
+    if unit in money:
+        sign = "-" if text.startswith("-") else ""
+        return f"{sign}£{text.lstrip('-')}{money[unit]}"
+    return f"{text} {unit}" if unit and unit != "count" else text
 
 
 def _num(x: float, unit: str) -> str:
@@ -179,9 +191,10 @@ def _md_table(df, fitted: bool) -> str:
             + ("fitted by | " if fitted else "") + "source (confidence) |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for _, r in df.iterrows():
-        cells = [r["fact"], r["year"], _num(r["published"], r["unit"]), _tol(r),
-                 f"{_num(r['model_mean'], r['unit'])} [{_num(r['model_p5'], r['unit'])}, "
-                 f"{_num(r['model_p95'], r['unit'])}]", f"**{r['verdict']}**"]
+        u = "" if not isinstance(r["unit"], str) else r["unit"]
+        cells = [r["fact"], r["year"], with_unit(r["published"], u), _tol(r),
+                 f"{with_unit(r['model_mean'], u)} [{with_unit(r['model_p5'], u)}, "
+                 f"{with_unit(r['model_p95'], u)}]", f"**{r['verdict']}**"]
         if fitted:
             cells.append(r["fitted_by"])
         src = r["source"] + (f" ({r['confidence']})" if r["confidence"] else "")
@@ -292,7 +305,7 @@ def _figure(df, path: Path) -> Path:
                             va="bottom", color=colour)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(ys)
-        ax.set_yticklabels([f"{textwrap.shorten(f, 50, placeholder='…')} ({yr})" for f, yr in zip(t.fact, t.year)],
+        ax.set_yticklabels([f"{textwrap.shorten(f, 50, placeholder='…', break_on_hyphens=False)} ({yr})" for f, yr in zip(t.fact, t.year)],
                            fontsize=7)
         ax.set_xlim(-clip - 0.3, clip + 0.3)
         ax.set_xlabel("model minus published, in tolerances (accepted -1 to +1)")

@@ -138,6 +138,11 @@ class VizModel(CommissioningModel):
         self.seed = seed
         self.seed_note = note
         self.icb_base = maps.icb_base(self)  # base-year budgets and out-of-area spend, for the map's changes
+        self.provider_history: list[dict[str, np.ndarray]] = [provider_snapshot(self)]  # one per year shown
+
+    def step(self) -> None:
+        super().step()
+        self.provider_history.append(provider_snapshot(self))
 
 
 def slider_step(low: float, high: float) -> float:
@@ -234,6 +239,84 @@ def at_risk(model: CommissioningModel, n: int = N_AT_RISK) -> list[dict[str, Any
     ]
 
 
+# --------------------------------------------------------------------------- one provider over the years
+# What the provider panel draws: (snapshot key, title, unit); the panel's 2 x 2 grid in this order.
+PROVIDER_PANELS = (
+    ("spec_income", "Specialised income", "£m"),
+    ("margin", "Margin", "% of turnover"),
+    ("cash", "Cash", "£m"),
+    ("lines", "Service lines", "lines"),
+)
+
+
+def provider_snapshot(model: CommissioningModel) -> dict[str, np.ndarray]:
+    """Every provider's income, margin, cash and lines this year (the provider panel's history)."""
+    st = model.state
+    return {"spec_income": np.asarray(st.spec_income, dtype=float).copy(),
+            "margin": 100.0 * np.asarray(st.margin, dtype=float),
+            "cash": np.asarray(st.cash, dtype=float).copy(),
+            "lines_open": np.asarray(st.active.sum(axis=1), dtype=float),
+            "lines_withdrawn": np.asarray(st.withdrawn.sum(axis=1), dtype=float),
+            "on_support": np.asarray(st.needs_support, dtype=bool).copy()}
+
+
+def provider_choices(model: CommissioningModel) -> dict[str, int]:
+    """Label -> provider index, the most at risk first (``Short name (type, host ICB)``)."""
+    d = model.data
+    order = list(maps.at_risk_order(model)) + list(range(d.n_providers))
+    return {f"{d.provider_short[p]} ({d.provider_kind[p]}, {d.icb_short[d.provider_icb[p]]})": int(p)
+            for p in dict.fromkeys(int(q) for q in order)}
+
+
+def provider_figure(model: CommissioningModel, provider: int) -> Figure:
+    """One provider over the years: specialised income, margin, cash (years on cash support shaded) and lines."""
+    history = getattr(model, "provider_history", None) or [provider_snapshot(model)]
+    n = len(history)
+    rounds = np.arange(n)
+    d = model.data
+    fig = Figure(figsize=(5.6, 4.4), dpi=90)
+    fig.subplots_adjust(left=0.12, right=0.98, bottom=0.17, top=0.84, wspace=0.32, hspace=0.45)
+    axes = fig.subplots(2, 2, sharex=True)
+    support = np.array([h["on_support"][provider] for h in history])
+    for ax, (key, title, unit) in zip(axes.ravel(), PROVIDER_PANELS):
+        if key == "lines":
+            for name, ls, label in (("lines_open", "-", "open"), ("lines_withdrawn", "--", "withdrawn")):
+                values = np.array([h[name][provider] for h in history])
+                ax.plot(rounds, values, ls, marker="o", ms=3, lw=1.5, label=label)
+            ax.legend(fontsize=8, frameon=False)
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            shown = [h[n_][provider] for h in history for n_ in ("lines_open", "lines_withdrawn")]
+        else:
+            shown = [_clean(h[key][provider]) for h in history]
+            ax.plot(rounds, shown, marker="o", ms=3, lw=1.5, color="#005EB8")
+        for k in np.flatnonzero(support):  # years on cash support
+            ax.axvspan(k - 0.5, k + 0.5, color=DISTRESS, alpha=0.15, lw=0)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(unit, fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        _from_zero(ax, shown)
+    for k, ax in enumerate(axes.ravel()):
+        _years_axis(ax, n, label=k >= 2)
+    fig.suptitle(f"{d.provider_short[provider]} ({d.provider_kind[provider]}, host ICB "
+                 f"{d.icb_short[d.provider_icb[provider]]})\n{title_text(model)}; shaded: years on cash support",
+                 fontsize=9.5)
+    return fig
+
+
+@solara.component
+def ProviderPanel(model: CommissioningModel):
+    """Choose a provider: its income, margin, cash and lines over the years."""
+    counter = update_counter.get()
+    choices = solara.use_memo(lambda: provider_choices(model), [model])
+    choice = solara.use_reactive(next(iter(choices)))
+    provider = choices.get(choice.value, next(iter(choices.values())))
+    fig = solara.use_memo(lambda: provider_figure(model, provider), [model, counter, provider])
+    with solara.Column(gap="0px"):
+        solara.Select(label="Provider (most at risk first)", values=list(choices), value=choice)
+        solara.FigureMatplotlib(fig, format="png", dependencies=[model, counter, provider])
+
+
 def series(model: CommissioningModel) -> dict[str, list[float]]:
     return model.datacollector.model_vars
 
@@ -259,7 +342,7 @@ def map_figure(model: CommissioningModel, measure: str = DEFAULT_MAP) -> Figure:
     values = maps.icb_values(model, model.icb_base)[measure] if hasattr(model, "icb_base") else \
         maps.icb_values(model, maps.icb_base(model))[measure]
     fig = Figure(figsize=(5.6, 5.3), dpi=90)
-    return maps.map_figure(model, measure, values, fig=fig, flows=out_of_area_flows(model), fontsize=7.5,
+    return maps.map_figure(model, measure, values, fig=fig, flows=out_of_area_flows(model), fontsize=8.5,
                            title=f"{title_text(model)}\n{MEASURE_BY_NAME[measure].label} by ICB")
 
 
@@ -268,19 +351,25 @@ def _years_axis(ax, n_rounds: int, *, label: bool) -> None:
     last = max(n_rounds - 1, MIN_YEARS_SHOWN)
     step = 1 if last <= 6 else 2
     ticks = list(range(0, last + 1, step))
+    if ticks[-1] != last:  # the first and the last year are always labelled
+        ticks[-1:] = [last] if last - ticks[-1] < step and len(ticks) > 1 else [ticks[-1], last]
     ax.set_xticks(ticks)
-    ax.set_xticklabels([fy_label(BASE_YEAR + k) for k in ticks], rotation=45, ha="right", fontsize=6)
+    ax.set_xticklabels([fy_label(BASE_YEAR + k) for k in ticks], rotation=45, ha="right", fontsize=7.5)
     ax.set_xlim(-0.3, last + 0.3)
     if label:
-        ax.set_xlabel("financial year", fontsize=7)
+        ax.set_xlabel("financial year", fontsize=8)
 
 
-def _from_zero(ax, values) -> None:
-    """The value axis includes zero (counts and shares start at zero), with no offset or float noise."""
+def _from_zero(ax, values, min_span: float = 1e-9) -> None:
+    """The value axis includes zero (counts and shares start at zero), with no offset or float noise, and
+    spans at least ``min_span`` (a few of the measure's resolution: no axis of 0.0000015%)."""
     v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
     lo, hi = (min(0.0, float(v.min())), max(0.0, float(v.max()))) if v.size else (0.0, 1.0)
-    if hi - lo < 1e-9:
-        hi = lo + 1.0
+    if hi - lo < max(min_span, 1e-9):
+        if lo < 0 and hi <= 0:
+            lo = hi - max(min_span, 1.0 if min_span <= 1e-9 else min_span)
+        else:
+            hi = lo + (max(min_span, 1.0) if min_span <= 1e-9 else min_span)
     pad = 0.08 * (hi - lo)
     ax.set_ylim(lo - pad if lo < 0 else 0.0, hi + pad if hi > 0 else 0.0)
     if lo < 0:
@@ -300,20 +389,22 @@ def series_figure(model: CommissioningModel) -> Figure:
     axes = fig.subplots(2, 2, sharex=True)
     for ax, (title, names) in zip(axes.ravel(), SERIES_PANELS):
         shown = []
-        for name, ls in zip(names, ("-", "--")):
+        # The second line is thinner, dashed, with crosses, drawn on top: where the two coincide both show.
+        for name, style in zip(names, ({"ls": "-", "marker": "o", "ms": 4, "lw": 2.4, "zorder": 2},
+                                       {"ls": "--", "marker": "x", "ms": 5, "lw": 1.2, "zorder": 3})):
             m = MEASURE_BY_NAME[name]
             values = np.array([_clean(x) for x in data[name]], dtype=float) * m.scale
             shown.extend(values)
-            ax.plot(rounds, values, ls, marker="o", ms=2.5, lw=1.4, label=m.heading if len(names) > 1 else None)
-        ax.set_title(title, fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.set_ylabel(MEASURE_BY_NAME[names[0]].unit or "index", fontsize=7)
+            ax.plot(rounds, values, label=m.heading if len(names) > 1 else None, **style)
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(labelsize=8)
+        ax.set_ylabel(MEASURE_BY_NAME[names[0]].unit or "index", fontsize=8)
         ax.grid(alpha=0.3)
-        _from_zero(ax, shown)
+        _from_zero(ax, shown, min_span=5 * MEASURE_BY_NAME[names[0]].min_difference)
         if MEASURE_BY_NAME[names[0]].count:
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         if len(names) > 1:
-            ax.legend(fontsize=6.5, frameon=False)
+            ax.legend(fontsize=8, frameon=False)
     for k, ax in enumerate(axes.ravel()):
         _years_axis(ax, n, label=k >= 2)
     fig.suptitle(f"{title_text(model)}", fontsize=9.5)
@@ -418,7 +509,7 @@ def SummaryPanel(model: CommissioningModel):
     return solara.HTML(tag="div", unsafe_innerHTML=summary_html(model))
 
 
-PANELS = (MapPanel, SeriesPanel, AtRiskPanel, SummaryPanel)
+PANELS = (MapPanel, SeriesPanel, AtRiskPanel, SummaryPanel, ProviderPanel)
 
 # The page's own grid (12 columns; a row is 30 px plus a 10 px margin): map and at-risk
 # table on the left, time series and summary on the right. Mesa's SolaraViz would give
@@ -429,12 +520,14 @@ PANEL_LAYOUT = (
     {"i": 1, "x": 6, "y": 0, "w": 6, "h": 12, "moved": False},
     {"i": 2, "x": 0, "y": 15, "w": 6, "h": 13, "moved": False},
     {"i": 3, "x": 6, "y": 12, "w": 6, "h": 16, "moved": False},
+    {"i": 4, "x": 0, "y": 28, "w": 6, "h": 14, "moved": False},
 )
 # Sidebar sliders: the label (with the slider's value) on its own line above a full-width slider.
 SLIDER_CSS = """
 .v-input__slider .v-input__slot { flex-wrap: wrap; }
 .v-input__slider .v-input__slot > .v-label { flex: 0 0 100%; max-width: 100%; white-space: normal;
   margin-bottom: 0; }
+.vue-grid-layout { margin-bottom: 72px; }  /* room to scroll the last panel clear of the page's corner badge */
 """
 
 

@@ -89,11 +89,14 @@ def year_money(m) -> None:
     st.tariff_index *= 1 + st.tariff_uplift
     st.drug_index = getattr(st, "drug_index", 1.0) * (1 + drug_growth)
     # Providers' costs: input inflation less efficiency. Trusts respond to their position (ODD, "Trust
-    # response"): a trust in deficit delivers margin_response of its deficit as extra cost improvement (recovery
-    # plans), one in surplus spends that share of its surplus (investment); on revenue support the recovery
-    # plan adds recovery_efficiency. efficiency_gap acts only after the last year of the published money path.
+    # response"): each closes margin_response of the gap between last year's margin and its target
+    # (response_target: break-even by default; recovery plans below it, investment above it), as extra cost
+    # improvement or extra spending; on revenue support the
+    # recovery plan adds recovery_efficiency. efficiency_gap acts only after the published money path.
     gap = p["efficiency_gap"] if y > m.money.last_seed_year else 0.0
-    cip = ef + gap + p["recovery_efficiency"] * st.on_recovery + p["margin_response"] * (-st.margin)
+    st.margin_target = (np.maximum(st.margin0, 0.0) if p["response_target"] == "opening_surplus"
+                        else np.zeros_like(st.margin0))
+    cip = ef + gap + p["recovery_efficiency"] * st.on_recovery + p["margin_response"] * (st.margin_target - st.margin)
     st.cost_index = st.cost_index * (1 + st.cost_growth - cip)
     st.cip = cip
     # Demand: each service's trend (services.csv), the activity pressure of case mix and new treatments

@@ -31,8 +31,6 @@ def contract_and_deliver(m) -> None:
     g_budget = g_cells - np.bincount(holder, weights=st.diversion + st.pool_topslice_icb, minlength=G)
     st.group_budget = g_budget
 
-    # Plan: residents' expected activity at this year's routing, less what a stressed ICB withholds
-    # from out-of-area providers (growth cap: harder negotiation; that growth is not commissioned there).
     # Plan: commissioners plan on last year's contracted activity grown by this year's demand growth (the
     # historic activity basis), never above demand; patients left waiting last year do not re-enter the plan
     # (unmet demand is a measure), but spare money buys activity back towards demand and need (below).
@@ -43,6 +41,8 @@ def contract_and_deliver(m) -> None:
     st.planned_cell = planned_cell
     plan_vol = planned_cell[:, ks] * share
     plan_full = plan_vol * price_k  # before any growth is withheld
+    # Growth cap: a stressed ICB-led commissioner holds out-of-system contracts near last year's activity
+    # (harder negotiation); that growth is not commissioned there (growth withheld).
     withheld_value = 0.0
     withheld_rows = np.zeros(m.n_icbs)
     st.decisions["growth_cap"] = 0
@@ -283,7 +283,6 @@ def channel_accounts(m, g_budget: np.ndarray, unplaced: np.ndarray) -> None:
     of ICBs, weighted by their cells' budgets, whose residents' money it moved), and the part of each ICB-led
     commissioner's result its system carries (``st.delegated_result``: kept underspend less overspend)."""
     st, led = m.state, m.state.ledger
-    I = m.n_icbs
     cells_g = np.bincount(st.comm.ravel(), weights=st.cell_budget.ravel(), minlength=st.n_groups)
     # Each ICB's part of each commissioner's money: its cells' budget over the commissioner's.
     icb_part = np.divide(st.cell_budget, cells_g[st.comm], out=np.zeros_like(st.cell_budget), where=cells_g[st.comm] > 0)
@@ -313,4 +312,3 @@ def channel_accounts(m, g_budget: np.ndarray, unplaced: np.ndarray) -> None:
     st.channels["nhse_pooled"] = float(led["nhse_pooled"])  # the national figure (per-ICB parts are indicative)
     st.channel_binding = {k: float(weight[v > 0.01].sum()) / wsum for k, v in per.items()}
     st.channel_icb = per
-    del I

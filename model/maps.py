@@ -263,6 +263,8 @@ def _norm(name: str, values: np.ndarray):
     if centre is not None and lo < centre < hi:
         half = max(centre - lo, hi - centre)
         return diverging_cmap(), TwoSlopeNorm(vcenter=centre, vmin=centre - half, vmax=centre + half)
+    if centre == 0.0:  # a change all on one side of zero: the scale starts at zero (37-38% is not a spread)
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
     if hi == lo:
         lo, hi = lo - 1.0, hi + 1.0
     return "viridis", Normalize(lo, hi)

@@ -14,7 +14,7 @@ To add a measure: compute it in :func:`update` (or :func:`summary`) and add its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,27 @@ class Measure:
     kind: str = "series"  # "series": a reporter every round; "summary": end of run only; "icb": one per ICB (maps)
     count: bool = False  # a count: one run's value is a whole number
     short: str = ""  # a short column heading (console tables)
+    # The smallest difference that matters, in the unit as shown (percentage points for % measures): a
+    # difference between scenarios below it is negligible whatever its interval. None: half a unit for a
+    # count, else one unit of the last digit shown (``min_difference``).
+    resolution: float | None = None
+
+    @property
+    def min_difference(self) -> float:
+        """The resolution as declared, or its default (half a unit for counts, the last shown digit otherwise)."""
+        if self.resolution is not None:
+            return float(self.resolution)
+        if self.count:
+            return 0.5
+        return 10.0 ** -self.decimals
+
+    @property
+    def decimals(self) -> int:
+        """Digits after the decimal point in the measure's format (3 when the format does not say)."""
+        import re
+
+        found = re.search(r"\.(\d+)[fe%]", self.fmt)
+        return int(found.group(1)) if found else 3
 
     def number(self, value: float, *, signed: bool = False) -> str:
         """The scaled value in the measure's format (``signed``: always with its sign)."""
@@ -244,6 +265,21 @@ MEASURES: tuple[Measure, ...] = (
        kind="icb"),
 )
 
+# Resolutions (the smallest difference that matters, in the unit shown) of the measures whose default
+# (half a unit for a count, the last digit shown otherwise) is not the right one. An entry may also
+# declare its own ``resolution=``; this table then does not override it.
+RESOLUTIONS: dict[str, float] = {
+    "trust_sector_margin": 0.05, "specialist_trust_margin": 0.05, "acute_trust_margin": 0.05,  # pp of income
+    "out_of_area_income_change": 0.1, "income_change_p10": 0.1, "income_change_mean": 0.1,  # pp
+    "specialist_income_change": 0.1, "income_change_min": 0.1, "out_of_area_share": 0.1,  # pp
+    "unmet_need_share": 0.01,  # pp of demand
+    "access_gini": 0.001, "access_cv": 0.002,  # index points
+    "provider_sector_surplus": 10.0, "icb_sector_deficit": 10.0,  # £m
+    "total_spend": 0.01, "budget_total": 0.01,  # £bn (£10m)
+    "extra_travel_km": 0.1, "below_min_volume_activity": 100.0,
+}
+MEASURES = tuple(replace(m, resolution=RESOLUTIONS[m.name]) if m.resolution is None and m.name in RESOLUTIONS
+                 else m for m in MEASURES)
 MEASURE_BY_NAME: dict[str, Measure] = {m.name: m for m in MEASURES}
 SERIES_MEASURES: tuple[str, ...] = tuple(m.name for m in MEASURES if m.kind == "series")
 SUMMARY_MEASURES: tuple[str, ...] = tuple(m.name for m in MEASURES if m.kind in ("series", "summary"))
@@ -288,9 +324,7 @@ def update(model: CommissioningModel) -> None:
     m["growth_withheld"] = led["withheld"]
     m["commissioner_cuts"] = led["cuts"]
     m["stranded_costs"] = float(st.stranded.sum())
-    k = model.p["withdrawal_rounds"]
     at_risk = st.active & ~st.pass_through[None, :] & ((st.low_streak >= 1) | (st.loss_streak >= 2))
-    del k
     m["lines_at_risk"] = float(at_risk.sum())
     out_f = getattr(st, "out_icb_f", None)
     if out_f is None:

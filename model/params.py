@@ -182,9 +182,9 @@ PARAMS: tuple[Param, ...] = (
               "ministerial statement 25 Jun 2025; NHS England medium-term planning framework, facts §5b); the "
               "number of years is an assumption, swept"),
     _p("margin_response", 0.3, "float", 0.0, 1.0, group="provider",
-       doc="How a trust responds to its position: each year it delivers this share of last year's deficit (as a "
-           "share of turnover) as extra cost improvement (recovery plans) or spends this share of its surplus "
-           "(investment), so margins do not drift without limit.",
+       doc="How a trust responds to its position: each year it closes this share of the gap between last year's "
+           "margin and its target (response_target) as extra cost improvement below it (recovery plans) or extra "
+           "spending above it (investment), so margins do not drift without limit.",
        source="assumption (no public figure): every system balanced its plans each year 2023-26 after support, "
               "with efficiencies of 6.1-7.1% of allocation (NHS England board May 2025, facts §5); swept 0-1"),
     _p("pay_share", 0.65, "float", 0.4, 0.8, group="finance", when="setup",
@@ -319,6 +319,13 @@ PARAMS: tuple[Param, ...] = (
     _p("recovery_efficiency", 0.01, "float", 0.0, 0.05, group="provider",
        doc="Extra cost improvement (share of costs a year) a trust on revenue support delivers under its recovery plan.",
        source="assumption: conditions attached to revenue support (HSJ 2015; DHSC guidance 2023)"),
+    _p("response_target", "break_even", "choice", choices=("break_even", "opening_surplus"), group="provider",
+       sweepable=False,
+       doc="The margin a trust's response aims at: break_even (every trust), or opening_surplus (a trust that "
+           "opened 2022-23 in surplus keeps that surplus as its norm; one in deficit aims at break-even).",
+       source="break_even: NHS finance business rules (each trust must break even on its own from 2026-27) and "
+              "every system's plans balanced after support 2023-26 (NHS England board, facts §5, §5b); the "
+              "alternative is a structural assumption, reported beside the default (README)"),
     _p("variable_cost_share", 0.5, "float", 0.3, 0.7, group="provider", when="setup",
        doc="Share of a tariff-paid line's cost at its base volume that varies with each case (averaged over tariff "
            "spend; lines with a higher fixed share in services.csv vary less). A lost case costs a trust its price "

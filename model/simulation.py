@@ -43,7 +43,12 @@ def simulate(
     model = CommissioningModel(scenario=scenario, rng=rng, collect_agent_data=False, seeds_path=seeds_path,
                                **parameters)
     base = icb_base(model) if series else None
-    model.run(years)
+    if series:  # the same rounds as model.run, counting each provider's years on cash support (exposure)
+        from .exposure import provider_values, run_tracking
+
+        on_support = run_tracking(model, years)
+    else:
+        model.run(years)
     out: dict[str, Any] = model.summary()
     out["scenario"] = model.policy_name
     out["years"] = int(years)
@@ -52,6 +57,7 @@ def simulate(
         out["series"] = {k: [float(x) for x in mv[k]] for k in SERIES_MEASURES}
         out["provider_income_change"] = [0.0 if abs(x) < 1e-9 else float(x) for x in model.state.income_change]
         out["icb_measures"] = {k: [float(x) for x in v] for k, v in icb_values(model, base).items()}
+        out["provider_measures"] = provider_values(model, on_support)
     return out
 
 

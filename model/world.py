@@ -223,6 +223,7 @@ def build_state(m) -> None:
     st.spec_cost = np.where(d.pass_through[None, :], base_income_ps, base_cost).sum(axis=1)
     st.other_income = np.maximum(st.turnover0 - st.spec_income, 0.0)
     st.surplus = margin0 * st.turnover0
+    st.margin0 = margin0  # opening margins: a response_target may aim at them (budgets.year_money)
     st.other_cost = st.spec_income + st.other_income - st.spec_cost - st.surplus
     st.support_income = np.zeros(P)
     st.turnover = st.turnover0.copy()

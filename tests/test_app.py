@@ -185,7 +185,7 @@ def test_panels_draw_after_several_steps(stressed):
 # --------------------------------------------------------------- rendered page
 def test_page_renders_all_panels(page):
     assert time_text(page) == "Time: 0.0"
-    assert len(images(page)) == 2  # map and time series
+    assert len(images(page)) == 3  # map, time series and the chosen provider
     assert "Providers most at risk" in panel_html(page, "commissim-at-risk")
     assert "nhse_direct" in panel_html(page, "commissim-summary")
     labels = {w.label for w in page.find(v.Slider).widgets}
@@ -202,7 +202,7 @@ def test_clicking_step_advances_the_model_and_redraws(page):
         click(page, "Step")
         assert time_text(page) == f"Time: {n}.0"
     after = images(page)
-    assert after[0] != before[0] and after[1] != before[1]
+    assert after[0] != before[0] and after[1] != before[1] and after[2] != before[2]
     summary = panel_html(page, "commissim-summary")
     assert summary != summary0 and "(step 3)" in summary and "2025-26" in summary
 
@@ -267,6 +267,7 @@ def test_viz_command_line():
     for flag in ("--production", "--no-open", "--no-check-version"):
         assert flag in cmd
     assert cmd_viz.server_env()["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
+    assert cmd_viz.server_env()["SOLARA_THEME_SHOW_BANNER"] == "False"  # no banner over the summary table
     assert cmd_viz.url("127.0.0.1", 8765) == "http://127.0.0.1:8765"
 
 
@@ -365,3 +366,37 @@ def test_the_map_measure_can_be_chosen(page):
 
 def test_at_risk_table_has_no_negative_zero():
     assert app.signed_pct(-0.04) == "0.0%" and app.signed_pct(-0.06) == "-0.1%" and app.signed_pct(1.26) == "+1.3%"
+
+
+def test_provider_panel_draws_the_chosen_provider_over_the_years():
+    m = app.VizModel("full_delegation", 1)
+    for _ in range(3):
+        m.step()
+    assert len(m.provider_history) == 4  # the base year and three rounds
+    choices = app.provider_choices(m)
+    assert len(choices) == m.data.n_providers
+    p = list(choices.values())[5]
+    fig = app.provider_figure(m, p)
+    axes = fig.axes
+    assert [a.get_title() for a in axes] == [t for _, t, _ in app.PROVIDER_PANELS]
+    income = axes[0].lines[0].get_ydata()
+    assert len(income) == 4 and income[-1] == pytest.approx(m.state.spec_income[p])
+    assert str(m.data.provider_short[p]) in fig._suptitle.get_text()
+    assert axes[2].get_xticklabels()[0].get_text() == "2022-23"
+
+
+def test_series_axes_never_shrink_below_the_measures_resolution():
+    m = app.VizModel("nhse_direct", 1)
+    fig = app.series_figure(m)
+    unmet = next(a for a in fig.axes if a.get_title() == "Unmet need")
+    lo, hi = unmet.get_ylim()
+    assert hi - lo >= 5 * app.MEASURE_BY_NAME["unmet_need_share"].min_difference * 0.99
+
+
+def test_a_change_map_all_on_one_side_of_zero_starts_its_colour_scale_at_zero():
+    from commissim.model import maps
+
+    _, norm = maps._norm("icb_budget_change", np.array([37.1, 37.5, 38.0]))
+    assert norm.vmin == 0.0 and norm.vmax == 38.0  # not a 37-38% scale that paints 1 point as a spread
+    _, norm = maps._norm("icb_out_of_area_spend_change", np.array([-4.0, 2.0]))
+    assert norm.vmin < 0 < norm.vmax  # across zero: diverging around it

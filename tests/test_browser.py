@@ -131,7 +131,7 @@ class Watch:
             self.problems.append(f"request outside localhost: {url}")
 
 
-# JavaScript: the chart images in the main area (the map and the time series).
+# JavaScript: the chart images in the main area (the map, the time series and the chosen provider).
 CHART_SRCS = """() => [...document.querySelectorAll('img')]
     .filter(i => i.naturalWidth >= 300 && i.naturalHeight >= 300).map(i => i.src)"""
 TIME_NOW = """() => { const m = document.body.innerText.match(/Time: (\\d+)\\.0/); return m ? +m[1] : -1; }"""
@@ -151,7 +151,7 @@ def open_page(browser, url: str, watch: Watch):
     # broken widget stack can show the button and leave the main area empty.
     page.get_by_text("Providers most at risk").first.wait_for(timeout=UI_TIMEOUT_MS)
     page.get_by_text("Parameters in force").first.wait_for(timeout=UI_TIMEOUT_MS)
-    page.wait_for_function(f"() => ({CHART_SRCS})().length === 2", timeout=UI_TIMEOUT_MS)
+    page.wait_for_function(f"() => ({CHART_SRCS})().length === 3", timeout=UI_TIMEOUT_MS)  # map, series, provider
     page.get_by_text("Time: 0.0").wait_for(timeout=UI_TIMEOUT_MS)
     return context, page
 

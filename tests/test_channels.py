@@ -227,3 +227,13 @@ def test_trusts_respond_to_their_position_so_margins_stay_bounded(toy_model):
     worst = {r: m.state.margin.min() for r, m in drift.items()}
     assert worst[0.0] < -0.08
     assert worst[0.3] > 0.5 * worst[0.0]
+
+
+def test_the_response_target_is_a_named_structural_choice(toy_model):
+    """Aimed at break-even, a trust in surplus spends part of it; aimed at its own opening surplus, it keeps it."""
+    even = toy_model("nhse_direct", response_target="break_even", **LOOSE).run(3)
+    own = toy_model("nhse_direct", response_target="opening_surplus", **LOOSE).run(3)
+    rich = even.state.margin_target == 0
+    opened_surplus = own.state.margin_target > 0
+    assert opened_surplus.any() and rich.all()
+    assert (own.state.margin[opened_surplus] > even.state.margin[opened_surplus]).all()

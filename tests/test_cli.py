@@ -129,9 +129,13 @@ def test_more_seeds_extend_a_comparison_running_only_the_new_runs(tmp_path, caps
     m = json.loads((tmp_path / "x" / "manifest.json").read_text())
     assert m["config"]["replicates"] == 5 and m["extended"][0]["replicates_from"] == 2
     assert "Seeds per scenario: 5" in (tmp_path / "x" / "report.md").read_text()
-    assert main([*base, "--seeds", "3"]) == 2  # fewer than the folder holds
-    line = one_line_error(capsys.readouterr().err, "compare")
-    assert "holds 5 seeds" in line and "--out" in line
+    capsys.readouterr()
+    assert main([*base, "--seeds", "3"]) == 0  # fewer than the folder holds: reported on as it is, and said
+    err = capsys.readouterr().err
+    assert "holds 5 seeds per design point and 3 were asked for: reporting on all 5" in err
+    report = (tmp_path / "x" / "report.md").read_text()
+    assert "Seeds per scenario: 5" in report and "3 were asked for" in report
+    assert len(pd.read_parquet(tmp_path / "x" / "summaries.parquet")) == 10
 
 
 # ----------------------------------------------------------------------------- scenarios
@@ -219,3 +223,39 @@ def test_compare_reports_a_change_after_its_last_year(tmp_path, fake_model):
     compare(["nhse_direct", "as_happened"], seeds=1, years=4, out=tmp_path / "d", executor="serial", figures=False,
             progress=False, log=said.append)
     assert not [m for m in said if m.startswith("warning:")]
+
+
+def test_run_out_holding_a_different_run_is_refused_or_replaced(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["run", "--years", "1", "--seed", "1", "--out", str(out)]) == 0
+    first = (out / "summary.json").read_bytes()
+    assert main(["run", "--years", "1", "--seed", "1", "--out", str(out)]) == 0  # the same run again: fine
+    capsys.readouterr()
+    assert main(["run", "--years", "1", "--seed", "2", "--out", str(out)]) == 2
+    line = one_line_error(capsys.readouterr().err, "run")
+    assert "different run" in line and "seed 1 -> 2" in line and "--overwrite" in line
+    assert (out / "summary.json").read_bytes() == first  # nothing touched
+    (out / "notes.txt").write_text("mine")
+    assert main(["run", "--years", "1", "--seed", "2", "--out", str(out), "--overwrite"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["seed"] == 2
+    assert (out / "notes.txt").read_text() == "mine" and not (tmp_path / ".r.overwrite").exists()
+    other = tmp_path / "o"
+    other.mkdir()
+    (other / "x.txt").write_text("x")
+    assert main(["run", "--years", "1", "--out", str(other)]) == 2
+    assert "no run's manifest.json" in one_line_error(capsys.readouterr().err, "run")
+
+
+def test_run_series_csv_has_one_money_unit_named_in_the_header(tmp_path):
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    out = tmp_path / "r"
+    assert main(["run", "--years", "2", "--out", str(out)]) == 0
+    s = pd.read_csv(out / "series.csv")
+    money = [c for c in s.columns if c.endswith("_gbp_m")]
+    assert "total_spend_gbp_m" in money and "returned_to_nhse_gbp_m" in money
+    for c in s.columns:
+        m = MEASURE_BY_NAME.get(c)
+        assert m is None or not m.unit.startswith("£"), c  # no money column without its unit
+    summary = json.loads((out / "summary.json").read_text())
+    assert s["total_spend_gbp_m"].iloc[-1] == pytest.approx(summary["total_spend"] * 1000)

@@ -171,3 +171,54 @@ def test_a_scenario_is_identified_by_its_name_and_shares_its_seeds(tmp_path, fak
     same_name.write_text(copy.read_text())
     with pytest.raises(UserError, match=r"both named 'mine'.*own name"):
         resolve_scenarios([str(copy), str(same_name)])
+
+
+def test_set_with_several_values_runs_the_full_grid(tmp_path, capsys, monkeypatch):
+    """--set NAME=V1,V2 (repeatable) runs the cartesian product for every scenario; the grid is in the
+    manifest and the report, and each grid point is its own arm in the tables."""
+    import itertools
+
+    import commissim.model.simulation
+
+    monkeypatch.setattr(commissim.model.simulation, "simulate", h.fake_simulate)
+    out = tmp_path / "g"
+    rc = main(["compare", "--scenarios", "nhse_direct,full_delegation", "--seeds", "2", "--years", "2",
+               "--executor", "serial", "--no-progress", "--out", str(out),
+               "--set", "growth_cap=0.2,0.4,0.6", "--set", "system_weight=5,10", "--set", "pool_share=0.01"])
+    assert rc == 0, capsys.readouterr().err
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["grid"] == {"growth_cap": [0.2, 0.4, 0.6], "system_weight": [5.0, 10.0]}
+    got = {(d["scenario"], d["overrides"]["growth_cap"], d["overrides"]["system_weight"]) for d in m["design"]}
+    want = set(itertools.product(["nhse_direct", "full_delegation"], [0.2, 0.4, 0.6], [5.0, 10.0]))
+    assert got == want and len(m["design"]) == 12
+    assert all(d["overrides"]["pool_share"] == 0.01 for d in m["design"])
+    s = pd.read_parquet(out / "summaries.parquet")
+    assert len(s) == 24 and s["point"].nunique() == 12
+    report = (out / "report.md").read_text()
+    assert "Grid (every combination" in report and "`growth_cap` = 0.2, 0.4, 0.6" in report
+    assert "full_delegation [growth_cap=0.6, system_weight=10]" in report
+
+
+def test_set_grid_is_checked_value_by_value(tmp_path, capsys):
+    base = ["compare", "--scenarios", "nhse_direct", "--seeds", "1", "--years", "1", "--executor", "serial",
+            "--out", str(tmp_path / "x")]
+    assert main([*base, "--set", "system_weight=5,25"]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "system_weight" in line and "25" in line and "Traceback" not in line
+    assert main([*base, "--set", "system_weight=5,5"]) == 2
+    assert "more than once" in capsys.readouterr().err
+    assert main(["run", "--years", "1", "--set", "system_weight=5,10", "--out", str(tmp_path / "r")]) == 2
+    assert "commissim compare runs grids" in capsys.readouterr().err
+
+
+def test_compare_csv_tables_have_one_money_unit_named_in_the_header(tmp_path):
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    out = compare(["nhse_direct"], seeds=2, years=2, out=tmp_path / "c", executor="serial", progress=False,
+                  figures=False, func=h.fake_simulate, log=lambda m: None)
+    for name in ("summaries", "series"):
+        csv = pd.read_csv(out / f"{name}.csv")
+        pq = pd.read_parquet(out / f"{name}.parquet")
+        assert "total_spend_gbp_m" in csv.columns and "total_spend" in pq.columns  # £bn in Parquet, £m in CSV
+        assert csv["total_spend_gbp_m"].to_numpy() == pytest.approx(pq["total_spend"].to_numpy() * 1000)
+        assert not [c for c in csv.columns if c in MEASURE_BY_NAME and MEASURE_BY_NAME[c].unit.startswith("£")]

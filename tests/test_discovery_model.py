@@ -267,7 +267,7 @@ def test_search_cli_end_to_end(tmp_path, toy_env, capsys):
     assert rc == 0, stderr
     md = (out / "search.md").read_text().splitlines()
     assert stdout.splitlines()[0] == md[0]
-    assert md[0].startswith("The cheapest policy that meets p90(providers_destabilised) <= 1 across 5 ensemble")
+    assert md[0].startswith("The cheapest policy that meets p90(providers_destabilised) <= 1 providers across 5 ensemble")
     for f in ("pareto.csv", "candidates.csv", "cheapest.json", "ensemble.csv", "figures/pareto_parallel.png",
               "search.json", "search.sqlite3"):
         assert (out / f).is_file(), f
@@ -375,3 +375,49 @@ def test_search_one_line_errors(tmp_path, toy_env, capsys, change, pattern):
     line = _one_line_error(capsys, rc)
     assert pytest.importorskip("re").search(pattern, line), line
     assert not (tmp_path / "s").exists()  # refused before anything was written
+
+
+def test_search_with_one_member_warns_and_states_the_real_number_of_futures(tmp_path, toy_env, capsys):
+    text = LEVERS.replace('name = "toy_search"', 'name = "toy_search"\ndescription = "Keep it low across 30 futures."')
+    levers = _file(tmp_path, "levers.toml", text.replace("budget = 8", "budget = 4"))
+    out = tmp_path / "search1"
+    rc = main(["search", str(levers), "--out", str(out), "--executor", "serial", "--no-progress", "--members", "1"])
+    stdout, stderr = capsys.readouterr()
+    assert rc == 0, stderr
+    assert "warning: the ensemble has 1 member" in stderr
+    md = (out / "search.md").read_text()
+    assert "across 1 ensemble member (a single future" in md.splitlines()[0]
+    assert "Warning: the ensemble has 1 member" in md
+    assert "1 futures (the levers file says 30)" in md and "across 30 futures." not in md
+
+
+def test_discover_finding_states_the_unit_of_every_limit(discovered):
+    from commissim.experiments.model_runs import parameter_unit
+
+    _, res = discovered
+    limits = res.result.prim.limits
+    assert limits  # the toy space concentrates its cases somewhere
+    for lim in limits:
+        if parameter_unit(lim.name) and lim.categories is None:
+            assert parameter_unit(lim.name) in res.finding, res.finding
+
+
+def test_an_interrupted_search_overwrite_leaves_the_old_results(tmp_path, toy_seeds):
+    levers = _file(tmp_path, "levers.toml", LEVERS.replace("budget = 8", "budget = 4"))
+    out = tmp_path / "s"
+    quiet = dict(executor="serial", progress=False, log=lambda m: None)
+    search_run(levers, out=out, func_kwargs={"seeds_path": toy_seeds}, **quiet)
+    old = {f.name: f.read_bytes() for f in out.glob("*.*")}
+    log = tmp_path / "log"
+    log.mkdir()
+    (log / "stop_after").write_text("7")
+    kw = dict(out=out, members=3, overwrite=True, chunk_size=1, func=dh.logged,
+              func_kwargs={"seeds_path": toy_seeds, "log_dir": str(log)}, **quiet)
+    with pytest.raises(KeyboardInterrupt):
+        search_run(levers, **kw)
+    assert {f.name: f.read_bytes() for f in out.glob("*.*")} == old  # the old search, untouched
+    (log / "stop_after").unlink()
+    res = search_run(levers, **kw)  # resumes the overwrite, then swaps it in
+    assert res.out == out and len(res.spec.members) == 3 and (out / "search.md").is_file()
+    assert pd.read_csv(out / "ensemble.csv").shape[0] == 3
+    assert not (tmp_path / ".s.overwrite").exists()

@@ -44,7 +44,7 @@ def test_the_readme_examples_parse_and_each_batch_has_its_own_out():
     """The README's commands are valid (options and --set parameters), and every example that asks for
     something other than the defaults writes its own --out (a folder holds one batch)."""
     from commissim.experiments.cli import build_parser
-    from commissim.experiments.cli.options import parse_set
+    from commissim.experiments.cli.options import parse_set, parse_set_grid
 
     commands = _readme_commands()
     assert len(commands) >= 8
@@ -52,7 +52,10 @@ def test_the_readme_examples_parse_and_each_batch_has_its_own_out():
     for argv in commands:
         args = build_parser(argv[0]).parse_args(argv)
         if getattr(args, "set", None) or getattr(args, "set_", None):
-            parse_set(getattr(args, "set", None) or args.set_)  # every parameter named exists, in range
+            if argv[0] == "compare":  # compare runs grids: --set NAME=V1,V2
+                parse_set_grid(args.set_)
+            else:
+                parse_set(getattr(args, "set", None) or args.set_)  # every parameter named exists, in range
         if argv[0] not in ("run", "compare", "sweep") or getattr(args, "analyse_only", None):
             continue
         assert args.out, f"no --out: commissim {' '.join(argv)}"

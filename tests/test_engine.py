@@ -81,9 +81,14 @@ def test_more_replicates_extend_a_folder_running_only_the_new_runs(tmp_path):
     m = json.loads((tmp_path / "e" / "manifest.json").read_text())
     assert m["config"]["replicates"] == 5 and m["extended"][0]["replicates_from"] == 2
     assert all(len(d["seeds"]) == 5 for d in m["design"])
-    # fewer replicates than the folder holds: refused, naming both numbers
-    with pytest.raises(BatchConfigError, match="holds 5 seeds per design point and 3 were asked for"):
-        _batch(tmp_path / "e", replicates=3)
+    # fewer replicates than the folder holds: nothing runs, the folder is reported on as it is, and says so
+    said = []
+    fewer = _batch(tmp_path / "e", replicates=3, log=said.append)
+    assert (fewer.n_runs, fewer.n_done, fewer.n_skipped) == (10, 10, 10)
+    assert any("holds 5 seeds per design point and 3 were asked for: reporting on all 5" in m for m in said), said
+    m = json.loads((tmp_path / "e" / "manifest.json").read_text())
+    assert m["config"]["replicates"] == 5 and m["replicates_asked"] == 3
+    assert len(load_results(tmp_path / "e").summaries) == 10
     # anything else changed as well: still another batch
     with pytest.raises(BatchConfigError, match="different batch"):
         _batch(tmp_path / "e", replicates=6, years=3)
@@ -337,3 +342,43 @@ def test_bad_input_data_stops_the_batch_before_anything_is_written(tmp_path, toy
     assert not out.exists() or not any(out.iterdir())
     res = _batch(out, func=simulate, func_kwargs={"seeds_path": toy_seeds}, executor="processes", workers=2)
     assert res.n_done == 6 and res.n_failed == 0
+
+
+def test_interrupted_overwrite_leaves_the_old_results_and_resumes(tmp_path):
+    """--overwrite builds the new batch beside the old one: a Ctrl-C part-way leaves the old folder as it
+    was; the same call again resumes the overwrite and swaps it in only when it is complete."""
+    out = tmp_path / "a"
+    _batch(out)
+    (out / "report.md").write_text("old report")
+    (out / "notes.txt").write_text("mine")
+    old = {f.name: f.read_bytes() for f in out.glob("*.*")}
+    counter = tmp_path / "count"
+    counter.write_text("")
+    kw = dict(func=h.interrupt_after, func_kwargs={"counter_file": str(counter), "limit": 3}, years=3,
+              overwrite=True, derived=("report.md",))
+    with pytest.raises(KeyboardInterrupt):
+        _batch(out, **kw)
+    assert {f.name: f.read_bytes() for f in out.glob("*.*")} == old  # the old results, untouched
+    assert json.loads((out / "manifest.json").read_text())["config"]["years"] == 2
+    staging = tmp_path / ".a.overwrite"
+    assert staging.is_dir()  # the new batch's finished runs are kept beside it
+    counter.unlink()  # no more interruptions
+    said = []
+    res = _batch(out, **{**kw, "log": said.append})
+    assert res.out == out and res.n_done == 6 and res.n_skipped >= 1  # resumed, not restarted
+    assert not staging.exists() and not list(tmp_path.glob(".a.old-*"))
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["config"]["years"] == 3 and m["status"] == "complete"
+    assert set(load_results(out).series["round"]) == {0, 1, 2, 3}
+    assert not (out / "report.md").exists()  # a derived file of the old batch is not carried over
+    assert (out / "notes.txt").read_text() == "mine"  # a file no batch writes is kept
+
+
+def test_overwrite_whose_first_run_fails_leaves_nothing_beside(tmp_path):
+    out = tmp_path / "a"
+    _batch(out)
+    before = (out / "summaries.csv").read_bytes()
+    with pytest.raises(BatchConfigError, match="growth_cpa"):
+        _batch(out, design=[{"scenario": "nhse_direct", "growth_cpa": 1}], overwrite=True)
+    assert (out / "summaries.csv").read_bytes() == before
+    assert not (tmp_path / ".a.overwrite").exists()

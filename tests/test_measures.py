@@ -10,7 +10,8 @@ from commissim.model.simulation import simulate
 
 def test_the_registry_is_what_a_run_returns(toy_seeds):
     out = simulate("full_delegation", years=2, rng=1, series=True, seeds_path=toy_seeds)
-    assert [k for k in out if k not in ("scenario", "years", "series", "provider_income_change", "icb_measures")] == \
+    assert [k for k in out if k not in ("scenario", "years", "series", "provider_income_change", "icb_measures",
+                                        "provider_measures")] == \
         list(SUMMARY_MEASURES)
     assert list(out["series"]) == list(SERIES_MEASURES)
     assert all(len(v) == 3 for v in out["series"].values())

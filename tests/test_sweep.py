@@ -115,7 +115,9 @@ def test_headline_config_is_valid():
     assert "providers_destabilised" in spec.outcomes and spec.seeds >= 1 and spec.years == 10
     names = {p.name for p in spec.params}
     assert len(spec.params) >= 10 and {"system_weight", "funding_growth", "referral_shift"} <= names
-    assert "ringfence" not in names  # a structural switch, compared by scenario files, not sampled
+    # The ring-fence regime is a structural switch the sources do not settle: swept as levels (issue 16).
+    rf = next(p for p in spec.params if p.name == "ringfence")
+    assert list(rf.levels) == ["hard", "soft", "none"]
 
 
 # --------------------------------------------------------------------------- the mapping

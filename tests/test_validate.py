@@ -13,6 +13,14 @@ def test_validate_writes_the_table_figure_and_report(tmp_path, capsys):
     assert rc == 0  # every calibration fact passes
     printed = capsys.readouterr().out
     assert "calibration (fitted or by construction)" in printed and "validation (not fitted)" in printed
+    # every number with its unit (money as £...bn/m, shares as %), and no fact name cut mid-word
+    rows = [line for line in printed.splitlines() if line.startswith(("  pass", "  FAIL", "  fail"))]
+    assert rows and any("£" in line and "bn" in line for line in rows) and any("%" in line for line in rows)
+    facts = set(pd.read_csv(out / "validation.csv").fact)
+    for line in rows:
+        shown = line[8:78].rstrip()
+        assert shown in facts or (shown.endswith("…") and any(f.startswith(shown[:-1].rstrip()) and
+                                                              f[len(shown[:-1].rstrip())] == " " for f in facts)), line
     df = pd.read_csv(out / "validation.csv")
     assert set(df.table) == {"calibration", "validation"}
     cal = df[df.table == "calibration"]

@@ -23,7 +23,7 @@ from .engine import BatchResult, plan_batch, run_batch
 from .executors import EXECUTORS, open_executor
 from .manifest import MANIFEST_NAME, git_commit, package_versions
 from .runner import Runner, VectorOutput
-from .store import Results, consolidate, load_results
+from .store import Results, consolidate, load_results, staging_folder
 
 __all__ = [
     "run_batch",
@@ -38,6 +38,7 @@ __all__ = [
     "EXECUTORS",
     "load_results",
     "Results",
+    "staging_folder",
     "consolidate",
     "MANIFEST_NAME",
     "git_commit",

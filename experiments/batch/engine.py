@@ -11,7 +11,10 @@ and the manifest (:mod:`.manifest`) completed.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
+import json
 import math
+import shutil
 import sys
 import time
 import traceback
@@ -35,9 +38,9 @@ from .design import (
     run_seed,
 )
 from .executors import OpenExecutor, open_executor
-from .manifest import FORMAT_VERSION, config_hash, git_commit, package_versions, write_manifest
+from .manifest import FORMAT_VERSION, MANIFEST_NAME, config_hash, git_commit, package_versions, write_manifest
 from .runner import Runner
-from .store import PARTS, consolidate, prepare_folder, scan_parts, write_chunk
+from .store import PARTS, consolidate, prepare_folder, scan_parts, staging_folder, swap_in, write_chunk
 from .tables import failures_table, table_names, to_ipc
 from .worker import ChunkResult, Task, failure_record, now, run_chunk
 
@@ -364,8 +367,12 @@ def run_batch(
         The key each design point's seeds are drawn from instead of its point id (repeats
         allowed): points with the same key run on the same seeds (common random numbers).
     overwrite:
-        Replace an existing results folder instead of resuming it. A folder of the same batch
-        with fewer ``replicates`` is extended: only the new replicates run.
+        Replace an existing results folder instead of resuming it: the new batch is built in a
+        hidden folder beside it (:func:`~.store.staging_folder`) and swapped in only when it is
+        complete, so an interrupted overwrite leaves the old results as they were (and the same
+        call resumes the overwrite). A folder of the same batch with fewer ``replicates`` is
+        extended (only the new replicates run); one with more is reported on as it is, with all
+        its replicates (said in the log and recorded as ``replicates_asked`` in the manifest).
     derived:
         Files and folders the caller makes from the results (e.g. a report, ``figures``):
         removed with the results when the folder is overwritten.
@@ -381,11 +388,65 @@ def run_batch(
     """
     t_start = time.perf_counter()
     say = log or (lambda msg: print(msg, file=sys.stderr))
-    plan = plan_batch(design, runner=runner, out=out, replicates=replicates, years=years, root_seed=root_seed,
-                      series=series, chunk_size=chunk_size, point_ids=point_ids, label=label, meta=meta,
-                      derived=derived, common_seeds=common_seeds, seed_keys=seed_keys)
+    args = dict(runner=runner, out=out, years=years, root_seed=root_seed, series=series, chunk_size=chunk_size,
+                point_ids=point_ids, label=label, derived=derived, common_seeds=common_seeds, seed_keys=seed_keys)
+    plan = plan_batch(design, replicates=replicates, meta=meta, **args)
     fingerprint = runner.fingerprint() if runner.fingerprint else None
-    old = _open_folder(plan, overwrite, fingerprint)
+    final_out = plan.out
+    staging = None
+    if overwrite and (final_out / MANIFEST_NAME).is_file():
+        # Build the new batch beside the old one; the old results are replaced only when it is complete.
+        staging = staging_folder(final_out)
+        _drop_stale_staging(staging, plan, fingerprint)
+        say(f"{plan.label}: --overwrite: the new batch is built in {staging} and replaces {final_out} only when it "
+            "is complete (an interruption leaves the old results as they are)")
+        plan = dataclasses.replace(plan, out=staging)
+        old = _open_folder(plan, False, fingerprint)
+    else:
+        old = _open_folder(plan, overwrite, fingerprint)
+    if old and "holding_more" in old:
+        held = old["holding_more"]
+        say(f"{plan.label}: {plan.out} holds {held} seeds per design point and {replicates} were asked for: reporting "
+            f"on all {held} (choose another {option('out')} for a batch of {replicates})")
+        plan = plan_batch(design, replicates=held, meta={**(meta or {}), "replicates_asked": replicates},
+                          **{**args, "out": plan.out})
+        old = _open_folder(plan, False, fingerprint)
+    try:
+        result = _execute(plan, old, fingerprint, executor, workers, scheduler, progress, say, t_start)
+    except BaseException:
+        if staging is not None:
+            if not scan_parts(staging / PARTS)[0]:
+                shutil.rmtree(staging, ignore_errors=True)  # nothing finished: nothing to resume
+            else:
+                say(f"{plan.label}: interrupted: {final_out} still holds the old results; the new batch's finished "
+                    f"runs are kept in {staging} (run the same command again to resume the overwrite)")
+        raise
+    if staging is not None:
+        swap_in(staging, final_out, (MANIFEST_NAME, PARTS, *(f"{t}.{x}" for t in (*plan.tables, "failures")
+                                                              for x in ("parquet", "csv")), *plan.derived))
+        result.out = final_out
+    if result.n_failed:
+        say(result.failure_summary())
+    return result
+
+
+def _drop_stale_staging(staging: Path, plan: Plan, fingerprint: str | None) -> None:
+    """Remove an overwrite's staging folder that holds another batch (an interrupted overwrite of the
+    same batch is resumed)."""
+    if not staging.exists():
+        return
+    try:
+        m = json.loads((staging / MANIFEST_NAME).read_text())
+    except (OSError, json.JSONDecodeError):
+        m = {}
+    if m.get("config_hash") != plan.config_hash or m.get("fingerprint") not in (None, fingerprint):
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _execute(plan: Plan, old: dict | None, fingerprint: str | None, executor: Any, workers: int | None,
+             scheduler: str | None, progress: bool | None, say: Callable[[str], None], t_start: float) -> BatchResult:
+    """Run the pending runs of a prepared folder and consolidate it."""
+    runner = plan.runner
     parts = plan.out / PARTS
     ok_before, failed_before = scan_parts(parts)
     pending = [run for run in plan.runs if run.run_id not in ok_before]
@@ -414,7 +475,4 @@ def run_batch(
                             counts={"runs": len(plan.runs), "done": len(ok_now), "failed": len(failed_now)})
             write_manifest(plan.out, manifest)
             raise
-    result = _finish(plan, manifest, len(ok_before), t_start)
-    if result.n_failed:
-        say(result.failure_summary())
-    return result
+    return _finish(plan, manifest, len(ok_before), t_start)

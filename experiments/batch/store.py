@@ -28,7 +28,7 @@ from .manifest import MANIFEST_NAME, describe_diff
 from .tables import conform, ipc_schema, read_ipc, unified_schema
 
 __all__ = ["Results", "load_results", "consolidate", "prepare_folder", "scan_parts", "write_chunk",
-           "clear_files", "PARTS"]
+           "clear_files", "PARTS", "staging_folder", "holds_results", "swap_in"]
 
 PARTS = "parts"
 DONE = "_done"
@@ -88,15 +88,44 @@ def prepare_folder(out: Path, config: dict, config_hash: str, overwrite: bool, t
     if extend_hash is not None and old.get("extend_hash") == extend_hash and old_reps is not None:
         if new_reps > old_reps:
             return {**old, "extending_from": old_reps}
-        raise BatchConfigError(
-            f"results folder '{out}' holds {old_reps} seeds per design point and {new_reps} were asked for; "
-            f"ask for {old_reps} (or more: extra seeds extend the folder and only the new runs run), or choose "
-            f"another folder with {option('out')}"
-        )
+        # More seeds than asked for: the folder is reported on as it is (the caller says so).
+        return {**old, "holding_more": old_reps}
     raise BatchConfigError(
         f"results folder '{out}' holds a different batch ({describe_diff(old.get('config', {}), old, config)}); "
         f"choose another folder with {option('out')}, or pass {option('overwrite')} to replace it"
     )
+
+
+def staging_folder(out: Path) -> Path:
+    """Where ``--overwrite`` builds the new batch: a hidden folder beside ``out`` (same file system,
+    so the finished batch is moved into place by a rename)."""
+    out = Path(out)
+    return out.with_name(f".{out.name}.overwrite")
+
+
+def holds_results(out: Path) -> bool:
+    """``out`` exists and holds something (the old results an overwrite must not lose)."""
+    out = Path(out)
+    return out.is_dir() and any(out.iterdir())
+
+
+def swap_in(staging: Path, out: Path, batch_names: tuple[str, ...]) -> None:
+    """Replace ``out`` by the finished batch in ``staging``: two renames, then the old folder is removed.
+
+    Files of the old folder that no batch writes (not in ``batch_names``, not in the new folder)
+    are moved into the new one, so an overwrite replaces results, never someone's notes.
+    """
+    trash = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+    out.rename(trash)
+    try:
+        staging.rename(out)
+    except BaseException:
+        trash.rename(out)  # put the old results back
+        raise
+    for f in trash.iterdir():
+        if f.name not in batch_names and not (out / f.name).exists():
+            f.rename(out / f.name)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def check_writable(out: Path) -> None:

@@ -19,6 +19,11 @@ __all__ = ["COMMANDS", "build_parser", "main", "version", "commands_text"]
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "scenarios": ("commissim.experiments.cli.scenarios", "list the named scenarios with description and source"),
+    "params": ("commissim.experiments.cli.params",
+               "list the model's parameters: name, default, allowed range, when read, doc and source"),
+    "measures": ("commissim.experiments.cli.measures",
+                 "list the model's measures: name, unit, kind, resolution (smallest difference that matters), "
+                 "definition"),
     "run": ("commissim.experiments.cli.run", "run one scenario; write its tables, a figure and a map under results/"),
     "compare": ("commissim.experiments.cli.compare", "run every scenario for many seeds and write a results folder"),
     "sweep": ("commissim.experiments.cli.sweep", "sensitivity sweep (SALib) on local processes or a Dask cluster"),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 
 from ..compare.comparison import DEFAULT_DRAWS, DEFAULT_OUT, DEFAULT_ROOT_SEED, DEFAULT_SEEDS, DEFAULT_YEARS
-from .options import add_executor_options, command_line, examples, non_negative_int, parse_set, positive_int
+from .options import add_executor_options, command_line, examples, non_negative_int, parse_set_grid, positive_int
 
 # Options that do not change what is run (left out of the recorded command line).
 NOT_RECORDED = ("overwrite", "no_progress")
@@ -24,6 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     examples(parser, "commissim compare",
              "commissim compare --scenarios nhse_direct,full_delegation --seeds 10 --years 5",
              "commissim compare --set funding_growth=0.03 --out results/compare_growth3 --workers 4",
+             "commissim compare --scenarios nhse_direct,full_delegation --set system_weight=0,5,10 --seeds 10",
              "commissim compare --executor dask --workers 8")
     parser.add_argument("--scenarios", metavar="A,B,C",
                         help="comma-separated scenario names or scenario .toml files (default: every named "
@@ -37,8 +38,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="FOLDER",
                         help=f"results folder (default {DEFAULT_OUT}); an existing one is resumed")
     add_executor_options(parser)
-    parser.add_argument("--set", dest="set_", action="append", default=[], metavar="NAME=VALUE",
-                        help="parameter override for every scenario (repeatable), e.g. --set system_weight=10")
+    parser.add_argument("--set", dest="set_", action="append", default=[], metavar="NAME=VALUE[,VALUE...]",
+                        help="parameter override for every scenario (repeatable), e.g. --set system_weight=10; "
+                             "several values (--set system_weight=5,10 --set growth_cap=0.3,0.6) run every "
+                             "combination for every scenario, as BehaviorSpace does")
     parser.add_argument("--posterior", metavar="DIR",
                         help="run every scenario over draws from a 'commissim calibrate' folder's posterior, crossed "
                              "with the seeds (the same draws and seeds in every scenario)")
@@ -52,21 +55,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..batch import load_results
     from ..compare import compare
-    from ..compare.differences import posterior_pairs
+    from ..compare.figures import relabel
+    from ..compare.findings import findings, plain
     from ..compare.report import headline_text
     from ..errors import UserError
 
     if args.draws is not None and not args.posterior:
         raise UserError("--draws needs --posterior DIR (the calibration folder to draw from)")
+    single, grid = parse_set_grid(args.set_)
     out = compare(
-        posterior=args.posterior, draws=args.draws or DEFAULT_DRAWS, scenarios=args.scenarios, seeds=args.seeds, years=args.years, root_seed=args.root_seed, out=args.out,
-        workers=args.workers, executor=args.executor, scheduler=args.scheduler, parameters=parse_set(args.set_),
+        posterior=args.posterior, draws=args.draws or DEFAULT_DRAWS,
+        scenarios=args.scenarios, seeds=args.seeds, years=args.years, root_seed=args.root_seed, out=args.out,
+        workers=args.workers, executor=args.executor, scheduler=args.scheduler, parameters=single, grid=grid,
         overwrite=args.overwrite, progress=False if args.no_progress else None,
         command=command_line(args, NOT_RECORDED),
     )
     res = load_results(out, series=False, providers=False)
     print(f"results: {out}")
     if not res.summaries.empty:
-        print(headline_text(posterior_pairs(res.summaries, res.manifest), res.manifest, markdown=False))
+        print(headline_text(relabel(res.summaries, res.manifest), res.manifest, markdown=False))
     print(f"report: {out / 'report.md'}")
+    found = findings(out)
+    if found:
+        print("findings:")
+        for f in found:
+            print(f"  - {plain(f)}")
     return 1 if res.manifest.get("counts", {}).get("failed", 0) else 0

@@ -11,7 +11,7 @@ from typing import Any
 from ..batch import EXECUTORS
 from ..errors import UserError, rethrow
 
-__all__ = ["int_at_least", "positive_int", "non_negative_int", "parse_set", "add_executor_options",
+__all__ = ["int_at_least", "positive_int", "non_negative_int", "parse_set", "parse_set_grid", "add_executor_options",
            "command_line", "examples"]
 
 
@@ -51,6 +51,9 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
             raise UserError(f"--set {item!r}: expected NAME=VALUE, e.g. --set system_weight=10")
         spec = PARAM_BY_NAME.get(name)
         value: Any = text
+        if "," in text:
+            raise UserError(f"--set {name}={text}: several values are a grid; this command takes one value "
+                            f"(commissim compare runs grids: --set {name}={text})")
         if spec is not None and spec.kind in ("float", "int"):
             try:
                 value = float(text)
@@ -64,6 +67,30 @@ def parse_set(items: Sequence[str] | None) -> dict[str, Any]:
         raw[name] = value
     with rethrow(UserError):
         return validate_parameters(raw, where="--set")
+
+
+def parse_set_grid(items: Sequence[str] | None) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """``--set NAME=V`` and ``--set NAME=V1,V2,V3`` -> (single values, grid of several values).
+
+    Each value is converted and checked like :func:`parse_set`; a parameter with several values
+    is a grid dimension (every combination of the dimensions is run)."""
+    single: list[str] = []
+    grid: dict[str, list[Any]] = {}
+    seen: set[str] = set()
+    for item in items or ():
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if name in seen:
+            raise UserError(f"--set {name} is given twice; give it once (several values: --set {name}=V1,V2,V3)")
+        seen.add(name)
+        parts = [t.strip() for t in text.split(",")] if sep else [text]
+        if len(parts) <= 1:
+            single.append(item)
+            continue
+        if any(not t for t in parts):
+            raise UserError(f"--set {item!r}: an empty value; expected NAME=V1,V2,V3, e.g. --set system_weight=5,10")
+        grid[name] = [parse_set([f"{name}={t}"])[name] for t in parts]
+    return parse_set(single), grid
 
 
 def examples(parser: argparse.ArgumentParser, *lines: str) -> None:

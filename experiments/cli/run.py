@@ -3,7 +3,7 @@
     commissim run --scenario full_delegation --years 10 --seed 1 --set system_weight=10
 
 Writes ``results/run-<scenario>-seed<seed>/``: ``series.csv`` (one row per
-financial year, every model reporter), ``providers.csv`` (end-of-run provider
+financial year, every model reporter; money in £m, named ``<measure>_gbp_m``), ``providers.csv`` (end-of-run provider
 state), ``icbs.csv`` (end-of-run ICB map measures), ``summary.json``, ``run.png``
 (four measures over the financial years), ``map.png`` (an ICB measure as a
 choropleth, providers on top, the most at risk labelled) and ``manifest.json``.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -61,7 +62,50 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a model parameter")
     parser.add_argument("--map", choices=tuple(MAP_CHOICES), default="access_rate",
                         help="the ICB measure map.png shows (default access_rate)")
-    parser.add_argument("--out", default=None, help="output folder (default results/run-<scenario>-seed<seed>)")
+    parser.add_argument("--out", default=None, help="output folder (default results/run-<scenario>-seed<seed>); "
+                        "a folder holding a different run is refused")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a folder holding a different run (the new run is written beside it and "
+                             "swapped in when complete)")
+
+
+# What ``commissim run`` writes in its folder (a folder holding these and a run's manifest is a run folder).
+RUN_FILES = ("series.csv", "providers.csv", "icbs.csv", "summary.json", "run.png", "map.png", "manifest.json")
+
+
+def _identity(manifest: dict) -> dict:
+    """What makes a run this run: scenario, overrides, seed, years (the map drawn is not part of it)."""
+    return {"scenario": manifest.get("scenario_source") or manifest.get("scenario"),
+            "parameters": manifest.get("user_parameters") or {}, "seed": manifest.get("seed"),
+            "years": manifest.get("years")}
+
+
+def check_run_folder(out: Path, identity: dict, overwrite: bool) -> bool:
+    """Refuse, in one line, an ``--out`` that holds something other than this same run; return True
+    when the folder must be replaced (``--overwrite`` over a different run)."""
+    try:
+        if not out.is_dir() or not any(out.iterdir()):
+            return False
+    except OSError:  # a path the system cannot hold: check_output_folder says why, in one line
+        return False
+    try:
+        old = json.loads((out / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        old = None
+    if old is None or old.get("command") != "commissim run":
+        what = "a results folder of another command" if old is not None else "files but no run's manifest.json"
+        if overwrite and old is not None:
+            return True
+        raise UserError(f"--out {out}: the folder holds {what}; choose a new or empty folder with --out"
+                        + (", or pass --overwrite to replace it" if old is not None else ""))
+    was = _identity(old)
+    if was == identity:
+        return False  # the same run again: its files are rewritten (the same numbers)
+    if overwrite:
+        return True
+    diff = "; ".join(f"{k} {was[k]!r} -> {identity[k]!r}" for k in identity if was[k] != identity[k])
+    raise UserError(f"--out {out}: the folder holds a different run ({diff}); choose another folder with --out, "
+                    "or pass --overwrite to replace it")
 
 
 def run_title(model, seed: int, params: dict) -> str:
@@ -110,12 +154,20 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import atomic
     from ..batch import git_commit, package_versions
+    from ..batch.store import staging_folder, swap_in
+    from ..model_runs import money_in_one_unit
 
     if args.years > MAX_YEARS:  # argparse already refuses negative years
         raise UserError(f"--years {args.years}: allowed 0 to {MAX_YEARS}")
     params = parse_set(args.set)
     scen = load_scenario(args.scenario)
-    out = Path(args.out or f"results/run-{scen.name}-seed{args.seed}")
+    final_out = Path(args.out or f"results/run-{scen.name}-seed{args.seed}")
+    identity = {"scenario": scen.path or scen.name, "parameters": params, "seed": args.seed, "years": args.years}
+    replace = check_run_folder(final_out, json.loads(json.dumps(identity, default=str)),
+                               getattr(args, "overwrite", False))
+    out = staging_folder(final_out) if replace else final_out
+    if replace and out.exists():
+        shutil.rmtree(out)
     atomic.check_output_folder(out)  # before the run: an unwritable --out stops here, in one line
     for warning in changes_after(scen, BASE_YEAR + args.years, overridden=params):
         print(f"commissim run: warning: {warning}", file=sys.stderr)
@@ -127,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     series = model.datacollector.get_model_vars_dataframe()
     series.insert(0, "financial_year", [fy_label(BASE_YEAR + int(t)) for t in series.index])
     series.index.name = "round"
-    atomic.write_text(out / "series.csv", series.to_csv())
+    atomic.write_text(out / "series.csv", money_in_one_unit(series).to_csv())  # one money unit: £m
     atomic.write_text(out / "providers.csv", provider_table(model).to_csv(index=False))
     icb = icb_values(model, base)
     icbs = pd.DataFrame({"icb_code": model.data.icb_code, "icb": model.data.icb_short,
@@ -152,6 +204,9 @@ def run(args: argparse.Namespace) -> int:
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     atomic.write_text(out / "manifest.json", json.dumps(manifest, indent=2, default=str))
+    if replace:  # the new run is complete: it replaces the old one
+        swap_in(out, final_out, RUN_FILES)
+        out = final_out
     print(f"{title} -> {out}/")
     for key in PRINTED:
         m = MEASURE_BY_NAME[key]

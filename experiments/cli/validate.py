@@ -10,6 +10,7 @@ Prints the table and writes ``results/validate/validation.md``, ``validation.csv
 from __future__ import annotations
 
 import argparse
+import textwrap
 
 from .options import add_executor_options, command_line, non_negative_int, positive_int
 
@@ -40,12 +41,13 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ..errors import UserError
-    from ..validate import DEFAULT_DRAWS, DEFAULT_SEEDS, validate
+    from ..validate import DEFAULT_DRAWS, DEFAULT_SEEDS, validate, with_unit
 
     if args.draws is not None and not args.posterior:
         raise UserError("--draws needs --posterior DIR (the calibration folder to draw from)")
     seeds = args.seeds or (1 if args.posterior else DEFAULT_SEEDS)
-    out = validate(seeds=seeds, posterior=args.posterior, draws=args.draws or DEFAULT_DRAWS, out=args.out, root_seed=args.root_seed, workers=args.workers,
+    out = validate(seeds=seeds, posterior=args.posterior, draws=args.draws or DEFAULT_DRAWS, out=args.out,
+                   root_seed=args.root_seed, workers=args.workers,
                    executor=args.executor, scheduler=args.scheduler, overwrite=args.overwrite,
                    progress=False if args.no_progress else None, command=command_line(args, NOT_RECORDED))
     df = pd.read_csv(out / "validation.csv")
@@ -54,11 +56,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{table} ({'not fitted' if table == 'validation' else 'fitted or by construction'}): "
               f"{int((t.verdict == 'pass').sum())} of {len(t)} pass")
         for _, r in t.iterrows():
-            unit = r["unit"]
-            pct = unit in ("share", "share of income")
-            fmt = (lambda x: f"{x * 100:.2f}%") if pct else (lambda x: f"{x:,.4g}")
-            print(f"  {r['verdict']:4s}  {r['fact'][:70]:70s} {r['year']:8s} model {fmt(r['model_mean']):>10s}"
-                  f"  published {fmt(r['published']):>10s}")
+            unit = "" if pd.isna(r["unit"]) else str(r["unit"])
+            fact = textwrap.shorten(str(r["fact"]), 70, placeholder="…", break_on_hyphens=False)  # never mid-word
+            print(f"  {r['verdict']:4s}  {fact:70s} {str(r['year']):8s} model {with_unit(r['model_mean'], unit):>18s}"
+                  f"  published {with_unit(r['published'], unit):>18s}")
     if args.posterior:
         t = df[df.table == "validation"]
         print(f"\nposterior predictive (90% interval holds the published figure): "

@@ -65,6 +65,7 @@ def server_command(host: str, port: int) -> list[str]:
 def server_env() -> dict[str, str]:
     env = dict(os.environ)
     env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "False"
+    env["SOLARA_THEME_SHOW_BANNER"] = "False"  # the corner banner covered the summary table at 1400 x 900
     return env
 
 

@@ -22,6 +22,7 @@ in an existing folder extends it: only the new replicates run.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -31,7 +32,7 @@ from ..batch import run_batch
 from ..errors import UserError, option, rethrow
 from ..model_runs import late_changes, model_runner
 
-__all__ = ["compare", "resolve_scenarios", "scenario_point_id", "posterior_point_id", "DEFAULT_DRAWS", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
+__all__ = ["compare", "grid_design", "resolve_scenarios", "scenario_point_id", "posterior_point_id", "DEFAULT_DRAWS", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
            "DERIVED"]
 
 DEFAULT_SEEDS = 30
@@ -42,7 +43,7 @@ DEFAULT_DRAWS = 30  # posterior draws per scenario with posterior=
 # Parameters that make a scenario what it is: overriding them for every scenario is refused.
 SCENARIO_DEFINING = frozenset({"arrangement", "delegated_set", "icb_footprint"})
 # What compare writes besides the batch's tables (replaced when the folder is overwritten).
-DERIVED = ("report.md", "figures")
+DERIVED = ("report.md", "figures", "exposure.csv", "exposure_icbs.csv")
 
 
 def scenario_point_id(name: str) -> int:
@@ -102,6 +103,59 @@ def _check_parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
     return params
 
 
+def _check_grid(grid: dict[str, Sequence[Any]] | None, params: dict[str, Any]) -> dict[str, list[Any]]:
+    """A grid (parameter -> values) checked value by value against the registry; every value once."""
+    from commissim.model.params import validate_parameters
+
+    out: dict[str, list[Any]] = {}
+    for name, values in (grid or {}).items():
+        values = list(values) if isinstance(values, (list, tuple)) else [values]
+        if name in params:
+            raise UserError(f"--set {name}: given both as a single value and as a grid; give it once")
+        if name in SCENARIO_DEFINING:
+            _check_parameters({name: values[0]})  # refused, with the reason
+        checked = []
+        for v in values:
+            with rethrow(UserError):
+                checked.append(validate_parameters({name: v}, where="--set")[name])
+        dupes = sorted({str(v) for v in checked if checked.count(v) > 1})
+        if dupes:
+            raise UserError(f"--set {name}: value {', '.join(dupes)} given more than once")
+        out[name] = checked
+    return out
+
+
+def grid_design(names: list[str], ids: list[int], params: dict[str, Any], grid: dict[str, list[Any]]
+                ) -> tuple[list[dict], list[int]]:
+    """The design points: every scenario, or every scenario at every combination of the grid's values
+    (the cartesian product, as BehaviorSpace runs it); each point's id from its scenario and grid values."""
+    if not grid:
+        return [{"scenario": n, **params} for n in names], list(ids)
+    combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+    design, point_ids = [], []
+    for combo in combos:
+        key = ",".join(f"{k}={combo[k]!r}" for k in sorted(combo))
+        for n in names:
+            design.append({"scenario": n, **params, **combo})
+            point_ids.append(scenario_point_id(f"{n}|{key}"))
+    if len(set(point_ids)) != len(point_ids):  # pragma: no cover - a 31-bit hash collision
+        raise UserError("--set: two grid points share a seed index; change a value slightly")
+    return design, point_ids
+
+
+def _csv_in_one_money_unit(out: Path) -> None:
+    """Rewrite ``summaries.csv`` and ``series.csv`` with money in £m, the unit in the column name
+    (``total_spend_gbp_m``); the Parquet files keep the registry's names and units for code."""
+    import pandas as pd
+
+    from .. import atomic
+    from ..model_runs import money_in_one_unit
+
+    for name in ("summaries", "series"):
+        if (out / f"{name}.parquet").is_file():
+            atomic.write_csv(money_in_one_unit(pd.read_parquet(out / f"{name}.parquet")), out / f"{name}.csv")
+
+
 def compare(
     scenarios: str | Sequence[str] | None = None,
     seeds: int = DEFAULT_SEEDS,
@@ -120,6 +174,7 @@ def compare(
     func_kwargs: dict[str, Any] | None = None,
     command: str | None = None,
     log: Callable[[str], None] | None = None,
+    grid: dict[str, Sequence[Any]] | None = None,
     posterior: str | Path | None = None,
     draws: int = DEFAULT_DRAWS,
 ) -> Path:
@@ -127,7 +182,8 @@ def compare(
 
     ``scenarios``: names (a list or ``"a,b,c"``), default every named scenario.
     ``parameters``: overrides applied to every scenario (checked against the model's
-    parameter registry). ``executor``: ``"processes"`` (default, ``workers`` processes),
+    parameter registry). ``grid``: parameter -> values; every scenario runs at every combination
+    (the cartesian product, as NetLogo's BehaviorSpace does), recorded in the manifest and the report. ``executor``: ``"processes"`` (default, ``workers`` processes),
     ``"serial"``, ``"dask"`` (a local Dask cluster of ``workers`` processes), or a
     ``concurrent.futures.Executor`` such as ``distributed.Client(...).get_executor()``;
     ``scheduler="tcp://HOST:8786"`` runs on an existing Dask cluster. ``func``/``func_kwargs``:
@@ -141,17 +197,26 @@ def compare(
     ``parameters`` still win over the draws. The report says so and splits each difference's spread into the
     parameters' and the seeds' shares.
     """
+    from .exposure import write_exposure
     from .figures import make_figures
     from .report import write_report
 
     names, ids = resolve_scenarios(scenarios)
     params = _check_parameters(parameters)
+    grid = _check_grid(grid, params)
     out = Path(out)
     say = log or (lambda msg: print(msg, file=sys.stderr))
-    late_changes(names, years, params, say)
-    design = [{"scenario": n, **params} for n in names]
-    meta: dict[str, Any] = {"command": command, "scenarios": names, "overrides": params}
+    late_changes(names, years, {**params, **grid}, say)
     seed_keys = None
+    if posterior is not None and grid:
+        raise UserError("--posterior and a --set grid: give one (each grid point over every posterior draw is not "
+                        "supported yet); set single values with --set NAME=VALUE")
+    design, ids = grid_design(names, ids, params, grid)
+    meta: dict[str, Any] = {"command": command, "scenarios": names, "overrides": params}
+    if grid:  # only when given: the manifest (and hash) of a comparison without a grid is unchanged
+        meta["grid"] = grid
+        say(f"compare: a grid of {len(design) // len(names)} combinations x {len(names)} scenarios = {len(design)} "
+            f"design points x {seeds} seeds")
     if posterior is not None:
         from ..posterior import load_posterior
 
@@ -171,6 +236,9 @@ def compare(
         scheduler=scheduler, series=True, point_ids=ids, overwrite=overwrite, derived=DERIVED, progress=progress,
         label="compare", meta=meta, log=say, common_seeds=posterior is None, seed_keys=seed_keys,
     )
+    if result.n_done:
+        _csv_in_one_money_unit(out)
+        write_exposure(out)
     if figures and result.n_done:
         make_figures(out, log=say)
     write_report(out)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Difference", "paired_difference", "welch_difference", "reference_scenario", "common_seeds",
+__all__ = ["Difference", "paired_difference", "welch_difference", "reference_scenario", "common_seeds", "verdict",
+           "interval_numbers", "number", "yearly_differences", "VERDICTS",
            "CONFIDENCE", "posterior_pairs", "spread_sources", "DRAW_STRIDE"]
 
 DRAW_STRIDE = 1_000_000  # with --posterior, a run's pairing key is draw * DRAW_STRIDE + replicate
@@ -61,8 +62,9 @@ def posterior_pairs(frame, manifest: dict):
         return frame
     f = frame.copy()
     f["draw"] = f["point"].map({int(k): int(v) for k, v in draw_of.items()})
-    f["seed_replicate"] = f["replicate"]
-    f["replicate"] = f["draw"] * DRAW_STRIDE + f["replicate"]
+    if "replicate" in f.columns:  # a table read without it (e.g. only point and scenario) just gets draw
+        f["seed_replicate"] = f["replicate"]
+        f["replicate"] = f["draw"] * DRAW_STRIDE + f["replicate"]
     return f
 
 
@@ -135,3 +137,127 @@ def paired_difference(summaries, measure: str, scenario: str, ref: str, *, paire
         return Difference(mean, mean, mean, n, True)
     half = _t(n - 1) * se
     return Difference(mean, mean - half, mean + half, n, True)
+
+
+# --------------------------------------------------------------------------- verdicts and their numbers
+VERDICTS = {
+    "same": "the same in every run",
+    "negligible": "negligible (smaller than the measure's resolution)",
+    "higher": "higher",
+    "lower": "lower",
+    "unclear": "no clear difference (the interval includes zero)",
+}
+
+
+def verdict(name: str, d: Difference) -> str:
+    """``same``, ``negligible``, ``higher``, ``lower`` or ``unclear`` for ``d`` of measure ``name``.
+
+    A difference smaller than the measure's resolution (the smallest difference that matters,
+    ``Measure.min_difference`` in the registry, in the unit shown) is negligible whatever its
+    interval; otherwise the verdict is the interval's: higher or lower when it excludes zero.
+    """
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    if d.estimate == 0 and d.low == 0 and d.high == 0:
+        return "same"
+    m = MEASURE_BY_NAME.get(name)
+    scale, res = (m.scale, m.min_difference) if m is not None else (1.0, 0.0)
+    if abs(d.estimate * scale) < res:
+        return "negligible"
+    if d.low > 0:
+        return "higher"
+    if d.high < 0:
+        return "lower"
+    return "unclear"
+
+
+def _format(fmt: str, decimals: int, signed: bool) -> str:
+    import re
+
+    fmt = re.sub(r"\.(\d+)([fe%])", lambda mt: f".{decimals}{mt.group(2)}", fmt)
+    if signed and "+" not in fmt:
+        fmt = fmt.replace("{:", "{:+")
+    return fmt
+
+
+def _looks_zero(text: str) -> bool:
+    return not any(ch in "123456789" for ch in text)
+
+
+def number(name: str, x: float, *, signed: bool = False, decimals: int | None = None) -> str:
+    """The scaled value of measure ``name`` in its format (``decimals`` digits when given); a value that
+    shows as zero is written without a sign."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    m = MEASURE_BY_NAME.get(name)
+    fmt, scale = (m.fmt, m.scale) if m is not None else ("{:.3f}", 1.0)
+    if decimals is not None:
+        fmt = _format(fmt, decimals, signed)
+    elif signed and "+" not in fmt:
+        fmt = fmt.replace("{:", "{:+")
+    text = fmt.format(x * scale)
+    return text.lstrip("+-") if _looks_zero(text) else text
+
+
+def interval_numbers(name: str, d: Difference, max_extra: int = 4) -> tuple[str, str, str]:
+    """(estimate, low, high) as text, with as many digits as it takes for every non-zero number to show
+    as non-zero (at most ``max_extra`` more than the measure's format), so that the printed interval
+    agrees with the verdict: an interval that excludes zero never shows a 0 end."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    m = MEASURE_BY_NAME.get(name)
+    base = m.decimals if m is not None else 3
+    for decimals in range(base, base + max_extra + 1):
+        texts = tuple(number(name, x, signed=True, decimals=decimals) for x in (d.estimate, d.low, d.high))
+        ends_ok = all(not _looks_zero(t) for t, x in zip(texts[1:], (d.low, d.high)) if x != 0)
+        if ends_ok:
+            break
+    return texts
+
+
+def yearly_differences(series, measure: str, scenario: str, ref: str, *, paired: bool = True):
+    """``scenario - ref`` for a measure of the series in every year: a DataFrame with ``round``, ``year``,
+    ``estimate``, ``low``, ``high`` (90% interval) and ``n`` (paired by replicate, or Welch)."""
+    import pandas as pd
+
+    cols = ["replicate", "round", "year", measure]
+    a = series.loc[series["scenario"] == scenario, cols].dropna()
+    b = series.loc[series["scenario"] == ref, cols].dropna()
+    rows = []
+    for (rnd, year), ga in a.groupby(["round", "year"]):
+        gb = b[b["round"] == rnd]
+        if paired:
+            d = paired_difference(pd.concat([ga.assign(scenario="a"), gb.assign(scenario="b")]), measure, "a", "b")
+        else:
+            d = welch_difference(ga[measure].to_numpy(), gb[measure].to_numpy())
+        if d is not None:
+            rows.append({"round": int(rnd), "year": year, "estimate": d.estimate, "low": d.low, "high": d.high,
+                         "n": d.n})
+    return pd.DataFrame(rows, columns=["round", "year", "estimate", "low", "high", "n"])
+
+
+def with_unit(name: str, text: str, *, difference: bool = True) -> str:
+    """A number (as text) with the measure's unit: ``+£25m``, ``-3.5 pp``, ``+0.4 providers``, ``0.061``.
+    Differences of shares and percentage changes are in percentage points (``pp``)."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    m = MEASURE_BY_NAME.get(name)
+    unit = m.unit if m is not None else ""
+    if unit.startswith("£"):
+        sign = text[0] if text[:1] in "+-" else ""
+        return f"{sign}£{text[len(sign):]}{unit[1:]}"
+    if unit.startswith("%"):
+        return f"{text} pp{unit[1:]}" if difference else f"{text}{unit}"
+    return f"{text} {unit}" if unit else text
+
+
+def when(name: str, final_year: str, first_year: str | None = None) -> str:
+    """When a measure's value is: ``in 2032-33`` for a final-year value; ``(2023-24 to 2032-33)`` for a
+    run total or peak (a summary measure whose label says peak, whole run or so far)."""
+    from commissim.model.measures import MEASURE_BY_NAME
+
+    m = MEASURE_BY_NAME.get(name)
+    label = (m.label if m is not None else name).lower()
+    if any(w in label for w in ("peak", "whole run", "so far", "over the run")) or name.startswith("cumulative_"):
+        return f"({first_year} to {final_year})" if first_year else f"(the whole run to {final_year})"
+    return f"in {final_year}"

@@ -36,15 +36,17 @@ import numpy as np
 from .. import atomic
 from ..charts import (
     difference_label,
+    difference_unit,
     include_zero,
     measure,
     overrides_text,
     value_label,
     year_axis,
 )
-from .differences import common_seeds, paired_difference, posterior_pairs, reference_scenario
+from .differences import (common_seeds, paired_difference, posterior_pairs, reference_scenario, verdict, when,
+                          yearly_differences)
 
-__all__ = ["make_figures", "scenario_colours", "scenario_order", "FIGURES", "FOREST_MEASURES", "figure_files",
+__all__ = ["make_figures", "constant_and_duplicate", "scenario_colours", "scenario_order", "relabel", "design_label", "FIGURES", "FOREST_MEASURES", "figure_files",
            "MAP_SCENARIO", "MAP_MEASURE"]
 
 BAND = (0.05, 0.95)
@@ -68,10 +70,33 @@ FIGURES = {
     "providers_destabilised.png": "Providers destabilised over time",
     "access_inequality.png": "Inequality of access between ICBs over time",
     "out_of_area_share.png": "Out-of-area share of spend over time",
+    "exposure_trusts.png": "The most exposed trusts: specialised income and margin against the reference",
     "income_change_distribution.png": "Distribution of provider income change",
     "map_access_difference.png": "Access by ICB: the reference, another scenario and the difference",
 }
 REF_GREY = "#8c8c8c"
+
+
+def constant_and_duplicate(summaries, names) -> tuple[dict[str, float], dict[str, str]]:
+    """Measures with the same value in every run (name -> value), and measures equal to an earlier one in
+    every run (name -> the earlier one's name): they get a line in the report, not a figure of their own."""
+    constant: dict[str, float] = {}
+    duplicate: dict[str, str] = {}
+    kept: list[str] = []
+    for name in names:
+        if name not in summaries.columns:
+            continue
+        col = summaries[name]
+        if col.notna().all() and col.nunique(dropna=False) == 1:
+            constant[name] = float(col.iloc[0])
+            continue
+        twin = next((k for k in kept if np.allclose(summaries[k].to_numpy(dtype=float), col.to_numpy(dtype=float),
+                                                    equal_nan=True, rtol=0, atol=1e-12)), None)
+        if twin is not None:
+            duplicate[name] = twin
+            continue
+        kept.append(name)
+    return constant, duplicate
 
 
 def figure_files(folder: Path) -> list[tuple[str, str]]:
@@ -79,8 +104,33 @@ def figure_files(folder: Path) -> list[tuple[str, str]]:
     figdir = Path(folder) / "figures"
     out = [(f"differences_{m}.png", f"{measure(m).label}: levels and differences")
            for m in FOREST_MEASURES if (figdir / f"differences_{m}.png").is_file()]
+    out += [(f"differences_over_time_{m}.png", f"{measure(m).label}: differences from the reference, year by year")
+            for m in DIFFERENCE_OVER_TIME if (figdir / f"differences_over_time_{m}.png").is_file()]
     out += [(f, t) for f, t in FIGURES.items() if (figdir / f).is_file()]
     return out
+
+
+def design_label(d: dict, manifest: dict) -> str:
+    """A design point's label in tables and figures: its scenario, and the grid values it was run with
+    when the comparison ran a grid (``--set NAME=V1,V2``), e.g. ``full_delegation [system_weight=5]``."""
+    grid = manifest.get("grid") or {}
+    if not grid:
+        return d["scenario"]
+    over = d.get("overrides") or {}
+    vals = ", ".join(f"{k}={over[k]:g}" if isinstance(over.get(k), float) else f"{k}={over.get(k)}" for k in grid)
+    return f"{d['scenario']} [{vals}]"
+
+
+def relabel(df, manifest: dict):
+    """The table with its ``scenario`` column holding design labels (only when the comparison ran a grid); with
+    ``--posterior``, ``replicate`` made the pairing key of a run (its draw and seed) and ``draw`` added."""
+    df = posterior_pairs(df, manifest)
+    if df is None or not manifest.get("grid") or "point" not in df.columns:
+        return df
+    labels = {d["point"]: design_label(d, manifest) for d in manifest.get("design", [])}
+    df = df.copy()
+    df["scenario"] = df["point"].map(labels).fillna(df["scenario"])
+    return df
 
 
 def scenario_colours(manifest: dict) -> dict[str, str]:
@@ -93,6 +143,9 @@ def scenario_colours(manifest: dict) -> dict[str, str]:
 
     palette = matplotlib.colormaps["tab10"].colors + matplotlib.colormaps["Dark2"].colors
     builtin = [s.name for s in list_scenarios()]
+    if manifest.get("grid"):  # a grid: one colour per design point, in design order
+        labels = list(dict.fromkeys(design_label(d, manifest) for d in manifest.get("design", [])))
+        return {lab: matplotlib.colors.to_hex(palette[i % len(palette)]) for i, lab in enumerate(labels)}
     extra = [d["scenario"] for d in manifest.get("design", []) if d["scenario"] not in builtin]
     order = builtin + list(dict.fromkeys(extra))
     return {d["scenario"]: matplotlib.colors.to_hex(palette[order.index(d["scenario"]) % len(palette)])
@@ -104,8 +157,9 @@ def scenario_order(manifest: dict, present) -> list[str]:
     shared by the figures and the report so colours and tables list scenarios alike."""
     order = []
     for d in manifest.get("design", []):
-        if d["scenario"] not in order and d["scenario"] in set(present):
-            order.append(d["scenario"])
+        label = design_label(d, manifest)
+        if label not in order and label in set(present):
+            order.append(label)
     return order + sorted(set(present) - set(order))
 
 
@@ -124,6 +178,7 @@ class _Context:
         self.n_seeds = cfg.get("replicates", "?")
         self.years = cfg.get("years")
         self.final_year = year_label(self.years) if self.years is not None else "the final year"
+        self.first_year = year_label(1) if self.years else None
         self.paired = common_seeds(manifest)
         self.overrides = overrides_text(manifest.get("overrides"))
         self.colours = scenario_colours(manifest)
@@ -135,7 +190,8 @@ class _Context:
 
 
 # --------------------------------------------------------------------------- levels and differences
-def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ctx: _Context, path: Path):
+def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ctx: _Context, path: Path,
+                            twins: list[str] = ()):
     import matplotlib.pyplot as plt
 
     m = measure(name)
@@ -153,7 +209,7 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
         v = data.loc[data["scenario"] == s, name].to_numpy(dtype=float) * m.scale
         c = ctx.colours.get(s, "#555555")
         ax_l.scatter(v, yi + gen.uniform(-0.16, 0.16, len(v)), s=9, color=c, alpha=0.35, lw=0, zorder=2)
-        lo, hi = np.quantile(v, BAND[0], method="nearest"), np.quantile(v, BAND[1], method="nearest")
+        lo, hi = np.quantile(v, BAND[0]), np.quantile(v, BAND[1])  # linear, as in every table and figure
         ax_l.plot([lo, hi], [yi, yi], color=c, lw=2.2, alpha=0.8, zorder=3, solid_capstyle="butt")
         ax_l.scatter([v.mean()], [yi], s=46, color=c, edgecolors="black", linewidths=0.6, zorder=4)
         level_values += [float(v.min()), float(v.max())]
@@ -164,6 +220,7 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
     ax_l.grid(axis="x", alpha=0.3)
 
     diff_values = [0.0]
+    verdicts: dict[int, str] = {}
     for yi, s in zip(y, order):
         if s == ref:
             continue
@@ -175,8 +232,8 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
         ax_d.plot([lo, hi], [yi, yi], color=c, lw=2.0, zorder=3)
         for end in (lo, hi):
             ax_d.plot([end, end], [yi - 0.13, yi + 0.13], color=c, lw=1.4, zorder=3)
-        ax_d.scatter([est], [yi], s=48, zorder=4, edgecolors=c, linewidths=1.5,
-                     color=c if d.clear else "white")
+        ax_d.scatter([est], [yi], s=48, zorder=4, edgecolors=c, linewidths=1.5, color=c)
+        verdicts[yi] = verdict(name, d)
         diff_values += [lo, hi]
     ax_d.axvline(0, color="black", lw=0.9, zorder=1)
     lo, hi = min(diff_values), max(diff_values)
@@ -188,13 +245,18 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
     ax_d.annotate("reference (0)", (0, y[order.index(ref)]), xytext=(-6 if on_right else 6, 0),
                   textcoords="offset points", ha="right" if on_right else "left", va="center", fontsize=9,
                   color="#555555", style="italic")
+    for yi, v in verdicts.items():  # the verdict in words, at the right edge (not a dot's fill)
+        ax_d.annotate(v, (1.0, yi), xycoords=("axes fraction", "data"), xytext=(4, 0), textcoords="offset points",
+                      ha="left", va="center", fontsize=8, color="#333333")
     ax_d.set_xlabel(difference_label(name, ref))
     how = "paired by seed" if ctx.paired else "Welch"
-    ax_d.set_title(f"difference from {ref} ({how}): mean and 90% interval;\nfilled dot: the interval excludes 0",
-                   fontsize=9)
+    ax_d.set_title(f"difference from {ref} ({how}): mean and 90% interval;\nright: the verdict (negligible: below "
+                   f"the resolution, {measure(name).min_difference:g} {measure(name).unit})", fontsize=9)
     ax_d.grid(axis="x", alpha=0.3)
     ax_d.tick_params(axis="y", length=0)
-    fig.suptitle(f"{m.label} in {ctx.final_year}\n{ctx.runs_note()}", fontsize=11, y=1.0)
+    same = (f"\nthe same in every run as: {', '.join(measure(t).label for t in twins)} (drawn once)" if twins else "")
+    fig.suptitle(f"{m.label} {when(name, ctx.final_year, ctx.first_year)}{same}\n{ctx.runs_note()}", fontsize=11,
+                 y=1.0)
     out = _save(fig, path)
     plt.close(fig)
     return out
@@ -207,7 +269,7 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def _small_multiples(panels: list[str], ref: str, draw, *, xlabel: str, ylabel: str, title: str, path: Path,
-                     sharex: bool = True):
+                     sharex: bool = True, symmetric: bool = False):
     """One panel per scenario (the reference's own panel first); ``draw(ax, scenario) -> values``."""
     import matplotlib.pyplot as plt
 
@@ -221,7 +283,11 @@ def _small_multiples(panels: list[str], ref: str, draw, *, xlabel: str, ylabel: 
         ax.grid(alpha=0.3)
     for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
-    include_zero(axes[0, 0], values)
+    if symmetric:  # differences: zero in the middle, never a 1e-14 axis (the values include the resolution)
+        big = max(abs(v) for v in values) if values else 1.0
+        axes[0, 0].set_ylim(-1.08 * big, 1.08 * big)
+    else:
+        include_zero(axes[0, 0], values)
     fig.supxlabel(xlabel, fontsize=10)
     fig.supylabel(ylabel, fontsize=10)
     fig.suptitle(title, fontsize=11)
@@ -313,6 +379,80 @@ def _curve(summaries, order: list[str], ref: str, ctx: _Context, path: Path):
               f"{ref} (grey, dashed)\nline: mean over seeds; band: 5-95% of runs; {note}; {ctx.runs_note()}")
 
 
+# --------------------------------------------------------------------------- differences over time
+# Measures whose paired difference from the reference is drawn year by year (those the results hold).
+DIFFERENCE_OVER_TIME = ("providers_destabilised", "lines_at_risk", "trust_sector_margin", "out_of_area_income_change",
+                        "commissioner_shortfall", "unmet_need_share", "access_gini")
+
+
+def _differences_over_time(series, name: str, order: list[str], ref: str, ctx: _Context, path: Path):
+    """Each scenario's paired difference from the reference in every year, with its 90% interval (band) and
+    the measure's resolution (grey: smaller than the difference that matters)."""
+    m = measure(name)
+    others = [s for s in order if s != ref and (series["scenario"] == s).any()]
+    if not others or not (series["scenario"] == ref).any():
+        return None
+    years = series.drop_duplicates("round").sort_values("round")
+    rounds, labels = years["round"].tolist(), years["year"].tolist()
+    res = m.min_difference
+    tables = {s: yearly_differences(series, name, s, ref, paired=ctx.paired) for s in others}
+
+    def draw(ax, s):
+        t = tables[s]
+        ax.axhspan(-res, res, color="#dddddd", alpha=0.7, lw=0, zorder=0)
+        ax.axhline(0, color="black", lw=0.8, zorder=1)
+        if t.empty:
+            return [0.0]
+        c = ctx.colours.get(s, "#555555")
+        ax.fill_between(t["round"], t["low"] * m.scale, t["high"] * m.scale, color=c, alpha=0.25, lw=0)
+        ax.plot(t["round"], t["estimate"] * m.scale, color=c, lw=1.8, marker="o", ms=2.5)
+        year_axis(ax, rounds, labels, label=False, every=max(1, math.ceil(len(rounds) / 5)), fontsize=7)
+        return [float(t["low"].min() * m.scale), float(t["high"].max() * m.scale), -res, res]
+
+    return _small_multiples(
+        others, ref, draw, xlabel="financial year", ylabel=difference_label(name, ref), path=path, symmetric=True,
+        title=f"{m.label}: each scenario minus {ref}, year by year (paired by seed)\nline: mean difference; band: 90% "
+              f"interval; grey: smaller than the resolution ({res:g} {difference_unit(name)}); {ctx.runs_note()}")
+
+
+# --------------------------------------------------------------------------- exposure by trust
+def _exposure_figure(exp, ref: str, ctx: _Context, path: Path, n: int = 20):
+    """The ``n`` most exposed trusts under the primary arrangement: the difference from the reference in
+    specialised income (£m) and margin (pp of turnover), with 90% intervals."""
+    import matplotlib.pyplot as plt
+
+    from .exposure import primary_scenario, trust_columns
+
+    scenario = primary_scenario(exp)
+    if scenario is None:
+        return None
+    cols = [c for c in trust_columns(exp) if c[0].startswith(("specialised_income", "margin"))]
+    rows = exp[exp["scenario"] == scenario].head(n).iloc[::-1]
+    if rows.empty or not cols:
+        return None
+    fig, axes = plt.subplots(1, len(cols), figsize=(4.2 * len(cols) + 2.5, 0.32 * len(rows) + 1.8), sharey=True,
+                             squeeze=False)
+    y = np.arange(len(rows))
+    c = ctx.colours.get(scenario, "#555555")
+    for ax, (stem, heading, unit, _) in zip(axes[0], cols):
+        est, lo, hi = rows[f"{stem}_diff"].to_numpy(), rows[f"{stem}_low"].to_numpy(), rows[f"{stem}_high"].to_numpy()
+        ax.hlines(y, lo, hi, color=c, lw=2)
+        ax.scatter(est, y, color=c, s=22, zorder=3)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_xlabel(f"{scenario} minus {ref}: {heading}", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        big = max(float(np.nanmax(np.abs(np.concatenate([lo, hi])))), 1e-6)
+        ax.set_xlim(-1.08 * big, 1.08 * big)
+    axes[0, 0].set_yticks(y, [f"{r['trust']} ({r['type']}, {r['host_icb']})" for _, r in rows.iterrows()], fontsize=8)
+    fig.suptitle(f"The {len(rows)} trusts most exposed under {scenario} in {ctx.final_year} (specialised income, "
+                 f"most negative first)\nmean difference from {ref} over paired seeds, 90% interval; every trust in "
+                 f"exposure.csv; {ctx.runs_note()}", fontsize=10)
+    fig.tight_layout()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
 # --------------------------------------------------------------------------- distribution
 def _income_distribution(prov, order: list[str], ctx: _Context, path: Path):
     import matplotlib.pyplot as plt
@@ -327,7 +467,7 @@ def _income_distribution(prov, order: list[str], ctx: _Context, path: Path):
         patch.set_alpha(0.6)
     ax.axvline(0, color="black", lw=0.8)
     ax.invert_yaxis()
-    ax.set_xlabel(f"{measure('income_change_mean').label.split(',')[0]} in {ctx.final_year}, against each "
+    ax.set_xlabel(f"Specialised income change in {ctx.final_year}, against each "
                   "provider's fair-share path (%)")
     ax.set_ylabel("scenario")
     ax.set_title(f"Distribution of provider income change in {ctx.final_year}\nall providers, all seeds pooled; "
@@ -427,32 +567,51 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
             written.append(p)
 
     summ_file = folder / "summaries.parquet"
-    summaries = posterior_pairs(pd.read_parquet(summ_file), manifest) if summ_file.is_file() else None
+    summaries = relabel(pd.read_parquet(summ_file), manifest) if summ_file.is_file() else None
     if summaries is not None and not summaries.empty:
         order = scenario_order(manifest, summaries["scenario"].unique())
         ref = reference_scenario(order)
+        from commissim.model.measures import MEASURE_BY_NAME
+
+        constant, duplicate = constant_and_duplicate(summaries, [n for n in FOREST_MEASURES if n in MEASURE_BY_NAME])
         for name in FOREST_MEASURES:
-            if name in summaries.columns:
-                keep(_levels_and_differences(summaries, name, order, ref, ctx, figdir / f"differences_{name}.png"))
+            if (name in summaries.columns and name in MEASURE_BY_NAME and name not in constant
+                    and name not in duplicate):
+                keep(_levels_and_differences(summaries, name, order, ref, ctx, figdir / f"differences_{name}.png",
+                                             twins=[k for k, v in duplicate.items() if v == name]))
+        for name, value in constant.items():
+            say(f"figures: no figure for {name}: {measure(name).text(value)} in every run (said in the report)")
         keep(_curve(summaries, order, ref, ctx, figdir / "destabilisation_curve.png"))
 
-    series = pd.read_parquet(folder / "series.parquet") if (folder / "series.parquet").is_file() else None
+    series = relabel(pd.read_parquet(folder / "series.parquet"), manifest) \
+        if (folder / "series.parquet").is_file() else None
     if series is not None and not series.empty:
         order = scenario_order(manifest, series["scenario"].unique())
         ref = reference_scenario(order)
+        from commissim.model.measures import MEASURE_BY_NAME
+
         for file, name in BAND_FIGURES.items():
-            if name == "access_gini" and name not in series:
+            if name == "access_gini" and (name not in series or name not in MEASURE_BY_NAME):
                 name = "access_cv"
-            if name not in series:
+            if name not in series or name not in MEASURE_BY_NAME:
                 say(f"figures: skipped {file}: the results hold no '{name}' series")
                 continue
             keep(_over_time(series, name, FIGURES[file].replace(" over time", ""), order, ref, ctx, figdir / file))
+        for name in DIFFERENCE_OVER_TIME:
+            if name in series and name in MEASURE_BY_NAME:  # a measure the results or registry lack: skipped
+                keep(_differences_over_time(series, name, order, ref, ctx, figdir / f"differences_over_time_{name}.png"))
     else:
         say("figures: skipped the time-series figures: no series.parquet (no finished runs with series)")
 
+    exp_file = folder / "exposure.csv"
+    if exp_file.is_file():
+        exp = pd.read_csv(exp_file)
+        if not exp.empty:
+            keep(_exposure_figure(exp, str(exp["reference"].iloc[0]), ctx, figdir / "exposure_trusts.png"))
+
     prov_file = folder / "providers.parquet"
     if prov_file.is_file():
-        prov = pd.read_parquet(prov_file, columns=["scenario", "income_change"])
+        prov = relabel(pd.read_parquet(prov_file, columns=["point", "scenario", "income_change"]), manifest)
         keep(_income_distribution(prov, scenario_order(manifest, prov["scenario"].unique()), ctx,
                                   figdir / "income_change_distribution.png"))
     else:
@@ -460,7 +619,7 @@ def make_figures(folder: str | Path, *, log=None) -> list[Path]:
 
     icb_file = folder / "icbs.parquet"
     if icb_file.is_file():
-        icbs = posterior_pairs(pd.read_parquet(icb_file), manifest)
+        icbs = relabel(pd.read_parquet(icb_file), manifest)
         order = scenario_order(manifest, icbs["scenario"].unique())
         p = _map(icbs, manifest, order, reference_scenario(order), ctx, figdir / "map_access_difference.png")
         if p is None:

@@ -17,9 +17,21 @@ import json
 import math
 from pathlib import Path
 
-from .differences import (Difference, common_seeds, paired_difference, posterior_pairs, reference_scenario,
-                          spread_sources, welch_difference)
-from .figures import figure_files, scenario_order
+from .differences import (
+    VERDICTS,
+    Difference,
+    common_seeds,
+    interval_numbers,
+    paired_difference,
+    reference_scenario,
+    verdict,
+    spread_sources,
+    welch_difference,
+    when,
+    with_unit,
+)
+from .figures import figure_files, relabel, scenario_order
+from .findings import findings
 
 from commissim.model.measures import MEASURE_BY_NAME
 
@@ -44,7 +56,8 @@ CONSOLE_MEASURES = ("providers_destabilised", "trust_sector_margin", "lines_with
 
 
 def _measures(summaries, measures=HEADLINE_MEASURES) -> list[str]:
-    return [m for m in measures if m in summaries.columns]
+    """The measures the results hold and the registry describes (a renamed or removed measure is left out)."""
+    return [m for m in measures if m in summaries.columns and m in MEASURE_BY_NAME]
 
 
 def _curve_measures() -> tuple[str, ...]:
@@ -66,9 +79,8 @@ def summary_table(summaries, manifest: dict, measures=HEADLINE_MEASURES):
             if v.empty:
                 continue
             rows.append({"scenario": scen, "measure": m, "n": len(v), "mean": v.mean(), "sd": v.std(ddof=1),
-                         # nearest: the range shows values runs actually produced (counts stay whole)
-                         "p5": v.quantile(0.05, interpolation="nearest"),
-                         "p95": v.quantile(0.95, interpolation="nearest")})
+                         # the one quantile method of tables and figures (linear interpolation between runs)
+                         "p5": v.quantile(0.05), "p95": v.quantile(0.95)})
     return pd.DataFrame(rows)
 
 
@@ -92,19 +104,28 @@ def signed(m: str, x: float) -> str:
 
 
 def difference_text(m: str, d: Difference) -> str:
-    """``+0.5 (-0.1 to +1.1)``; ``0 (the same in every run)`` when no run differs."""
-    if d.estimate == 0 and d.low == 0 and d.high == 0:
+    """``+0.5 (+0.1 to +1.1), higher``: the estimate, its 90% interval with enough digits to agree with the
+    verdict, and the verdict (``negligible`` below the measure's resolution); ``0 (the same in every run)``
+    when no run differs."""
+    v = verdict(m, d)
+    if v == "same":
         return "0 (the same in every run)"
-    mark = "**" if d.clear else ""
-    return f"{mark}{signed(m, d.estimate)}{mark} ({signed(m, d.low)} to {signed(m, d.high)})"
+    est, lo, hi = interval_numbers(m, d)
+    word = {"unclear": "unclear"}.get(v, v)
+    return f"{est} ({lo} to {hi}), {word}"
 
 
-def _verdict(d: Difference, more: str, fewer: str, ref: str) -> str:
-    if d.low > 0:
+def _verdict(m: str, d: Difference, more: str, fewer: str, ref: str) -> str:
+    v = verdict(m, d)
+    if v == "higher":
         return f"{more} than `{ref}`"
-    if d.high < 0:
+    if v == "lower":
         return f"{fewer} than `{ref}`"
-    return f"no clear difference from `{ref}` (the interval includes zero)"
+    if v == "negligible":
+        res = MEASURE_BY_NAME[m].min_difference
+        _, u_pts = _unit_words(m)
+        return f"negligible (smaller than the {res:g}{u_pts} that matters)"
+    return VERDICTS[v]
 
 
 def _unit_words(m: str) -> tuple[str, str]:
@@ -124,7 +145,7 @@ def differences_table(summaries, manifest: dict, measures) -> str:
     lines = ["| measure | unit | " + f"`{ref}` (mean) | " + " | ".join(f"`{s}` − `{ref}`" for s in others) + " |",
              "|" + "---|" * (len(others) + 3)]
     for m in measures:
-        if m not in summaries.columns:
+        if m not in summaries.columns or m not in MEASURE_BY_NAME:
             continue
         base = summaries.loc[summaries["scenario"] == ref, m].dropna()
         if base.empty:
@@ -152,16 +173,41 @@ def curve_table(summaries, manifest: dict) -> str:
     scenarios = scenario_order(manifest, summaries["scenario"].unique())
     head = "| deficit threshold (% of turnover) | " + " | ".join(f"`{s}`" for s in scenarios) + " |"
     lines = [head, "|" + "---|" * (len(scenarios) + 1)]
-    for x, c in zip(DESTAB_THRESHOLDS, CURVE_MEASURES):
-        if c not in present:
-            continue
+    for label, c in curve_groups(summaries):
+        x = None
         cells = []
         for s in scenarios:
             v = summaries.loc[summaries["scenario"] == s, c].dropna()
-            cells.append("" if v.empty else f"{_fmt(c, v.mean())} ({_fmt(c, v.quantile(0.05, interpolation='nearest'))}"
-                                            f"–{_fmt(c, v.quantile(0.95, interpolation='nearest'))})")
-        lines.append(f"| {x * 100:g}% | " + " | ".join(cells) + " |")
+            cells.append("" if v.empty else f"{_fmt(c, v.mean())} ({_fmt(c, v.quantile(0.05))}"
+                                            f"–{_fmt(c, v.quantile(0.95))})")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def curve_groups(summaries) -> list[tuple[str, str]]:
+    """(threshold label, measure) per row of the destabilisation curve; consecutive thresholds whose counts are
+    the same in every run share one row (``0.5% to 2% (the same in every run)``)."""
+    import numpy as np
+
+    from commissim.model.finance import DESTAB_THRESHOLDS
+    from commissim.model.measures import CURVE_MEASURES
+
+    groups: list[list[tuple[float, str]]] = []
+    for x, c in zip(DESTAB_THRESHOLDS, CURVE_MEASURES):
+        if c not in summaries.columns:
+            continue
+        if groups and np.array_equal(summaries[groups[-1][0][1]].to_numpy(dtype=float),
+                                     summaries[c].to_numpy(dtype=float), equal_nan=True):
+            groups[-1].append((x, c))
+        else:
+            groups.append([(x, c)])
+    out = []
+    for g in groups:
+        first, last = g[0][0], g[-1][0]
+        label = (f"{first * 100:g}%" if len(g) == 1
+                 else f"{first * 100:g}% to {last * 100:g}% (the same in every run)")
+        out.append((label, g[0][1]))
+    return out
 
 
 def _table(summaries, manifest: dict, measures) -> str:
@@ -209,6 +255,8 @@ def headline_text(summaries, manifest: dict, *, markdown: bool = True) -> str:
 
 def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
     """Findings computed from the numbers: ranking and differences from the reference scenario."""
+    from ..model_runs import year_label
+
     out: list[str] = []
     scenarios = scenario_order(manifest, summaries["scenario"].unique())
     if not scenarios:
@@ -224,9 +272,10 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
         ("access_gini", "higher", "lower"),
         ("unmet_need_share", "higher", "lower"),
     ):
-        if m not in summaries.columns:
+        if m not in summaries.columns or m not in MEASURE_BY_NAME:
             continue
         label = MEASURE_BY_NAME[m].label
+        span = when(m, final_year, year_label(1))
         u, u_pts = _unit_words(m)
         means = summaries.groupby("scenario")[m].mean().reindex(scenarios).dropna()
         if means.empty:
@@ -234,10 +283,10 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
         top, low = means.idxmax(), means.idxmin()
         b = base[m].dropna()
         if _fmt(m, means[top]) == _fmt(m, means[low]):
-            out.append(f"**{label}** in {final_year}: {_fmt(m, means[top])}{u} on average under every scenario "
+            out.append(f"**{label}** {span}: {_fmt(m, means[top])}{u} on average under every scenario "
                        "(at the precision shown).")
             continue
-        sent = (f"**{label}** in {final_year}: highest under `{top}` (mean {_fmt(m, means[top])}{u}), "
+        sent = (f"**{label}** {span}: highest under `{top}` (mean {_fmt(m, means[top])}{u}), "
                 f"lowest under `{low}` (mean {_fmt(m, means[low])}{u})")
         if len(scenarios) > 1 and not b.empty:
             sent += f"; `{ref}` (reference) {_fmt(m, b.mean())}{u}."
@@ -253,8 +302,8 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
             if d.estimate == 0 and d.low == 0 and d.high == 0:
                 bullets.append(f"  - `{s}`: the same as `{ref}` in every run")
                 continue
-            bullets.append(f"  - `{s}`: {signed(m, d.estimate)}{u_pts} (90% CI {signed(m, d.low)} to "
-                           f"{signed(m, d.high)}): {_verdict(d, more, fewer, ref)}")
+            est, lo, hi = interval_numbers(m, d)
+            bullets.append(f"  - `{s}`: {with_unit(m, est)} (90% CI {lo} to {hi}): {_verdict(m, d, more, fewer, ref)}")
         out.append(sent + ("\n" + "\n".join(bullets) if bullets else ""))
     return out
 
@@ -282,6 +331,69 @@ def _spread_section(summaries, manifest: dict, ref: str, final_year: str) -> lis
     return [*lines, ""]
 
 
+GLOSSARY_TERMS = (
+    ("reference", "the arrangement every other is compared with: `nhse_direct` (NHS England's regions commission "
+                  "everything, the position before 2023) when it was run, else the first scenario."),
+    ("fair-share path", "the baseline of every income change: a provider's (or all providers') base-year 2022-23 "
+                        "specialised income grown by the tariff's price changes and by the demand growth of its "
+                        "service mix. 0% means income kept pace with prices and demand; -3% means 3% less than that."),
+    ("paired difference", "scenario minus reference for the same seed (common random numbers), averaged over seeds; "
+                          "its 90% interval is a t interval of that mean. It reflects the model's random variation "
+                          "only, not uncertainty in its assumptions."),
+    ("resolution", "the smallest difference in a measure that matters (`commissim measures`); a difference smaller "
+                   "than it is called negligible whatever its interval."),
+    ("5% to 95% of runs", "the range of individual runs (linear interpolation between runs, the same in every table "
+                          "and figure), not an interval of the mean."),
+    ("pp", "percentage points: the difference between two percentages."),
+)
+
+
+def glossary(measures) -> list[str]:
+    """Markdown: the terms the report uses, then each measure shown with its unit, definition and resolution."""
+    out = ["## Glossary", ""]
+    out += [f"- **{term}**: {text}" for term, text in GLOSSARY_TERMS]
+    for name in dict.fromkeys(measures):
+        m = MEASURE_BY_NAME.get(name)
+        if m is None:
+            continue
+        res_unit = ("pp" + m.unit[1:]) if m.unit.startswith("%") else m.unit
+        out.append(f"- **{m.label}** (`{m.name}`, {m.unit or 'index'}; resolution {m.min_difference:g} "
+                   f"{res_unit}".rstrip() + f"): {m.definition}")
+    return out + [""]
+
+
+def _exposure_section(folder: Path, final_year: str) -> list[str]:
+    """Markdown: the most exposed trusts and ICBs under the primary arrangement, and where every one is."""
+    import pandas as pd
+
+    from .exposure import EXPOSURE_FILE, ICB_EXPOSURE_FILE, exposure_table, icb_table, primary_scenario
+
+    exp_file, icb_file = folder / EXPOSURE_FILE, folder / ICB_EXPOSURE_FILE
+    if not exp_file.is_file() and not icb_file.is_file():
+        return []
+    out = [f"## Exposure by trust and by ICB, {final_year}", ""]
+    if exp_file.is_file():
+        exp = pd.read_csv(exp_file)
+        scenario = primary_scenario(exp)
+        if scenario is not None:
+            ref = exp["reference"].iloc[0]
+            out += [f"Each trust under `{scenario}` minus `{ref}`: mean over paired seeds (90% interval), the 15 "
+                    "whose specialised income falls furthest first. Margin in £m and in percentage points of "
+                    "turnover; years on cash support over the run; lines withdrawn by the end. Every trust under "
+                    f"every arrangement: `{EXPOSURE_FILE}`.", "", exposure_table(exp, scenario), ""]
+            if (folder / "figures" / "exposure_trusts.png").is_file():
+                out += ["![The most exposed trusts](figures/exposure_trusts.png)", ""]
+    if icb_file.is_file():
+        icbs = pd.read_csv(icb_file)
+        scenario = primary_scenario(icbs)
+        if scenario is not None:
+            ref = icbs["reference"].iloc[0]
+            out += [f"Each ICB under `{scenario}` minus `{ref}` (percentage points; access in points of England's "
+                    f"rate), the 10 whose spend out of area falls furthest first; every ICB in `{ICB_EXPOSURE_FILE}`.", "",
+                    icb_table(icbs, scenario), ""]
+    return out
+
+
 def write_report(folder: str | Path) -> Path:
     """Write ``report.md`` for a results folder (atomically) and return its path."""
     import pandas as pd
@@ -295,26 +407,34 @@ def write_report(folder: str | Path) -> Path:
     years = cfg.get("years", 0)
     final_year = year_label(years)
     summ_file = folder / "summaries.parquet"
-    summaries = pd.read_parquet(summ_file) if summ_file.is_file() else pd.DataFrame(columns=["scenario"])
-    summaries = posterior_pairs(summaries, manifest)
+    summaries = relabel(pd.read_parquet(summ_file), manifest) if summ_file.is_file() else pd.DataFrame(columns=["scenario"])
     counts = manifest.get("counts", {})
     scenarios = list(dict.fromkeys(d["scenario"] for d in manifest.get("design", [])))
+    grid = manifest.get("grid") or {}
     versions = manifest.get("versions", {})
 
+    found = findings(folder)
     lines = [
         f"# Scenario comparison: {', '.join(scenarios)}",
         "",
+        *(["## Findings", "", *[f"- {f}" for f in found], ""] if found else []),
         "## Configuration",
         "",
         f"- Scenarios: {', '.join(f'`{s}`' for s in scenarios)}",
         (f"- Seeds per scenario: {cfg.get('replicates')}; root seed {cfg.get('root_seed')} "
-         + ("(the same seeds in every scenario: common random numbers; " if cfg.get("common_seeds") else "(")
-         + "per-run seeds in `manifest.json` and `summaries.parquet`)") if not manifest.get("posterior") else
+        + ("(the same seeds in every scenario: common random numbers; " if cfg.get("common_seeds") else "(")
+        + "per-run seeds in `manifest.json` and `summaries.parquet`)"
+        + (f"; {manifest['replicates_asked']} were asked for, and the folder holds {cfg.get('replicates')}, so "
+           f"all {cfg.get('replicates')} are reported" if manifest.get("replicates_asked") else ""))
+        if not manifest.get("posterior") else
         (f"- Runs per scenario: {manifest.get('draws')} posterior draws x {cfg.get('replicates')} seeds; root seed "
          f"{cfg.get('root_seed')} (the same draws and seeds in every scenario, so differences are paired by draw "
          "and seed and carry parameter uncertainty; per-run seeds and parameters in `manifest.json`)"),
         f"- Years: {years} funding rounds, {year_label(0)} (base year) to {final_year}",
         f"- Runs: {counts.get('done', 0)} finished, {counts.get('failed', 0)} failed, of {counts.get('runs', 0)}",
+        *([f"- Grid (every combination of these values, for every scenario, as BehaviorSpace runs it): "
+           + "; ".join(f"`{k}` = {', '.join(map(str, v))}" for k, v in grid.items())
+           + f" ({len(manifest.get('design', []))} design points; the reference is the first)"] if grid else []),
         "- Parameter overrides (every scenario): "
         + (", ".join(f"`{k}={v}`" for k, v in (manifest.get("overrides") or {}).items()) or "none (scenario defaults)"),
         f"- commissim {versions.get('commissim', '?')}, Mesa {versions.get('mesa', '?')}, "
@@ -345,15 +465,18 @@ def write_report(folder: str | Path) -> Path:
             "year (demand grows unevenly across services), so compare scenarios with each other, not with the "
             "base year.",
             "",
-            f"## Headline measures in {final_year}",
+            f"## Headline measures: {final_year}, and run totals and peaks over {year_label(1)} to {final_year}",
             "",
             "Mean over seeds (5% to 95% of runs).",
             "",
             headline_text(summaries, manifest, markdown=True),
             "",
-            f"## Differences from `{ref}` in {final_year}",
+            f"## Differences from `{ref}`: {final_year}, and run totals and peaks over {year_label(1)} to {final_year}",
             "",
-            f"Mean difference from `{ref}` (90% interval); **bold**: the interval excludes zero. Differences of "
+            f"Mean difference from `{ref}` (90% interval) and the verdict: *higher* or *lower* when the interval "
+            "excludes zero; *unclear* when it includes zero; *negligible* when the difference is smaller than the "
+            "measure's resolution (the smallest difference that matters, listed by `commissim measures`), whatever "
+            "its interval. Intervals carry as many digits as it takes to agree with the verdict. Differences of "
             "shares and percentage changes are in percentage points (pp).",
             "",
             differences_table(summaries, manifest, HEADLINE_MEASURES),
@@ -372,7 +495,7 @@ def write_report(folder: str | Path) -> Path:
                 "",
                 curve,
                 "",
-                differences_table(summaries, manifest, [c for c in _curve_measures() if c in summaries.columns]),
+                differences_table(summaries, manifest, [c for _, c in curve_groups(summaries)]),
                 "",
             ]
             if (folder / "figures" / "destabilisation_curve.png").is_file():
@@ -391,11 +514,27 @@ def write_report(folder: str | Path) -> Path:
                 differences_table(summaries, manifest, whole),
                 "",
             ]
-    present = [(f, t) for f, t in figure_files(folder) if f != "destabilisation_curve.png"]
+    lines += _exposure_section(folder, final_year)
+    present = [(f, t) for f, t in figure_files(folder) if f not in ("destabilisation_curve.png", "exposure_trusts.png")]
+    if present or not summaries.empty:
+        from .figures import FOREST_MEASURES, constant_and_duplicate
+
+        constant, duplicate = (constant_and_duplicate(summaries, [n for n in FOREST_MEASURES if n in MEASURE_BY_NAME])
+                               if not summaries.empty else ({}, {}))
+        notes = [f"- {MEASURE_BY_NAME[n].label}: {MEASURE_BY_NAME[n].text(v)} in every run of every scenario, so "
+                 "it has no figure." for n, v in constant.items()]
+        notes += [f"- {MEASURE_BY_NAME[n].label} is the same as {MEASURE_BY_NAME[t].label} in every run: drawn once, "
+                  f"in the figure of {MEASURE_BY_NAME[t].label}." for n, t in duplicate.items()]
+        if present or notes:
+            lines += ["## Figures", "", *notes, *([""] if notes else [])]
     if present:
-        lines += ["## Figures", ""]
         for f, t in present:
             lines += [f"### {t}", "", f"![{t}](figures/{f})", ""]
+    if not summaries.empty:
+        from .findings import FINDING_MEASURES
+
+        shown = [m for m in (*FINDING_MEASURES, *HEADLINE_MEASURES, *WHOLE_RUN_MEASURES) if m in summaries.columns]
+        lines += glossary(shown)
     lines += [
         "## Files",
         "",
@@ -404,6 +543,10 @@ def write_report(folder: str | Path) -> Path:
         "- `providers.parquet` / `providers.csv`: end-of-run income change per provider and run",
         "- `icbs.parquet` / `icbs.csv`: end-of-run access rate, budget change and out-of-area spend change per ICB "
         "and run",
+        "- `provider_values.parquet` / `.csv`: end-of-run specialised and out-of-area income, surplus, margin, "
+        "turnover (£m), years on cash support and lines withdrawn per provider and run",
+        "- `exposure.csv` / `exposure_icbs.csv`: every trust and ICB, each arrangement minus the reference "
+        "(paired mean and 90% interval)",
         "- `manifest.json`: configuration, per-run seeds, versions, git commit, times",
         "- load them with `experiments/load_results.py` or `commissim.experiments.batch.load_results`",
         "",

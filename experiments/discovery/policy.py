@@ -85,6 +85,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,9 @@ import pandas as pd
 
 from .. import atomic
 from ..batch import load_results, open_executor, run_batch, run_seed
+from ..batch.store import staging_folder, swap_in
 from ..errors import UserError
-from ..model_runs import model_runner
+from ..model_runs import measure_unit, model_runner, parameter_unit
 from ..sensitivity.space import design_for, draw_sample, load_spec
 from .errors import DiscoveryError
 from .figures import make_search_figures
@@ -597,9 +599,18 @@ def _write(out: Path, spec: SearchSpec, result: SearchResult, figures: bool, inf
                            else "in {" + ", ".join(map(str, p["levels"])) + "}")
         + ("" if p.get("distribution", "unif") == "unif" else f" ({p['distribution']})")
         for p in spec.ensemble_params) or "none (a seed ensemble)"
+    description = spec.description
+    n_members = len(spec.members)
+    if description:  # a levers file's description may name its default ensemble size: say the real one
+        description = re.sub(r"\b(\d+) futures\b", lambda mt: mt.group(0) if int(mt.group(1)) == n_members
+                             else f"{n_members} futures (the levers file says {mt.group(1)})", description)
+    warning = (f"**Warning: the ensemble has 1 member.** Every objective and constraint ({', '.join(o.key for o in result.objectives)}) "
+               "is that one future's value: a percentile such as p90 says nothing about a spread of futures. Ask "
+               "for more with `--members N`.\n\n" if n_members == 1 else "")
     head = (
         f"{result.finding}\n\n# Robust policy search: {spec.name}\n\n"
-        + (f"{spec.description}\n\n" if spec.description else "")
+        + warning
+        + (f"{description}\n\n" if description else "")
         + f"Scenario `{spec.scenario}`, {spec.years} years; ensemble of {len(spec.members)} members, a Latin "
           f"hypercube over {uncertain} (every candidate on the same members and seeds: `ensemble.csv`); fixed: "
           f"{fixed}. {info['n_total']} model runs in all, kept in `{RUNS}/` (this call: {info['n_runs']} runs, "
@@ -671,13 +682,36 @@ def search_run(
     runner = model_runner(func, func_kwargs)
     settings = {"spec": spec.to_dict(), "fingerprint": runner.fingerprint() if runner.fingerprint else None,
                 "function": runner.name, "function_kwargs": json.loads(json.dumps(runner.kwargs, default=str))}
-    _check_settings(out, settings, overwrite)
+    final_out = out
+    if overwrite and out.is_dir() and any(out.iterdir()):
+        # Build the new search beside the old one; the old results are replaced only when it is complete.
+        out = staging_folder(final_out)
+        if out.exists():
+            try:
+                _check_settings(out, settings, False)  # an interrupted overwrite of this same search: resumed
+            except UserError:
+                shutil.rmtree(out)
+        _check_settings(out, settings, False)
+        say(f"search {spec.name}: --overwrite: the new search is built in {out} and replaces {final_out} only "
+            "when it is complete (an interruption leaves the old results as they are)")
+    else:
+        _check_settings(out, settings, overwrite)
+    # units for what is printed (after the settings, so folders of earlier searches still resume)
+    spec = dataclasses.replace(
+        spec, levers=tuple(dataclasses.replace(lv, unit=lv.unit or parameter_unit(lv.name)) for lv in spec.levers),
+        objectives=tuple(dataclasses.replace(o, unit=o.unit or (parameter_unit(o.name) or measure_unit(o.name)))
+                         for o in spec.objectives),
+        constraints=tuple(dataclasses.replace(c, unit=c.unit or (parameter_unit(c.name) or measure_unit(c.name)))
+                          for c in spec.constraints))
     out.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out / SETTINGS_FILE, json.dumps({**settings, "command": command}, indent=2, default=str))
     measures = list(dict.fromkeys(
         [o.name for o in spec.objectives if o.name not in {lv.name for lv in spec.levers}]
         + [c.name for c in spec.constraints if c.name not in {lv.name for lv in spec.levers}]))
     n_batches = math.ceil(spec.budget / spec.batch_size)
+    if len(spec.members) == 1:
+        say(f"search {spec.name}: warning: the ensemble has 1 member: every objective and constraint (a p90 too) is "
+            "that one future's value, not a spread across futures; ask for more with --members N")
     say(f"search {spec.name}: {spec.sampler}, {n_batches} batches of {spec.batch_size} candidates x "
         f"{len(spec.members)} ensemble members ({n_batches * spec.batch_size * len(spec.members)} runs at most) of "
         f"{spec.scenario}, {spec.years} years -> {out}")
@@ -691,6 +725,10 @@ def search_run(
     info = {"n_runs": evaluate.n_runs, "n_reused": evaluate.n_reused, "seconds": time.perf_counter() - t0,
             "n_total": len(evaluate.done)}
     files = _write(out, spec, result, figures, info)
+    if out != final_out:  # the overwrite is complete: swap it in
+        swap_in(out, final_out, OUTPUTS)
+        files = {k: final_out / Path(v).relative_to(out) for k, v in files.items()}
+        out = final_out
     say(f"search {spec.name}: {len(result.candidates)} candidates, {evaluate.n_runs} runs in this call, "
         f"{info['seconds']:.1f} s")
     return SearchRun(out=out, result=result, spec=spec, files=files, n_runs=evaluate.n_runs,

@@ -67,9 +67,9 @@ import numpy as np
 import pandas as pd
 
 from .. import atomic
-from ..batch import MANIFEST_NAME, load_results, make_run_id, run_batch
+from ..batch import MANIFEST_NAME, load_results, make_run_id, run_batch, staging_folder
 from ..errors import SweepConfigError, UserError
-from ..model_runs import model_runner
+from ..model_runs import model_runner, parameter_unit
 from ..sensitivity.analysis import read_sweep, run_values
 from ..sensitivity.space import AGGREGATES, SWEEP_FILE, load_spec
 from ..sensitivity.sweep import prepare, write_sweep_files
@@ -485,8 +485,12 @@ def discover_run(
                 log=say,
             )
         finally:
-            if (folder / MANIFEST_NAME).is_file():  # the sample is kept even when the runs were interrupted
-                write_sweep_files(folder, spec, info, samples)
+            # the sample is kept even when the runs were interrupted (an interrupted --overwrite: in the folder
+            # the new batch is built in, never into the old results)
+            target = staging_folder(folder) if overwrite and (staging_folder(folder) / MANIFEST_NAME).is_file() \
+                else folder
+            if (target / MANIFEST_NAME).is_file():
+                write_sweep_files(target, spec, info, samples)
         seconds_runs = batch.seconds
         n_now = batch.n_done - batch.n_skipped
         say(f"discover {spec.name}: {batch.n_done} of {batch.n_runs} runs finished"
@@ -499,7 +503,8 @@ def discover_run(
     label = case_label or _label(outcome, direction, threshold, scen_list)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DiscoveryWarning)
-        result = discover(X, y, threshold=threshold, direction=direction, box=box, outcome=outcome, case_label=label)
+        result = discover(X, y, threshold=threshold, direction=direction, box=box, outcome=outcome, case_label=label,
+                          units={c: parameter_unit(c) for c in X.columns if parameter_unit(c)})
     for w in caught:
         if issubclass(w.category, DiscoveryWarning):
             notes.append(str(w.message)[0].upper() + str(w.message)[1:] + ".")

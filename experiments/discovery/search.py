@@ -348,11 +348,13 @@ class SearchResult:
         """One sentence on the cheapest feasible policy."""
         n = len(self.candidates)
         cons = "; ".join(str(c) for c in self.constraints)
-        target = f" that meets {cons} across {self.n_members} ensemble members" if cons else ""
+        members = (f"{self.n_members} ensemble members" if self.n_members != 1
+                   else "1 ensemble member (a single future: a percentile is that future's value, not a spread)")
+        target = f" that meets {cons} across {members}" if cons else ""
         if self.cost is None:
             return f"{len(self.pareto)} of {n} evaluated policies form the Pareto set{target}."
         if self.cheapest is None:
-            return f"No evaluated policy (of {n}) meets {cons} across {self.n_members} ensemble members."
+            return f"No evaluated policy (of {n}) meets {cons} across {members}."
         row = self.cheapest
         levers = ", ".join(f"{lv.name} = {_fmt_value(row[lv.name], lv.unit)}" for lv in self.levers)
         names = {lv.name for lv in self.levers}

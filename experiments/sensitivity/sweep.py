@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import atomic
-from ..batch import MANIFEST_NAME, run_batch
+from ..batch import MANIFEST_NAME, run_batch, staging_folder
 from ..errors import SweepConfigError, SweepWarning
 from ..model_runs import late_changes, model_runner
 from .space import SWEEP_FILE, design_for, draw_sample, load_spec
@@ -162,12 +162,15 @@ def sweep(
                                                      "n": spec.n, **meta_post}, log=say,
         )
     finally:
+        # the sample is kept even when the runs were interrupted (an interrupted --overwrite: beside the
+        # old results, in the folder the new batch is built in, never into the old results)
+        target = staging_folder(out) if overwrite and (staging_folder(out) / MANIFEST_NAME).is_file() else out
         try:
-            started = (out / MANIFEST_NAME).is_file()
+            started = (target / MANIFEST_NAME).is_file()
         except OSError:
             started = False
-        if started:  # the sample is kept even when the runs were interrupted
-            write_sweep_files(out, spec, info, samples)
+        if started:
+            write_sweep_files(target, spec, info, samples)
     say(f"sweep {spec.name}: {result.n_done} of {result.n_runs} runs finished"
         + (f" ({result.n_skipped} from before)" if result.n_skipped else "") + f" in {result.seconds:.1f} s")
     if analyse:

@@ -1,0 +1,243 @@
+"""Trust-by-trust and ICB-by-ICB exposure: each arrangement minus the reference, paired by seed.
+
+``write_exposure(folder)`` reads the per-run provider values (``provider_values`` table: the model's
+``model.exposure.PROVIDER_VALUES``) and ICB values (``icbs`` table: the registry's ``icb`` measures) and
+writes:
+
+- ``exposure.csv``: one row per trust and arrangement (named, with type and host ICB): the paired mean
+  difference from the reference and its 90% interval in specialised income, out-of-area income and
+  margin (£m), margin (percentage points of turnover), years on cash support and lines withdrawn (and
+  lines at risk when the runs report them), sorted by exposure (the specialised income difference,
+  most negative first);
+- ``exposure_icbs.csv``: the same per ICB for its budget change, out-of-area spend change and access, sorted
+  by the out-of-area spend change (most negative first).
+
+A folder whose runs did not return per-provider values (an older folder, or a stand-in run function)
+gets no exposure files, and the report says so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .differences import CONFIDENCE, common_seeds, reference_scenario
+
+__all__ = ["TRUST_MEASURES", "write_exposure", "paired_by_unit", "exposure_findings", "EXPOSURE_FILE",
+           "ICB_EXPOSURE_FILE"]
+
+EXPOSURE_FILE = "exposure.csv"
+ICB_EXPOSURE_FILE = "exposure_icbs.csv"
+# provider_values column -> (label, unit of the difference, scale, decimals); absent columns are skipped.
+TRUST_MEASURES = {
+    "spec_income_gbp_m": ("specialised income", "£m", 1.0, 1),
+    "out_of_area_income_gbp_m": ("out-of-area income", "£m", 1.0, 1),
+    "surplus_gbp_m": ("margin", "£m", 1.0, 1),
+    "margin": ("margin", "pp of turnover", 100.0, 2),
+    "years_on_support": ("years on cash support", "years", 1.0, 2),
+    "lines_at_risk": ("lines at risk", "lines", 1.0, 2),
+    "lines_withdrawn": ("lines withdrawn", "lines", 1.0, 2),
+}
+SORT_BY = "spec_income_gbp_m"
+
+
+def _unit_suffix(unit: str) -> str:
+    return {"£m": "gbp_m", "pp of turnover": "pp", "years": "years", "lines": "lines"}.get(unit, "")
+
+
+def _t(df: int) -> float:
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, df)) if df > 0 else float("nan")
+
+
+def paired_by_unit(table, unit: str, columns: list[str], scenario: str, ref: str):
+    """Per unit (provider or ICB): mean of ``scenario - ref`` over paired replicates, with its 90% t interval.
+    Returns a DataFrame indexed by unit with ``<col>``, ``<col>_low``, ``<col>_high`` and ``n``."""
+    import pandas as pd
+
+    a = table.loc[table["scenario"] == scenario, ["replicate", unit, *columns]]
+    b = table.loc[table["scenario"] == ref, ["replicate", unit, *columns]]
+    both = a.merge(b, on=["replicate", unit], suffixes=("_a", "_b"))
+    if both.empty:
+        return pd.DataFrame()
+    d = pd.DataFrame({c: both[f"{c}_a"] - both[f"{c}_b"] for c in columns})
+    d[unit] = both[unit]
+    d = d.mask(d.abs() < 1e-12, 0.0)
+    g = d.groupby(unit)
+    mean, sd, n = g.mean(), g.std(ddof=1), g.size()
+    half = sd.mul(n.map(lambda k: _t(k - 1)), axis=0).div(np.sqrt(n), axis=0)
+    out = pd.DataFrame(index=mean.index)
+    for c in columns:
+        out[c] = mean[c]
+        out[f"{c}_low"] = mean[c] - half[c].fillna(0.0)
+        out[f"{c}_high"] = mean[c] + half[c].fillna(0.0)
+    out["n"] = n
+    return out
+
+
+def _names(manifest: dict):
+    from commissim.model.data import load_seeds
+
+    kwargs = manifest.get("config", {}).get("function_kwargs") or {}
+    return load_seeds(kwargs.get("seeds_path"))
+
+
+def write_exposure(folder: str | Path) -> list[Path]:
+    """Write ``exposure.csv`` and ``exposure_icbs.csv`` (atomically); return the paths written."""
+    import json
+
+    import pandas as pd
+
+    from .. import atomic
+    from .figures import relabel, scenario_order
+
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    written: list[Path] = []
+    if not common_seeds(manifest):
+        return written  # trust-by-trust differences need paired seeds
+    data = None
+    pv = folder / "provider_values.parquet"
+    if pv.is_file():
+        table = relabel(pd.read_parquet(pv), manifest)
+        cols = [c for c in TRUST_MEASURES if c in table.columns]
+        order = scenario_order(manifest, table["scenario"].unique())
+        ref = reference_scenario(order)
+        data = _names(manifest)
+        frames = []
+        for s in order:
+            if s == ref:
+                continue
+            t = paired_by_unit(table, "provider", cols, s, ref)
+            if t.empty:
+                continue
+            out = pd.DataFrame({"provider_code": data.provider_code[t.index], "trust": data.provider_short[t.index],
+                                "type": data.provider_kind[t.index],
+                                "host_icb": data.icb_short[data.provider_icb[t.index]],
+                                "scenario": s, "reference": ref, "n_seeds": t["n"].to_numpy()})
+            for c in cols:
+                label, unit, scale, _ = TRUST_MEASURES[c]
+                name = f"{label.replace(' ', '_').replace('-', '_')}_{_unit_suffix(unit)}"
+                for part in ("", "_low", "_high"):
+                    out[f"{name}{'_diff' if not part else part}"] = (t[f"{c}{part}"] * scale).round(4).to_numpy()
+            frames.append(out)
+        if frames:
+            exp = pd.concat(frames, ignore_index=True)
+            key = next((c for c in exp.columns if c.startswith("specialised_income") and c.endswith("_diff")), None)
+            if key:
+                exp = exp.sort_values([key, "scenario"], kind="stable")
+            atomic.write_csv(exp, folder / EXPOSURE_FILE)
+            written.append(folder / EXPOSURE_FILE)
+    icb_file = folder / "icbs.parquet"
+    if icb_file.is_file():
+        from commissim.model.measures import MEASURE_BY_NAME
+
+        icbs = relabel(pd.read_parquet(icb_file), manifest)
+        cols = [c for c in icbs.columns if c in MEASURE_BY_NAME and MEASURE_BY_NAME[c].kind == "icb"]
+        order = scenario_order(manifest, icbs["scenario"].unique())
+        ref = reference_scenario(order)
+        data = data or _names(manifest)
+        frames = []
+        for s in order:
+            if s == ref or not cols:
+                continue
+            t = paired_by_unit(icbs, "icb", cols, s, ref)
+            if t.empty:
+                continue
+            out = pd.DataFrame({"icb_code": data.icb_code[t.index], "icb": data.icb_short[t.index], "scenario": s,
+                                "reference": ref, "n_seeds": t["n"].to_numpy()})
+            for c in cols:
+                m = MEASURE_BY_NAME[c]
+                unit = ("pp" + m.unit[1:]) if m.unit.startswith("%") else m.unit
+                name = f"{c.removeprefix('icb_')}_{'pp' if unit.startswith('pp') else unit.replace(' ', '_')}"
+                for part in ("", "_low", "_high"):
+                    out[f"{name}{'_diff' if not part else part}"] = (t[f"{c}{part}"] * m.scale).round(4).to_numpy()
+            frames.append(out)
+        if frames:
+            exp = pd.concat(frames, ignore_index=True)
+            key = next((c for c in exp.columns if c.startswith("out_of_area_spend") and c.endswith("_diff")), None)
+            if key:
+                exp = exp.sort_values([key, "scenario"], kind="stable")
+            atomic.write_csv(exp, folder / ICB_EXPOSURE_FILE)
+            written.append(folder / ICB_EXPOSURE_FILE)
+    return written
+
+
+def _cell(row, name: str, decimals: int, unit: str) -> str:
+    est, lo, hi = row[f"{name}_diff"], row[f"{name}_low"], row[f"{name}_high"]
+    if est == 0 and lo == 0 and hi == 0:
+        return "0"
+    fmt = f"{{:+.{decimals}f}}"
+
+    def f(x):
+        text = fmt.format(x)
+        return text.lstrip("+-") if not any(ch in "123456789" for ch in text) else text
+
+    d = decimals
+    while d < decimals + 3 and any(x != 0 and not any(ch in "123456789" for ch in fmt.format(x)) for x in (lo, hi)):
+        d += 1
+        fmt = f"{{:+.{d}f}}"
+    money = unit == "£m"
+    wrap = (lambda t: (t[0] + "£" + t[1:] + "m") if t[:1] in "+-" else f"£{t}m") if money else (lambda t: t)
+    return f"{wrap(f(est))} ({wrap(f(lo))} to {wrap(f(hi))})"
+
+
+def trust_columns(exp) -> list[tuple[str, str, str, int]]:
+    """(column stem, heading, unit, decimals) of the exposure table's measures, in TRUST_MEASURES order."""
+    out = []
+    for c, (label, unit, _scale, decimals) in TRUST_MEASURES.items():
+        stem = f"{label.replace(' ', '_').replace('-', '_')}_{_unit_suffix(unit)}"
+        if f"{stem}_diff" in exp.columns:
+            out.append((stem, f"{label} ({unit})", unit, decimals))
+    return out
+
+
+def exposure_table(exp, scenario: str, n: int = 15) -> str:
+    """Markdown: the ``n`` most exposed trusts under ``scenario`` (difference from the reference, 90% interval)."""
+    rows = exp[exp["scenario"] == scenario].head(n)
+    cols = trust_columns(exp)
+    lines = ["| trust (type, host ICB) | " + " | ".join(h for _, h, _, _ in cols) + " |",
+             "|" + "---|" * (len(cols) + 1)]
+    for _, r in rows.iterrows():
+        lines.append(f"| {r['trust']} ({r['type']}, {r['host_icb']}) | "
+                     + " | ".join(_cell(r, stem, d, unit) for stem, _, unit, d in cols) + " |")
+    return "\n".join(lines)
+
+
+def icb_table(exp, scenario: str, n: int = 10) -> str:
+    rows = exp[exp["scenario"] == scenario].head(n)
+    stems = [c[:-5] for c in exp.columns if c.endswith("_diff")]
+    lines = ["| ICB | " + " | ".join(s.replace("_", " ") for s in stems) + " |", "|" + "---|" * (len(stems) + 1)]
+    for _, r in rows.iterrows():
+        lines.append(f"| {r['icb']} | " + " | ".join(_cell(r, s, 1, "") for s in stems) + " |")
+    return "\n".join(lines)
+
+
+def exposure_findings(exp, ref: str, n: int = 5) -> list[str]:
+    """One finding: the ``n`` trusts whose specialised income falls furthest below the reference's."""
+    cols = trust_columns(exp)
+    if not cols or exp.empty:
+        return []
+    stem, _, unit, d = cols[0]
+    worst = exp.sort_values(f"{stem}_diff").drop_duplicates("provider_code").head(n)  # each trust once, at its worst
+    worst = worst[worst[f"{stem}_high"] < 0]
+    if worst.empty:
+        return [f"No trust's specialised income differs clearly from `{ref}` under any arrangement (`exposure.csv`)."]
+    items = [f"{r['trust']} ({r['type']}, {r['host_icb']}) {_cell(r, stem, d, unit)} under `{r['scenario']}`"
+             for _, r in worst.iterrows()]
+    return [f"Most exposed trusts (specialised income, arrangement minus `{ref}`, 90% CI; every trust in "
+            "`exposure.csv`): " + "; ".join(items) + "."]
+
+
+def primary_scenario(exp) -> str | None:
+    """The arrangement the report's exposure section shows: full_delegation when present, else the one
+    with the largest total exposure."""
+    if exp is None or exp.empty:
+        return None
+    scenarios = list(dict.fromkeys(exp["scenario"]))
+    if "full_delegation" in scenarios:
+        return "full_delegation"
+    key = next((c for c in exp.columns if c.endswith("_diff")), None)
+    return min(scenarios, key=lambda s: exp.loc[exp["scenario"] == s, key].sum()) if key else scenarios[0]
