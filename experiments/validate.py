@@ -15,6 +15,13 @@ From Python::
 
     from commissim.experiments.validate import validate
     folder = validate(seeds=30)
+
+**Posterior predictive checks** (``posterior=`` a ``commissim calibrate`` folder, ``--posterior DIR``): the runs
+are ``draws`` parameter sets drawn from the posterior (weighted resampling) crossed with ``seeds`` seeds each
+(the same seeds for every draw), so the spread of a fact is the parameters' and the seeds' together. Every fact
+then gets its 90% predictive interval (5th to 95th percentile of the runs) and whether the published figure
+falls in it (a one-sided fact: whether the interval reaches its side); the report names the parameters the
+record does not inform (their prior is carried forward), since they drive these runs too.
 """
 
 from __future__ import annotations
@@ -31,13 +38,15 @@ from . import atomic
 from .batch import load_results, run_batch
 from .model_runs import model_runner
 
-__all__ = ["validate", "validation_table", "write_validation", "DEFAULT_OUT", "DEFAULT_SEEDS", "SCENARIO"]
+__all__ = ["validate", "validation_table", "write_validation", "DEFAULT_OUT", "DEFAULT_SEEDS", "DEFAULT_DRAWS",
+           "SCENARIO"]
 
 DEFAULT_OUT = "results/validate"
 DEFAULT_SEEDS = 30
 DEFAULT_ROOT_SEED = 20230401
 SCENARIO = "as_happened"  # the path the NHS took
 YEARS = 3  # 2023-24, 2024-25, 2025-26: the years with published figures
+DEFAULT_DRAWS = 100  # posterior draws for posterior predictive checks
 
 
 def _runner():
@@ -53,14 +62,27 @@ def _runner():
 def validate(seeds: int = DEFAULT_SEEDS, out: str | Path = DEFAULT_OUT, root_seed: int = DEFAULT_ROOT_SEED,
              workers: int | None = None, executor: Any = "processes", scheduler: str | None = None,
              overwrite: bool = False, *, progress: bool | None = None, command: str | None = None,
-             log: Callable[[str], None] | None = None) -> Path:
-    """Run ``as_happened`` 2022-23 to 2025-26 for ``seeds`` seeds; write the validation report into ``out``."""
+             log: Callable[[str], None] | None = None, posterior: str | Path | None = None,
+             draws: int = DEFAULT_DRAWS) -> Path:
+    """Run ``as_happened`` 2022-23 to 2025-26 for ``seeds`` seeds; write the validation report into ``out``.
+
+    ``posterior``: a ``commissim calibrate`` folder; the runs are then ``draws`` posterior draws x ``seeds``
+    seeds each, and the report gives every fact's 90% predictive interval (posterior predictive checks)."""
     say = log or (lambda msg: print(msg, file=sys.stderr))
     out = Path(out)
-    result = run_batch([{"scenario": SCENARIO}], runner=_runner(), out=out, replicates=seeds, years=YEARS,
+    design: list[dict[str, Any]] = [{"scenario": SCENARIO}]
+    meta: dict[str, Any] = {"command": command, "scenario": SCENARIO}
+    if posterior is not None:
+        from .posterior import load_posterior
+
+        post = load_posterior(posterior)
+        design = [{"scenario": SCENARIO, **d} for d in post.draws(draws, root_seed)]
+        meta.update({"posterior": str(post.folder), "draws": draws, "posterior_note": post.note(),
+                     "not_informed": post.not_informed})
+    result = run_batch(design, runner=_runner(), out=out, replicates=seeds, years=YEARS,
                        root_seed=root_seed, executor=executor, workers=workers, scheduler=scheduler,
                        series=False, overwrite=overwrite, progress=progress, label="validate",
-                       meta={"command": command, "scenario": SCENARIO}, log=say)
+                       meta=meta, log=say, common_seeds=posterior is not None)
     if result.n_done:
         write_validation(out)
     return out
@@ -77,8 +99,12 @@ def validation_table(summaries):
         vals = summaries[t.key].dropna().to_numpy(float) if t.key in summaries else np.array([])
         mean = float(vals.mean()) if len(vals) else float("nan")
         lo, hi = (float(np.quantile(vals, 0.05)), float(np.quantile(vals, 0.95))) \
-            if len(vals) else (float("nan"), float("nan"))
+            if len(vals) else (float("nan"), float("nan"))  # with a posterior: the 90% predictive interval
         band = t.band()
+        in90 = None
+        if len(vals):
+            in90 = bool(lo <= band[1] and hi >= band[0]) if t.tolerance_kind in ("max", "min") else \
+                bool(lo <= t.value <= hi)
         rows.append({
             "table": "calibration" if t.file == "calibration.csv" else "validation",
             "fact": t.fact, "year": t.year or "data", "quantity": t.quantity, "unit": t.unit,
@@ -87,9 +113,44 @@ def validation_table(summaries):
             "model_mean": mean, "model_p5": lo, "model_p95": hi, "runs": int(len(vals)),
             "verdict": ("pass" if t.passes(mean) else
                         "known miss" if "known miss" in getattr(t, "fitted_by", "") else "FAIL"),
+            "in_90_predictive": in90,
             "fitted_by": t.fitted_by, "source": t.source, "confidence": t.confidence, "note": t.note,
         })
     return pd.DataFrame(rows)
+
+
+def _posterior_section(df, manifest: dict) -> list[str]:
+    """Posterior predictive checks: each fact's 90% predictive interval and whether the published figure is in it."""
+    val = df[df.table == "validation"]
+    inside = int(val.in_90_predictive.fillna(False).astype(bool).sum())
+    lines = [
+        f"**Posterior predictive checks.** The runs are {manifest.get('draws')} parameter sets drawn from the "
+        f"posterior in `{manifest.get('posterior')}` (weighted resampling) x {manifest['config']['replicates']} "
+        "seed(s) each, the same seeds for every draw: a fact's spread is the parameters' and the seeds' together. "
+        f"{manifest.get('posterior_note', '')}.",
+        "",
+        f"Validation facts (never fitted) whose published figure falls in the 90% predictive interval: {inside} of "
+        f"{len(val)}.",
+        "",
+        "| table | fact | year | published | 90% predictive interval | published inside |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _, r in pd_rows(df):
+        ok = {True: "yes", False: "**no**"}.get(r["in_90_predictive"], "-")
+        lines.append(f"| {r['table']} | {r['fact']} | {r['year']} | {_tol_pub(r)} | "
+                     f"{with_unit(r['model_p5'], r['unit'])} to {with_unit(r['model_p95'], r['unit'])} | {ok} |")
+    lines += ["", "The tables below are those of a run at fixed parameters, computed over the same runs.", ""]
+    return lines
+
+
+def pd_rows(df):
+    order = list(df[df.table == "validation"].iterrows()) + list(df[df.table == "calibration"].iterrows())
+    return order
+
+
+def _tol_pub(r) -> str:
+    side = {"max": "at most ", "min": "at least "}.get(r["tolerance_kind"], "")
+    return side + with_unit(r["published"], r["unit"])
 
 
 def with_unit(x: float, unit: str) -> str:
@@ -153,9 +214,14 @@ def write_validation(folder: str | Path) -> Path:
     cal, val = df[df.table == "calibration"], df[df.table == "validation"]
     n_runs = int(df["runs"].max()) if len(df) else 0
     fig_path = _figure(df, folder / "figures" / "validation.png")
+    from .batch.manifest import read_manifest
+
+    manifest = read_manifest(folder)
+    ppc = _posterior_section(df, manifest) if manifest.get("posterior") else []
     text = [
         "# commissim: calibration and validation",
         "",
+        *ppc,
         f"Scenario `{SCENARIO}` (the path the NHS took), 2022-23 to 2025-26, {n_runs} runs (seeds). "
         "Model values are means over the runs, with the 5th and 95th percentile of runs in brackets. "
         "A verdict compares the mean with the published figure and its tolerance.",

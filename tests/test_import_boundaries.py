@@ -105,7 +105,7 @@ def test_the_batch_library_knows_only_the_run_function():
 
 
 @pytest.mark.parametrize("folder", ["experiments/batch", "experiments/compare", "experiments/sensitivity",
-                                    "experiments/bench", "experiments/discovery"])
+                                    "experiments/bench", "experiments/discovery", "experiments/calibrate"])
 def test_no_layer_below_the_command_line_imports_it(folder):
     assert _violations(_files(folder), lambda m: not _within(m, "commissim.experiments.cli")) == []
 
@@ -119,6 +119,15 @@ def test_errors_and_atomic_are_the_ground_floor():
     assert _violations(files[2:], lambda m: not _within(m, "commissim.experiments.compare",
                                                          "commissim.experiments.sensitivity",
                                                          "commissim.experiments.cli")) == []
+
+
+def test_the_posterior_reader_sits_on_the_ground_floor():
+    """``experiments/posterior.py`` (read by compare, validate, sweep, discover and search) needs no pyabc and
+    imports nothing of the experiments but the errors."""
+    names = _imports(ROOT / "experiments" / "posterior.py")
+    assert _violations([ROOT / "experiments" / "posterior.py"],
+                       lambda m: not _within(m, "commissim.experiments") or _within(m, "commissim.experiments.errors")) == []
+    assert not any(n.startswith("pyabc") for n in names)
 
 
 def test_the_discovery_core_stands_alone():

@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "robust policy search: levers that meet targets across an ensemble of conditions (Optuna)"),
     "validate": ("commissim.experiments.cli.validate",
                  "run the path the NHS took (2022-23 to 2025-26) against the published figures"),
+    "calibrate": ("commissim.experiments.cli.calibrate",
+                  "estimate the inputs with no public figure from the record (ABC-SMC); a posterior for the others"),
     "viz": ("commissim.experiments.cli.viz", "serve the SolaraViz page on 127.0.0.1"),
 }
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..compare.comparison import DEFAULT_OUT, DEFAULT_ROOT_SEED, DEFAULT_SEEDS, DEFAULT_YEARS
+from ..compare.comparison import DEFAULT_DRAWS, DEFAULT_OUT, DEFAULT_ROOT_SEED, DEFAULT_SEEDS, DEFAULT_YEARS
 from .options import add_executor_options, command_line, examples, non_negative_int, parse_set_grid, positive_int
 
 # Options that do not change what is run (left out of the recorded command line).
@@ -42,6 +42,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="parameter override for every scenario (repeatable), e.g. --set system_weight=10; "
                              "several values (--set system_weight=5,10 --set growth_cap=0.3,0.6) run every "
                              "combination for every scenario, as BehaviorSpace does")
+    parser.add_argument("--posterior", metavar="DIR",
+                        help="run every scenario over draws from a 'commissim calibrate' folder's posterior, crossed "
+                             "with the seeds (the same draws and seeds in every scenario)")
+    parser.add_argument("--draws", type=positive_int, default=None, metavar="K",
+                        help=f"posterior draws with --posterior (default {DEFAULT_DRAWS})")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing results folder instead of resuming it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -53,9 +58,13 @@ def run(args: argparse.Namespace) -> int:
     from ..compare.figures import relabel
     from ..compare.findings import findings, plain
     from ..compare.report import headline_text
+    from ..errors import UserError
 
+    if args.draws is not None and not args.posterior:
+        raise UserError("--draws needs --posterior DIR (the calibration folder to draw from)")
     single, grid = parse_set_grid(args.set_)
     out = compare(
+        posterior=args.posterior, draws=args.draws or DEFAULT_DRAWS,
         scenarios=args.scenarios, seeds=args.seeds, years=args.years, root_seed=args.root_seed, out=args.out,
         workers=args.workers, executor=args.executor, scheduler=args.scheduler, parameters=single, grid=grid,
         overwrite=args.overwrite, progress=False if args.no_progress else None,

@@ -62,6 +62,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--years", type=positive_int, metavar="Y", help="override funding rounds per run")
     parser.add_argument("--scenarios", metavar="A,B", help="override the scenarios (comma-separated)")
     parser.add_argument("--root-seed", type=non_negative_int, metavar="S", help="override the root seed")
+    parser.add_argument("--posterior", metavar="DIR",
+                        help="futures from a 'commissim calibrate' folder: row i of the Latin hypercube takes posterior "
+                             "draw i for every parameter the space does not set")
     parser.add_argument("--out", metavar="FOLDER",
                         help="results folder (default results/discover_<name>; with --from, that folder)")
     add_batch_options(parser)
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             n=args.n, seeds=args.seeds, years=args.years, scenarios=args.scenarios, root_seed=args.root_seed,
             executor=args.executor, workers=args.workers, scheduler=args.scheduler, chunk_size=args.chunk_size,
             overwrite=args.overwrite, figures=not args.no_figures, progress=False if args.no_progress else None,
-            command=command_line(args, NOT_RECORDED),
+            command=command_line(args, NOT_RECORDED), posterior=args.posterior,
         )
     except (DiscoveryError, MissingExtraError) as exc:  # one line, exit status 2 (like every input error)
         raise UserError(str(exc)) from None

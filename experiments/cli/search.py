@@ -41,6 +41,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int_at_least(2), metavar="B",
                         help="override candidates per batch (NSGA-II's population)")
     parser.add_argument("--members", type=positive_int, metavar="M", help="override the ensemble's size")
+    parser.add_argument("--posterior", metavar="DIR",
+                        help="futures from a 'commissim calibrate' folder: member m takes posterior draw m for "
+                             "every parameter that is not a lever, fixed or in [ensemble.parameters]")
     parser.add_argument("--sampler", choices=("nsga2", "tpe"), help="override the sampler")
     parser.add_argument("--seed", type=non_negative_int, metavar="S",
                         help="override the seed (ensemble sample, runs' seeds, sampler)")
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             sampler=args.sampler, seed=args.seed, years=args.years, executor=args.executor, workers=args.workers,
             scheduler=args.scheduler, chunk_size=args.chunk_size, overwrite=args.overwrite,
             figures=not args.no_figures, progress=False if args.no_progress else None,
-            command=command_line(args, NOT_RECORDED),
+            command=command_line(args, NOT_RECORDED), posterior=args.posterior,
         )
     except (DiscoveryError, MissingExtraError) as exc:  # one line, exit status 2 (like every input error)
         raise UserError(str(exc)) from None

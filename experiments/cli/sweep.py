@@ -45,6 +45,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--second-order", action="store_true", default=None,
                         help="Sobol: draw (or, with --analyse-only, analyse) second-order indices")
     parser.add_argument("--out", metavar="FOLDER", help="results folder (default results/sweep_<name>)")
+    parser.add_argument("--posterior", metavar="DIR",
+                        help="futures from a 'commissim calibrate' folder: every run takes the parameters the space "
+                             "does not set from a posterior draw (the one its seed picks)")
+    parser.add_argument("--draws", type=positive_int, metavar="K", help="posterior draws with --posterior (default 100)")
     add_batch_options(parser)
 
 
@@ -59,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
     # Every warning printed once, as one "warning: ..." line (not again by Python's warnings module).
     warnings.simplefilter("ignore", SweepWarning)
     say = SayOnce(lambda msg: print(msg, file=sys.stderr))
+    if args.draws is not None and not args.posterior:
+        raise UserError("--draws needs --posterior DIR (the calibration folder to draw from)")
     if args.analyse_only:
+        if args.posterior:
+            raise UserError("--posterior applies when the sweep runs; --analyse-only re-analyses the runs as they are")
         if args.config:
             raise UserError("give a sweep file or --analyse-only FOLDER, not both")
         folder = Path(args.analyse_only)
@@ -74,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
             scenarios=args.scenarios, outcomes=args.outcomes, second_order=args.second_order,
             root_seed=args.root_seed, chunk_size=args.chunk_size, analyse=False,
             progress=False if args.no_progress else None, command=command_line(args, NOT_RECORDED), log=say,
+            posterior=args.posterior, draws=args.draws or 100,
         )
         res = analyse(folder, figures=not args.no_figures, log=say)
         print(f"results: {folder}")

@@ -32,13 +32,14 @@ from ..batch import run_batch
 from ..errors import UserError, option, rethrow
 from ..model_runs import late_changes, model_runner
 
-__all__ = ["compare", "grid_design", "resolve_scenarios", "scenario_point_id", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
+__all__ = ["compare", "grid_design", "resolve_scenarios", "scenario_point_id", "posterior_point_id", "DEFAULT_DRAWS", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
            "DERIVED"]
 
 DEFAULT_SEEDS = 30
 DEFAULT_YEARS = 10
 DEFAULT_ROOT_SEED = 20230401
 DEFAULT_OUT = "results/compare"
+DEFAULT_DRAWS = 30  # posterior draws per scenario with posterior=
 # Parameters that make a scenario what it is: overriding them for every scenario is refused.
 SCENARIO_DEFINING = frozenset({"arrangement", "delegated_set", "icb_footprint"})
 # What compare writes besides the batch's tables (replaced when the folder is overwritten).
@@ -48,6 +49,12 @@ DERIVED = ("report.md", "figures", "exposure.csv", "exposure_icbs.csv")
 def scenario_point_id(name: str) -> int:
     """A scenario's design point id, the seed index of its runs: a stable hash of its name (31 bits)."""
     digest = hashlib.sha256(f"commissim scenario {name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
+
+
+def posterior_point_id(name: str, draw: int) -> int:
+    """The design point id of posterior draw ``draw`` of a scenario: a stable hash of both (31 bits)."""
+    digest = hashlib.sha256(f"commissim scenario {name} posterior draw {int(draw)}".encode()).digest()
     return int.from_bytes(digest[:4], "big") >> 1
 
 
@@ -168,6 +175,8 @@ def compare(
     command: str | None = None,
     log: Callable[[str], None] | None = None,
     grid: dict[str, Sequence[Any]] | None = None,
+    posterior: str | Path | None = None,
+    draws: int = DEFAULT_DRAWS,
 ) -> Path:
     """Run each scenario for ``seeds`` seeds over ``years`` years; write a results folder.
 
@@ -181,6 +190,12 @@ def compare(
     the run function (default ``commissim.model.simulation.simulate``) and fixed keywords
     for it. Returns the results folder; an existing folder of the same comparison is
     resumed (extended when ``seeds`` grew), a different one refused unless ``overwrite=True``.
+
+    ``posterior``: a ``commissim calibrate`` folder. Every scenario then runs over ``draws`` parameter sets drawn
+    from its posterior (weighted resampling) crossed with ``seeds`` seeds, the same draws and seeds in every
+    scenario (draw k, seed r: seed key k, replicate r), so paired differences carry parameter uncertainty;
+    ``parameters`` still win over the draws. The report says so and splits each difference's spread into the
+    parameters' and the seeds' shares.
     """
     from .exposure import write_exposure
     from .figures import make_figures
@@ -192,17 +207,34 @@ def compare(
     out = Path(out)
     say = log or (lambda msg: print(msg, file=sys.stderr))
     late_changes(names, years, {**params, **grid}, say)
+    seed_keys = None
+    if posterior is not None and grid:
+        raise UserError("--posterior and a --set grid: give one (each grid point over every posterior draw is not "
+                        "supported yet); set single values with --set NAME=VALUE")
     design, ids = grid_design(names, ids, params, grid)
-    meta = {"command": command, "scenarios": names, "overrides": params}
+    meta: dict[str, Any] = {"command": command, "scenarios": names, "overrides": params}
     if grid:  # only when given: the manifest (and hash) of a comparison without a grid is unchanged
         meta["grid"] = grid
         say(f"compare: a grid of {len(design) // len(names)} combinations x {len(names)} scenarios = {len(design)} "
             f"design points x {seeds} seeds")
+    if posterior is not None:
+        from ..posterior import load_posterior
+
+        post = load_posterior(posterior)
+        sets = post.draws(draws, root_seed)
+        design = [{"scenario": n, **d, **params} for n in names for d in sets]
+        ids = [posterior_point_id(n, k) for n in names for k in range(len(sets))]
+        seed_keys = [k for _n in names for k in range(len(sets))]
+        meta.update({"posterior": str(post.folder), "draws": len(sets), "posterior_note": post.note(),
+                     "not_informed": post.not_informed, "posterior_parameters": post.parameters,
+                     "posterior_draw_of_point": {str(i): k for i, k in zip(ids, seed_keys)}})
+        say(f"posterior: {len(sets)} draws from {post.folder} x {seeds} seeds per scenario, the same in every "
+            "scenario")
     result = run_batch(
         design, runner=model_runner(func, func_kwargs), out=out,
         replicates=seeds, years=years, root_seed=root_seed, executor=executor, workers=workers,
         scheduler=scheduler, series=True, point_ids=ids, overwrite=overwrite, derived=DERIVED, progress=progress,
-        label="compare", meta=meta, log=say, common_seeds=True,
+        label="compare", meta=meta, log=say, common_seeds=posterior is None, seed_keys=seed_keys,
     )
     if result.n_done:
         _csv_in_one_money_unit(out)

@@ -17,7 +17,9 @@ import numpy as np
 
 __all__ = ["Difference", "paired_difference", "welch_difference", "reference_scenario", "common_seeds", "verdict",
            "interval_numbers", "number", "yearly_differences", "VERDICTS",
-           "CONFIDENCE"]
+           "CONFIDENCE", "posterior_pairs", "spread_sources", "DRAW_STRIDE"]
+
+DRAW_STRIDE = 1_000_000  # with --posterior, a run's pairing key is draw * DRAW_STRIDE + replicate
 
 CONFIDENCE = 0.90
 REFERENCE = "nhse_direct"
@@ -47,8 +49,51 @@ def reference_scenario(scenarios) -> str | None:
 
 
 def common_seeds(manifest: dict) -> bool:
-    """Whether the folder's scenarios shared their seeds (replicate r: one seed for every scenario)."""
-    return bool(manifest.get("config", {}).get("common_seeds"))
+    """Whether the folder's scenarios shared their seeds (replicate r: one seed for every scenario; with
+    ``--posterior``, draw k and replicate r: one parameter set and one seed for every scenario)."""
+    return bool(manifest.get("config", {}).get("common_seeds")) or bool(manifest.get("posterior"))
+
+
+def posterior_pairs(frame, manifest: dict):
+    """A table of a ``--posterior`` comparison with ``draw`` added and ``replicate`` made the pairing key of a
+    run (its draw and its seed: ``draw * DRAW_STRIDE + replicate``); other tables are returned as they are."""
+    draw_of = manifest.get("posterior_draw_of_point")
+    if not draw_of or frame is None or "point" not in getattr(frame, "columns", ()):
+        return frame
+    f = frame.copy()
+    f["draw"] = f["point"].map({int(k): int(v) for k, v in draw_of.items()})
+    if "replicate" in f.columns:  # a table read without it (e.g. only point and scenario) just gets draw
+        f["seed_replicate"] = f["replicate"]
+        f["replicate"] = f["draw"] * DRAW_STRIDE + f["replicate"]
+    return f
+
+
+def spread_sources(summaries, measure: str, scenario: str, ref: str) -> dict | None:
+    """How much of the spread of ``scenario - ref`` (paired by draw and seed) comes from the parameters (between
+    posterior draws) and how much from the seeds (within a draw): a one-way random-effects split of the variance,
+    the between-draw part corrected for the seed noise its draw means still carry. None without draws or with
+    fewer than 2 draws; the seed part is None with 1 seed per draw (it cannot be told apart)."""
+    if "draw" not in summaries.columns:
+        return None
+    cols = ["draw", "seed_replicate", "replicate", measure]
+    a = summaries.loc[summaries["scenario"] == scenario, cols].dropna()
+    b = summaries.loc[summaries["scenario"] == ref, ["replicate", measure]].dropna()
+    both = a.merge(b, on="replicate", suffixes=("_a", "_b"))
+    if both.empty or both["draw"].nunique() < 2:
+        return None
+    both["d"] = both[f"{measure}_a"] - both[f"{measure}_b"]
+    g = both.groupby("draw")["d"]
+    total = float(both["d"].var(ddof=1)) if len(both) > 1 else 0.0
+    per_draw = g.size()
+    if per_draw.min() < 2:
+        return {"total_sd": math.sqrt(max(total, 0.0)), "parameters": None, "seeds": None, "draws": int(g.ngroups),
+                "seeds_per_draw": int(per_draw.min())}
+    within = float(g.var(ddof=1).mean())
+    between = max(float(g.mean().var(ddof=1)) - within / float(per_draw.mean()), 0.0)
+    parts = between + within
+    return {"total_sd": math.sqrt(max(total, 0.0)), "parameters": between / parts if parts > 0 else None,
+            "seeds": within / parts if parts > 0 else None, "draws": int(g.ngroups),
+            "seeds_per_draw": int(per_draw.min())}
 
 
 def _t(df: float) -> float:

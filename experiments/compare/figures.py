@@ -43,7 +43,8 @@ from ..charts import (
     value_label,
     year_axis,
 )
-from .differences import common_seeds, paired_difference, reference_scenario, verdict, when, yearly_differences
+from .differences import (common_seeds, paired_difference, posterior_pairs, reference_scenario, verdict, when,
+                          yearly_differences)
 
 __all__ = ["make_figures", "constant_and_duplicate", "scenario_colours", "scenario_order", "relabel", "design_label", "FIGURES", "FOREST_MEASURES", "figure_files",
            "MAP_SCENARIO", "MAP_MEASURE"]
@@ -121,7 +122,9 @@ def design_label(d: dict, manifest: dict) -> str:
 
 
 def relabel(df, manifest: dict):
-    """The table with its ``scenario`` column holding design labels (only when the comparison ran a grid)."""
+    """The table with its ``scenario`` column holding design labels (only when the comparison ran a grid); with
+    ``--posterior``, ``replicate`` made the pairing key of a run (its draw and seed) and ``draw`` added."""
+    df = posterior_pairs(df, manifest)
     if df is None or not manifest.get("grid") or "point" not in df.columns:
         return df
     labels = {d["point"]: design_label(d, manifest) for d in manifest.get("design", [])}

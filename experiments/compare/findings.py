@@ -245,6 +245,18 @@ def _hinge(manifest: dict) -> list[str]:
         return []
     over = manifest.get("overrides") or {}
     grid = manifest.get("grid") or {}
+    drawn = set(manifest.get("posterior_parameters") or ())
+    if manifest.get("posterior"):
+        blind = [n for n in manifest.get("not_informed", []) if n not in over]
+        held = [n for n in names if n not in over and n not in drawn]
+        return [("What these results hinge on: the parameters drawn from the posterior of the calibration in "
+                 f"`{manifest['posterior']}` ({manifest.get('draws')} draws, the same in every scenario), so the "
+                 "intervals above carry their uncertainty as the record constrains it"
+                 + (f"; not informed by the record, and so carried at their prior: {', '.join(f'`{n}`' for n in blind)}"
+                    if blind else "")
+                 + (f"; parameters with no public figure held at their defaults here: {', '.join(f'`{n}`' for n in held)}"
+                    if held else "")
+                 + (f"; set for every scenario: {', '.join(f'`{k}`' for k in over)}" if over else "") + ".")]
     held = [n for n in names if n not in over and n not in grid]
     names = held + [n for n in names if n not in held]
     text = ("What these results hinge on: parameters with no public figure, held at their defaults here"

@@ -25,6 +25,7 @@ from .differences import (
     paired_difference,
     reference_scenario,
     verdict,
+    spread_sources,
     welch_difference,
     when,
     with_unit,
@@ -307,6 +308,29 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
     return out
 
 
+def _spread_section(summaries, manifest: dict, ref: str, final_year: str) -> list[str]:
+    """With --posterior: how much of each difference's spread comes from the parameters and how much from seeds."""
+    if not manifest.get("posterior") or "draw" not in summaries.columns:
+        return []
+    order = [s for s in scenario_order(manifest, summaries["scenario"].unique()) if s != ref]
+    measures = _measures(summaries)
+    lines = [f"## Where the spread of each difference comes from ({final_year})", "",
+             f"Each difference from `{ref}` is paired by posterior draw and seed. Its spread (standard deviation "
+             "over draws and seeds) is split into the share from the parameters (between draws, corrected for the "
+             "seed noise a draw's mean still carries) and from the seeds (within a draw). With one seed per draw "
+             "the two cannot be told apart (-).", "",
+             "| scenario | measure | sd of the difference | from parameters | from seeds |", "|---|---|---|---|---|"]
+    for sc in order:
+        for m in measures:
+            r = spread_sources(summaries, m, sc, ref)
+            if r is None:
+                continue
+            par = "-" if r["parameters"] is None else f"{r['parameters']:.0%}"
+            seed = "-" if r["seeds"] is None else f"{r['seeds']:.0%}"
+            lines.append(f"| `{sc}` | {m} | {_fmt(m, r['total_sd'])} | {par} | {seed} |")
+    return [*lines, ""]
+
+
 GLOSSARY_TERMS = (
     ("reference", "the arrangement every other is compared with: `nhse_direct` (NHS England's regions commission "
                   "everything, the position before 2023) when it was run, else the first scenario."),
@@ -397,11 +421,15 @@ def write_report(folder: str | Path) -> Path:
         "## Configuration",
         "",
         f"- Scenarios: {', '.join(f'`{s}`' for s in scenarios)}",
-        f"- Seeds per scenario: {cfg.get('replicates')}; root seed {cfg.get('root_seed')} "
+        (f"- Seeds per scenario: {cfg.get('replicates')}; root seed {cfg.get('root_seed')} "
         + ("(the same seeds in every scenario: common random numbers; " if cfg.get("common_seeds") else "(")
         + "per-run seeds in `manifest.json` and `summaries.parquet`)"
         + (f"; {manifest['replicates_asked']} were asked for, and the folder holds {cfg.get('replicates')}, so "
-           f"all {cfg.get('replicates')} are reported" if manifest.get("replicates_asked") else ""),
+           f"all {cfg.get('replicates')} are reported" if manifest.get("replicates_asked") else ""))
+        if not manifest.get("posterior") else
+        (f"- Runs per scenario: {manifest.get('draws')} posterior draws x {cfg.get('replicates')} seeds; root seed "
+         f"{cfg.get('root_seed')} (the same draws and seeds in every scenario, so differences are paired by draw "
+         "and seed and carry parameter uncertainty; per-run seeds and parameters in `manifest.json`)"),
         f"- Years: {years} funding rounds, {year_label(0)} (base year) to {final_year}",
         f"- Runs: {counts.get('done', 0)} finished, {counts.get('failed', 0)} failed, of {counts.get('runs', 0)}",
         *([f"- Grid (every combination of these values, for every scenario, as BehaviorSpace runs it): "
@@ -414,6 +442,9 @@ def write_report(folder: str | Path) -> Path:
         f"- Started {manifest.get('started')}, finished {manifest.get('finished')}",
         "",
     ]
+    if manifest.get("posterior"):
+        lines += [f"**Over the posterior.** {manifest.get('posterior_note', '')}. Every result below is computed over "
+                  "those draws; a parameter not informed by the record drives it at its prior.", ""]
     if counts.get("failed"):
         lines += [f"**{counts['failed']} runs failed** (see `failures.csv`); the numbers below use the "
                   "finished runs only. Run the same command again to retry them.", ""]
@@ -450,6 +481,7 @@ def write_report(folder: str | Path) -> Path:
             "",
             differences_table(summaries, manifest, HEADLINE_MEASURES),
             "",
+            *_spread_section(summaries, manifest, ref, final_year),
         ]
         curve = curve_table(summaries, manifest)
         if curve:

@@ -147,6 +147,7 @@ class SearchSpec:
     ensemble_params: list[dict[str, Any]]  # the uncertain parameters as given (the sweep format)
     starts: tuple[dict[str, Any], ...] = ()  # policies evaluated first ([[start]])
     source: str = ""
+    posterior_note: str = ""  # with posterior=: where the members' other parameters come from
 
     def to_dict(self) -> dict[str, Any]:
         """The settings a resumed search must share (the budget may grow)."""
@@ -267,9 +268,12 @@ def _target(where: str, what: str, raw: dict, levers: dict[str, Lever]) -> str:
     return _measure(where, what, raw["measure"])
 
 
-def load_levers(path: str | Path | dict, overrides: Mapping[str, Any] | None = None) -> SearchSpec:
+def load_levers(path: str | Path | dict, overrides: Mapping[str, Any] | None = None,
+                posterior: str | Path | None = None) -> SearchSpec:
     """Read and check a levers file (or a dict of the same shape); ``overrides`` (``budget``,
-    ``batch_size``, ``members``, ``sampler``, ``seed``, ``years``) replace its values."""
+    ``batch_size``, ``members``, ``sampler``, ``seed``, ``years``) replace its values. ``posterior``: a
+    ``commissim calibrate`` folder; member m then takes posterior draw m (weighted resampling from the seed) for
+    every parameter that is not a lever, fixed or an uncertain parameter of the LHS."""
     from commissim.model.scenarios import load_scenario
 
     if isinstance(path, dict):
@@ -361,6 +365,15 @@ def load_levers(path: str | Path | dict, overrides: Mapping[str, Any] | None = N
     else:
         conditions = [dict(fixed) for _ in range(n_members)]
         ens_list = []
+    posterior_note = ""
+    if posterior is not None:
+        from ..posterior import load_posterior
+
+        post = load_posterior(posterior)
+        keep_out = set(by_lever) | set(fixed) | set(eparams)
+        conditions = [{**{k: v for k, v in d.items() if k not in keep_out}, **c}
+                      for d, c in zip(post.draws(n_members, seed), conditions)]
+        posterior_note = post.note()
     # member m runs with seed key m: its seed is the batch engine's seed of (seed, m, replicate 0)
     members = tuple(EnsembleMember(i, c, run_seed(seed, i, 0)) for i, c in enumerate(conditions))
 
@@ -421,7 +434,7 @@ def load_levers(path: str | Path | dict, overrides: Mapping[str, Any] | None = N
                       seed=seed, sampler=sampler, budget=budget, batch_size=batch_size, levers=levers,
                       objectives=tuple(objectives), constraints=tuple(constraints), cost=cost, fixed=fixed,
                       members=members, ensemble_params=ens_list, starts=starts,
-                      source=where if where != "levers" else "")
+                      source=where if where != "levers" else "", posterior_note=posterior_note)
 
 
 # --------------------------------------------------------------------------- evaluation through the engine
@@ -603,6 +616,7 @@ def _write(out: Path, spec: SearchSpec, result: SearchResult, figures: bool, inf
           f"{fixed}. {info['n_total']} model runs in all, kept in `{RUNS}/` (this call: {info['n_runs']} runs, "
           f"{info['n_reused']} candidate x member results read back, {info['seconds']:.0f} s). Tables: `pareto.csv`, "
           "`candidates.csv`, `cheapest.json`.\n\n"
+        + (f"**Ensemble over a posterior.** {spec.posterior_note}.\n\n" if spec.posterior_note else "")
     )
     if spec.starts:
         from .report import _table
@@ -644,6 +658,7 @@ def search_run(
     func_kwargs: dict[str, Any] | None = None,
     command: str | None = None,
     log: Callable[[str], None] | None = None,
+    posterior: str | Path | None = None,
 ) -> SearchRun:
     """Robust policy search on the model (see the module docstring); returns a :class:`SearchRun`.
 
@@ -652,7 +667,8 @@ def search_run(
     results folder (default ``results/search_<name>``); an existing one of the same search is
     resumed. ``executor``, ``workers``, ``scheduler``, ``chunk_size``: as for ``run_batch``
     (one executor serves the whole search). ``func``/``func_kwargs``: the run function and
-    fixed keywords (e.g. ``{"seeds_path": ...}``).
+    fixed keywords (e.g. ``{"seeds_path": ...}``). ``posterior``: a ``commissim calibrate`` folder whose draws
+    are the ensemble's futures (member m: draw m, for every parameter that is not a lever, fixed or in the LHS).
     """
     from commissim.model.measures import SUMMARY_MEASURES
     from commissim.model.params import PARAM_BY_NAME
@@ -661,7 +677,7 @@ def search_run(
     say = log or (lambda msg: print(msg, file=sys.stderr))
     require_discovery_extra("policy search", ("optuna",))
     spec = load_levers(levers_file, {"budget": budget, "batch_size": batch_size, "members": members,
-                                     "sampler": sampler, "seed": seed, "years": years})
+                                     "sampler": sampler, "seed": seed, "years": years}, posterior=posterior)
     out = Path(out) if out is not None else Path(DEFAULT_OUT_PREFIX + spec.name)
     runner = model_runner(func, func_kwargs)
     settings = {"spec": spec.to_dict(), "fingerprint": runner.fingerprint() if runner.fingerprint else None,

@@ -388,6 +388,7 @@ def discover_run(
     func_kwargs: dict[str, Any] | None = None,
     command: str | None = None,
     log: Callable[[str], None] | None = None,
+    posterior: str | Path | None = None,
 ) -> DiscoverRun:
     """Scenario discovery on the model (see the module docstring); returns a :class:`DiscoverRun`.
 
@@ -399,7 +400,9 @@ def discover_run(
     ``results/discover_<name>`` unless ``out`` is given). ``n``, ``seeds``, ``years``,
     ``scenarios``, ``root_seed`` override the space file. ``executor``, ``workers``,
     ``scheduler``, ``chunk_size``: as for ``run_batch``. ``func``/``func_kwargs``: the
-    run function and fixed keywords (e.g. ``{"seeds_path": ...}``).
+    run function and fixed keywords (e.g. ``{"seeds_path": ...}``). ``posterior``: a ``commissim calibrate``
+    folder: row i of the Latin hypercube (in every scenario) takes posterior draw i for every parameter the space
+    does not set, so the runs' other conditions are futures consistent with the record.
     """
     t0 = time.perf_counter()
     say = log or (lambda msg: print(msg, file=sys.stderr))
@@ -415,6 +418,8 @@ def discover_run(
     if from_folder is not None:
         overrides = {"n": n, "seeds": seeds, "years": years, "scenarios": scenarios, "root_seed": root_seed}
         given = [k for k, v in overrides.items() if v is not None]
+        if posterior is not None:
+            given.append("posterior")
         if given:
             raise UserError(f"{', '.join(given)} apply when discover runs a space file, not with --from "
                             "(the sweep folder's sample is reused as it is)")
@@ -454,6 +459,18 @@ def discover_run(
             notes.append(msg[0].upper() + msg[1:] + ".")
             say(f"note: {msg}")
         design, info, samples = prepare(spec)
+        meta_post: dict[str, Any] = {}
+        if posterior is not None:
+            from ..posterior import load_posterior
+
+            post = load_posterior(posterior)
+            sets = post.draws(spec.n, spec.root_seed)
+            design = [{**{k: v for k, v in sets[i % spec.n].items() if k not in pt}, **pt}
+                      for i, pt in enumerate(design)]
+            notes.append(post.note() + ": row i of the Latin hypercube takes posterior draw i for every parameter "
+                         "the space does not set.")
+            meta_post = {"posterior": str(post.folder), "posterior_note": post.note(),
+                         "not_informed": post.not_informed}
         folder = Path(out) if out is not None else Path(DEFAULT_OUT_PREFIX + spec.name)
         out_dir = folder
         say(f"discover {spec.name}: Latin hypercube, n = {spec.n}, {len(design)} design points x {spec.seeds} "
@@ -463,7 +480,8 @@ def discover_run(
                 design, runner=model_runner(func, func_kwargs), out=folder, replicates=spec.seeds, years=spec.years,
                 root_seed=spec.root_seed, executor=executor, workers=workers, scheduler=scheduler,
                 chunk_size=chunk_size, series=True, overwrite=overwrite, derived=DERIVED, progress=progress,
-                label="discover", meta={"command": command, "discover": spec.name, "method": "lhs", "n": spec.n},
+                label="discover", meta={"command": command, "discover": spec.name, "method": "lhs", "n": spec.n,
+                                        **meta_post},
                 log=say,
             )
         finally:

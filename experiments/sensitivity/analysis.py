@@ -237,5 +237,26 @@ def analyse(
                      sens / "warnings.csv")
     for c in result.caveats:  # each problem said once, in the words sensitivity.md uses
         say(f"warning: {c.line()}")
-    atomic.write_text(folder / "sensitivity.md", report_text(result, sweep))
+    text = report_text(result, sweep)
+    post = _posterior_note(folder)
+    if post:
+        head, _, rest = text.partition("\n")
+        text = f"{head}\n\n{post}\n{rest}"
+    atomic.write_text(folder / "sensitivity.md", text)
     return result
+
+
+def _posterior_note(folder: Path) -> str:
+    """With ``--posterior``: the sentence that says where the runs' other parameters came from."""
+    import json
+
+    path = Path(folder) / "manifest.json"
+    try:
+        m = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return ""
+    if not m.get("posterior"):
+        return ""
+    return (f"**Over a posterior.** {m.get('posterior_note', '')}. Each run takes the parameters the sweep does not "
+            f"set from one of {m.get('draws')} weighted posterior draws (the one its seed picks); the indices are of "
+            "the outcome over futures consistent with the record.")

@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import atomic
 from ..batch import MANIFEST_NAME, run_batch, staging_folder
-from ..errors import SweepWarning
+from ..errors import SweepConfigError, SweepWarning
 from ..model_runs import late_changes, model_runner
 from .space import SWEEP_FILE, design_for, draw_sample, load_spec
 
@@ -108,6 +108,8 @@ def sweep(
     func_kwargs: dict[str, Any] | None = None,
     command: str | None = None,
     log: Callable[[str], None] | None = None,
+    posterior: str | Path | None = None,
+    draws: int = 100,
 ) -> Path:
     """Run a sensitivity sweep and analyse it; return the results folder.
 
@@ -119,6 +121,9 @@ def sweep(
     ``concurrent.futures.Executor``; ``scheduler="tcp://HOST:8786"`` runs on an existing Dask
     cluster. ``func``/``func_kwargs``: the run function (default
     ``commissim.model.simulation.simulate``) and fixed keywords for it (e.g. ``seeds_path``).
+    ``posterior``: a ``commissim calibrate`` folder; every run then takes the parameters the sweep does not set
+    from one of ``draws`` weighted posterior draws, the one its seed picks, so the indices are of the outcome over
+    futures consistent with the record (the draws' spread adds to the seeds': raise the seeds).
     """
     from .reliability import SayOnce
 
@@ -127,6 +132,18 @@ def sweep(
     overrides = {"method": method, "n": n, "seeds": seeds, "years": years, "scenarios": scenarios,
                  "outcomes": outcomes, "second_order": second_order, "root_seed": root_seed}
     spec = load_spec(config, overrides)
+    meta_post: dict[str, Any] = {}
+    if posterior is not None:
+        from ..posterior import load_posterior, posterior_simulate
+
+        if func is not None:
+            raise SweepConfigError("posterior= runs the model's simulate over the draws; it cannot go with func=")
+        post = load_posterior(posterior)
+        func = posterior_simulate
+        func_kwargs = {**(func_kwargs or {}), "posterior": str(post.folder.resolve()), "draws": int(draws),
+                       "draw_seed": int(spec.root_seed)}
+        meta_post = {"posterior": str(post.folder), "draws": int(draws), "posterior_note": post.note(),
+                     "not_informed": post.not_informed}
     for w in spec.warnings:
         warnings.warn(w, SweepWarning, stacklevel=2)  # for Python callers (the command line prints say's line)
         say(f"warning: {w}")
@@ -142,7 +159,7 @@ def sweep(
             root_seed=spec.root_seed, executor=executor, workers=workers, scheduler=scheduler,
             chunk_size=chunk_size, series=spec.needs_series, overwrite=overwrite, derived=DERIVED,
             progress=progress, label="sweep", meta={"command": command, "sweep": spec.name, "method": spec.method,
-                                                     "n": spec.n}, log=say,
+                                                     "n": spec.n, **meta_post}, log=say,
         )
     finally:
         # the sample is kept even when the runs were interrupted (an interrupted --overwrite: beside the
