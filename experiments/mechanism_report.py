@@ -97,8 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     rseeds = list(range(1, a.regime_seeds + 1))
     tasks += [(s, seed, {"ringfence": rf, "variable_cost_share": v}) for rf, v in regimes
               for s in ("nhse_direct", "full_delegation") for seed in rseeds]
-    with ProcessPoolExecutor(max_workers=a.workers) as ex:
-        results = list(ex.map(run_one, tasks, chunksize=8))
+    if a.workers <= 1:
+        results = [run_one(t) for t in tasks]
+    else:  # a fork server: no fork of a process that may hold threads
+        import multiprocessing
+
+        with ProcessPoolExecutor(max_workers=a.workers, mp_context=multiprocessing.get_context("forkserver")) as ex:
+            results = list(ex.map(run_one, tasks, chunksize=8))
     elapsed = time.perf_counter() - t0
     base = [r for r in results if not r["params"]]
     by = {(r["scenario"], r["seed"]): r for r in base}
