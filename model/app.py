@@ -62,6 +62,12 @@ SLIDER_PARAMS: dict[str, str] = {
     "nhse_tolerance": "NHS England's tolerance",
     "needs_weight_target": "Needs-weight target",
     "pool_share": "Stabilisation pool",
+    "variable_cost_share": "Variable share of a case's cost",
+    "margin_response": "Trusts' response to their margin",
+}
+# Choices in the sidebar (structural switches the sources do not settle).
+SELECT_PARAMS: dict[str, str] = {
+    "ringfence": "Ring-fence of delegated budgets",
 }
 
 # Measures shown (labels, units and scales from the measure registry, model/measures.py):
@@ -131,7 +137,7 @@ class VizModel(CommissioningModel):
             spec = PARAM_BY_NAME.get(name)
             if spec is not None and spec.kind == "float" and isinstance(value, (int, float)):
                 value = min(max(round(float(value), 9), spec.low), spec.high)  # slider float noise
-            if name in SLIDER_PARAMS and value == DEFAULTS[name]:
+            if (name in SLIDER_PARAMS or name in SELECT_PARAMS) and value == DEFAULTS[name]:
                 continue
             user[name] = value
         super().__init__(scenario=policy, rng=seed, collect_agent_data=False, **user)
@@ -192,6 +198,9 @@ def model_params(values: dict[str, Any] | None = None) -> dict[str, Any]:
             "step": slider_step(spec.low, spec.high) if spec.kind == "float" else 1,
             "label": slider_label(name, None if bound is None else bound.value),
         }
+    for name, label in SELECT_PARAMS.items():
+        spec = PARAM_BY_NAME[name]
+        params[name] = {"type": "Select", "value": spec.default, "values": list(spec.choices), "label": label}
     params["rng"] = {"type": "InputText", "value": str(DEFAULT_SEED), "label": "Seed (integer)"}
     return params
 

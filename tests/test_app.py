@@ -85,7 +85,8 @@ def test_controls_follow_the_registry_and_scenarios():
         # the default lies on the slider's grid
         assert abs(round((spec.default - spec.low) / slider["step"]) * slider["step"] + spec.low - spec.default) < 1e-9
     assert params["rng"]["type"] == "InputText"
-    assert set(params) == {"policy", "rng", *app.SLIDER_PARAMS}
+    assert set(params) == {"policy", "rng", *app.SLIDER_PARAMS, *app.SELECT_PARAMS}
+    assert params["ringfence"]["type"] == "Select" and params["ringfence"]["values"] == ["hard", "soft", "none"]
 
 
 @pytest.mark.parametrize("text, seed, noted", [
