@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BatchConfigError
-from .worker import ignore_sigint
+from .worker import init_worker
 
 __all__ = ["EXECUTORS", "OpenExecutor", "open_executor", "SerialExecutor"]
 
@@ -200,7 +200,7 @@ def open_executor(
         yield OpenExecutor(SerialExecutor(), 1, "serial", "serial")
         return
     n = workers or os.cpu_count() or 1
-    pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=_mp_context(preload), initializer=ignore_sigint)
+    pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=_mp_context(preload), initializer=init_worker)
     try:
         yield OpenExecutor(pool, n, f"processes ({n})", "processes")
     except BaseException:
