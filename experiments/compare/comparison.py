@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..batch import run_batch
+from ..batch import batch_preload, open_executor, run_batch
 from ..errors import UserError, option, rethrow
 from ..model_runs import late_changes, model_runner
 
@@ -42,6 +42,8 @@ DEFAULT_OUT = "results/compare"
 SCENARIO_DEFINING = frozenset({"arrangement", "delegated_set", "icb_footprint"})
 # What compare writes besides the batch's tables (replaced when the folder is overwritten).
 DERIVED = ("report.md", "figures")
+# What the fork server of compare's process pool imports besides the model: the figures (drawn in the pool).
+FIGURE_PRELOAD = ("matplotlib", "commissim.experiments.compare.figures")
 
 
 def scenario_point_id(name: str) -> int:
@@ -134,14 +136,18 @@ def compare(
     out = Path(out)
     say = log or (lambda msg: print(msg, file=sys.stderr))
     late_changes(names, years, params, say)
-    result = run_batch(
-        [{"scenario": n, **params} for n in names], runner=model_runner(func, func_kwargs), out=out,
-        replicates=seeds, years=years, root_seed=root_seed, executor=executor, workers=workers,
-        scheduler=scheduler, series=True, point_ids=ids, overwrite=overwrite, derived=DERIVED, progress=progress,
-        label="compare", meta={"command": command, "scenarios": names, "overrides": params}, log=say,
-        common_seeds=True,
-    )
-    if figures and result.n_done:
-        make_figures(out, log=say)
+    runner = model_runner(func, func_kwargs)
+    # One pool for the runs and then the figures: its workers are warm (the fork server imported the
+    # model and the figures' modules once) and draw the figures in parallel while this process waits.
+    with open_executor(executor, workers, scheduler, preload=batch_preload(runner, FIGURE_PRELOAD),
+                       log=say) as ex:
+        result = run_batch(
+            [{"scenario": n, **params} for n in names], runner=runner, out=out, replicates=seeds, years=years,
+            root_seed=root_seed, executor=ex, series=True, point_ids=ids, overwrite=overwrite,
+            derived=DERIVED, progress=progress, label="compare",
+            meta={"command": command, "scenarios": names, "overrides": params}, log=say, common_seeds=True,
+        )
+        if figures and result.n_done:
+            make_figures(out, log=say, executor=ex.executor if ex.kind == "processes" else None)
     write_report(out)
     return out

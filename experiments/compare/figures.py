@@ -44,7 +44,7 @@ from ..charts import (
 )
 from .differences import common_seeds, paired_difference, reference_scenario
 
-__all__ = ["make_figures", "scenario_colours", "scenario_order", "FIGURES", "FOREST_MEASURES", "figure_files",
+__all__ = ["make_figures", "figure_jobs", "draw_figure", "scenario_colours", "scenario_order", "FIGURES", "FOREST_MEASURES", "figure_files",
            "MAP_SCENARIO", "MAP_MEASURE"]
 
 BAND = (0.05, 0.95)
@@ -405,67 +405,138 @@ def _map(icbs, manifest: dict, order: list[str], ref: str, ctx: _Context, path: 
 
 
 # --------------------------------------------------------------------------- all of them
-def make_figures(folder: str | Path, *, log=None) -> list[Path]:
-    """Write the compare figures for a results folder; return the paths written."""
+# A figure job: ("differences", measure), ("curve",), ("band", file), ("income",) or ("map",). Each job
+# reads what it needs from the folder and draws one figure, so the jobs of a folder can be drawn in
+# any process (compare draws them in the batch's warm worker pool, in parallel).
+_FRAMES: dict = {}  # this process's tables of one folder: (file, columns, mtime, size) -> DataFrame
+
+
+def _read(path: Path, columns: tuple[str, ...] | None = None):
+    """``path`` (Parquet) as a DataFrame; kept while the file is unchanged (the jobs of one folder share it)."""
+    import pandas as pd
+
+    st = path.stat()
+    key = (str(path), columns, st.st_mtime_ns, st.st_size)
+    if key not in _FRAMES:
+        if any(k[0].rsplit("/", 1)[0] != str(path.parent) for k in _FRAMES):  # another folder: forget it
+            _FRAMES.clear()
+        _FRAMES[key] = pd.read_parquet(path, columns=list(columns) if columns else None)
+    return _FRAMES[key]
+
+
+def _rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.read_metadata(path).num_rows if path.is_file() else 0
+
+
+def figure_jobs(folder: str | Path, say=lambda msg: None) -> list[tuple]:
+    """The figure jobs of a results folder, in the order of their files in the report (a figure whose
+    data the folder does not hold is skipped, saying why)."""
+    folder = Path(folder)
+    jobs: list[tuple] = []
+    summ = folder / "summaries.parquet"
+    if _rows(summ):
+        import pyarrow.parquet as pq
+
+        columns = set(pq.read_schema(summ).names)
+        jobs += [("differences", name) for name in FOREST_MEASURES if name in columns]
+        jobs.append(("curve",))
+    ser = folder / "series.parquet"
+    if _rows(ser):
+        import pyarrow.parquet as pq
+
+        columns = set(pq.read_schema(ser).names)
+        for file, name in BAND_FIGURES.items():
+            if name == "access_gini" and name not in columns:
+                name = "access_cv"
+            if name not in columns:
+                say(f"figures: skipped {file}: the results hold no '{name}' series")
+                continue
+            jobs.append(("band", file))
+    else:
+        say("figures: skipped the time-series figures: no series.parquet (no finished runs with series)")
+    if (folder / "providers.parquet").is_file():
+        jobs.append(("income",))
+    else:
+        say("figures: skipped income_change_distribution.png: the runs returned no provider_income_change")
+    if (folder / "icbs.parquet").is_file():
+        jobs.append(("map",))
+    else:
+        say("figures: skipped map_access_difference.png: the runs returned no ICB measures")
+    return jobs
+
+
+def draw_figure(folder: str | Path, job: tuple) -> tuple[Path | None, list[str]]:
+    """Draw one figure job (see :func:`figure_jobs`); return the file written (None if none) and what to say."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import pandas as pd
-
-    say = log or (lambda msg: None)
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
+    figdir = folder / "figures"
+    ctx = _Context(manifest)
+    kind = job[0]
+    if kind in ("differences", "curve"):
+        summaries = _read(folder / "summaries.parquet")
+        order = scenario_order(manifest, summaries["scenario"].unique())
+        ref = reference_scenario(order)
+        if kind == "curve":
+            return _curve(summaries, order, ref, ctx, figdir / "destabilisation_curve.png"), []
+        name = job[1]
+        return _levels_and_differences(summaries, name, order, ref, ctx, figdir / f"differences_{name}.png"), []
+    if kind == "band":
+        file = job[1]
+        series = _read(folder / "series.parquet")
+        order = scenario_order(manifest, series["scenario"].unique())
+        ref = reference_scenario(order)
+        name = BAND_FIGURES[file]
+        if name == "access_gini" and name not in series:
+            name = "access_cv"
+        return _over_time(series, name, FIGURES[file].replace(" over time", ""), order, ref, ctx, figdir / file), []
+    if kind == "income":
+        prov = _read(folder / "providers.parquet", ("scenario", "income_change"))
+        return _income_distribution(prov, scenario_order(manifest, prov["scenario"].unique()), ctx,
+                                    figdir / "income_change_distribution.png"), []
+    if kind == "map":
+        icbs = _read(folder / "icbs.parquet")
+        order = scenario_order(manifest, icbs["scenario"].unique())
+        p = _map(icbs, manifest, order, reference_scenario(order), ctx, figdir / "map_access_difference.png")
+        return p, ([] if p else ["figures: skipped map_access_difference.png: it needs the reference scenario "
+                                 "and one other"])
+    raise ValueError(f"unknown figure job {job!r}")
+
+
+# The heaviest jobs first, so that workers drawing in parallel finish together.
+_WEIGHT = {"map": 0, "band": 1, "curve": 2, "differences": 3, "income": 4}
+
+
+def make_figures(folder: str | Path, *, log=None, executor=None) -> list[Path]:
+    """Write the compare figures for a results folder; return the paths written.
+
+    ``executor``: a ``concurrent.futures.Executor`` to draw them in, in parallel (``compare`` passes
+    its batch's process pool, whose workers are warm); default: one after another in this process.
+    Either way the same files, in the same order."""
+    say = log or (lambda msg: None)
+    folder = Path(folder)
     figdir = folder / "figures"
     figdir.mkdir(exist_ok=True)
     for old in figdir.glob("*.png"):  # figures of an earlier, other set of results
         old.unlink()
-    ctx = _Context(manifest)
+    jobs = figure_jobs(folder, say)
+    if executor is None:
+        try:
+            drawn = [draw_figure(folder, job) for job in jobs]
+        finally:
+            _FRAMES.clear()
+    else:
+        by_weight = sorted(range(len(jobs)), key=lambda i: _WEIGHT[jobs[i][0]])
+        futures = {i: executor.submit(draw_figure, str(folder), jobs[i]) for i in by_weight}
+        drawn = [futures[i].result() for i in range(len(jobs))]
     written: list[Path] = []
-
-    def keep(p):
-        if p:
-            written.append(p)
-
-    summ_file = folder / "summaries.parquet"
-    summaries = pd.read_parquet(summ_file) if summ_file.is_file() else None
-    if summaries is not None and not summaries.empty:
-        order = scenario_order(manifest, summaries["scenario"].unique())
-        ref = reference_scenario(order)
-        for name in FOREST_MEASURES:
-            if name in summaries.columns:
-                keep(_levels_and_differences(summaries, name, order, ref, ctx, figdir / f"differences_{name}.png"))
-        keep(_curve(summaries, order, ref, ctx, figdir / "destabilisation_curve.png"))
-
-    series = pd.read_parquet(folder / "series.parquet") if (folder / "series.parquet").is_file() else None
-    if series is not None and not series.empty:
-        order = scenario_order(manifest, series["scenario"].unique())
-        ref = reference_scenario(order)
-        for file, name in BAND_FIGURES.items():
-            if name == "access_gini" and name not in series:
-                name = "access_cv"
-            if name not in series:
-                say(f"figures: skipped {file}: the results hold no '{name}' series")
-                continue
-            keep(_over_time(series, name, FIGURES[file].replace(" over time", ""), order, ref, ctx, figdir / file))
-    else:
-        say("figures: skipped the time-series figures: no series.parquet (no finished runs with series)")
-
-    prov_file = folder / "providers.parquet"
-    if prov_file.is_file():
-        prov = pd.read_parquet(prov_file, columns=["scenario", "income_change"])
-        keep(_income_distribution(prov, scenario_order(manifest, prov["scenario"].unique()), ctx,
-                                  figdir / "income_change_distribution.png"))
-    else:
-        say("figures: skipped income_change_distribution.png: the runs returned no provider_income_change")
-
-    icb_file = folder / "icbs.parquet"
-    if icb_file.is_file():
-        icbs = pd.read_parquet(icb_file)
-        order = scenario_order(manifest, icbs["scenario"].unique())
-        p = _map(icbs, manifest, order, reference_scenario(order), ctx, figdir / "map_access_difference.png")
-        if p is None:
-            say("figures: skipped map_access_difference.png: it needs the reference scenario and one other")
-        keep(p)
-    else:
-        say("figures: skipped map_access_difference.png: the runs returned no ICB measures")
+    for path, messages in drawn:
+        for msg in messages:
+            say(msg)
+        if path:
+            written.append(Path(path))
     return written
