@@ -183,3 +183,16 @@ def test_labels_are_placed_without_overlap():
         for j in range(i + 1, len(boxes)):
             assert maps._overlap(boxes[i], boxes[j]) == 0, (i, j)
     plt.close(fig)
+
+
+def test_figures_drawn_in_an_executor_are_the_same_files_in_the_same_order(folder):
+    from commissim.experiments.batch.executors import SerialExecutor
+
+    said_here, said_there = [], []
+    here = figures.make_figures(folder, log=said_here.append)
+    pngs = {p.name: p.read_bytes() for p in here}
+    there = figures.make_figures(folder, log=said_there.append, executor=SerialExecutor())
+    assert [p.name for p in there] == [p.name for p in here] and len(here) >= 5
+    assert {p.name: p.read_bytes() for p in there} == pngs
+    assert said_there == said_here
+    assert not figures._FRAMES  # drawing here keeps no table after the figures

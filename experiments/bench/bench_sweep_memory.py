@@ -76,7 +76,7 @@ class _Sampler:
                 continue
             if p.pid == me.pid:
                 name = "engine"
-            elif "forkserver" in cmd:
+            elif "forkserver" in cmd and p.ppid() == me.pid:  # its workers share its command line
                 name = "fork server"
             elif "resource_tracker" in cmd:
                 name = "resource tracker"

@@ -524,15 +524,15 @@ def make_figures(folder: str | Path, *, log=None, executor=None) -> list[Path]:
     for old in figdir.glob("*.png"):  # figures of an earlier, other set of results
         old.unlink()
     jobs = figure_jobs(folder, say)
-    if executor is None:
-        try:
+    try:
+        if executor is None:
             drawn = [draw_figure(folder, job) for job in jobs]
-        finally:
-            _FRAMES.clear()
-    else:
-        by_weight = sorted(range(len(jobs)), key=lambda i: _WEIGHT[jobs[i][0]])
-        futures = {i: executor.submit(draw_figure, str(folder), jobs[i]) for i in by_weight}
-        drawn = [futures[i].result() for i in range(len(jobs))]
+        else:
+            by_weight = sorted(range(len(jobs)), key=lambda i: _WEIGHT[jobs[i][0]])
+            futures = {i: executor.submit(draw_figure, str(folder), jobs[i]) for i in by_weight}
+            drawn = [futures[i].result() for i in range(len(jobs))]
+    finally:
+        _FRAMES.clear()  # this process's (a pool's workers keep theirs until the pool closes)
     written: list[Path] = []
     for path, messages in drawn:
         for msg in messages:
