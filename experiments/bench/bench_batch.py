@@ -82,10 +82,20 @@ def child_batch_run(args) -> dict:
     if args.seeds_path:
         params["seeds_path"] = args.seeds_path
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(args.root_seed).spawn(reps)]
-    t0 = time.perf_counter()
-    rows = batch_run(CommissioningModel, parameters=params, rng=seeds, number_processes=2,
-                     data_collection_period=-1, max_steps=args.years, display_progress=False)
-    return {"seconds": time.perf_counter() - t0, "runs": len(scenarios) * reps, "rows": len(rows)}
+    cpu0 = _own_cpu()
+    with _PeakMemory() as peak:
+        t0 = time.perf_counter()
+        rows = batch_run(CommissioningModel, parameters=params, rng=seeds, number_processes=2,
+                         data_collection_period=-1, max_steps=args.years, display_progress=False)
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "runs": len(scenarios) * reps, "rows": len(rows), "cpu": peak.cpu_seconds - cpu0}
+
+
+def _own_cpu() -> float:
+    import os
+
+    t = os.times()
+    return t.user + t.system
 
 
 def child_engine(args) -> dict:
@@ -96,6 +106,7 @@ def child_engine(args) -> dict:
 
     scenarios, reps = _plan(args.runs, _scenarios())
     peak = _PeakMemory()
+    cpu0 = _own_cpu()
     with tempfile.TemporaryDirectory() as tmp, peak:
         t0 = time.perf_counter()
         if args.variant == "compare":
@@ -113,7 +124,8 @@ def child_engine(args) -> dict:
                             log=lambda m: None)
             n_runs, n_failed = res.n_runs, res.n_failed
         seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "runs": n_runs, "failed": n_failed, "peak_mb": peak.peak_mb,
+    return {"seconds": seconds, "cpu": peak.cpu_seconds - cpu0, "runs": n_runs, "failed": n_failed,
+            "peak_mb": peak.peak_mb,
             "parent_mb": peak.parent_mb, "worker_mb": peak.worker_mb, "peak_how": peak.how}
 
 
@@ -126,6 +138,7 @@ class _PeakMemory:
         self.parent_mb = 0.0
         self.worker_mb = 0.0
         self.how = ""
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
 
     def _sample(self):
@@ -137,6 +150,8 @@ class _PeakMemory:
             for p in [me, *me.children(recursive=True)]:
                 try:
                     rss = p.memory_info().rss
+                    t = p.cpu_times()
+                    self.cpu[p.pid] = t.user + t.system  # cumulative: the last sample of each process counts
                 except psutil.Error:
                     continue
                 total += rss
@@ -158,6 +173,11 @@ class _PeakMemory:
             self._thread = None
             self.how = "engine process only (resource.getrusage ru_maxrss; install psutil to include workers)"
         return self
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of this process and every descendant seen (sampled; short-lived ones may be missed)."""
+        return sum(self.cpu.values())
 
     def __exit__(self, *exc):
         if self._thread is not None:
@@ -236,13 +256,18 @@ def main(argv: list[str] | None = None) -> int:
     # Round-robin: every repeat runs each side once, so a machine that slows down for a while
     # slows every side alike.
     secs: dict[tuple, list[float]] = {s[:3]: [] for s in sides}
+    cpus: dict[tuple, list[float]] = {s[:3]: [] for s in sides}
     for _ in range(args.repeats):
         for kind, variant, path, _label in sides:
-            secs[(kind, variant, path)].append(_child(kind, variant, args.runs, args, path)["seconds"])
+            got = _child(kind, variant, args.runs, args, path)
+            secs[(kind, variant, path)].append(got["seconds"])
+            cpus[(kind, variant, path)].append(got.get("cpu", float("nan")))
+    print(f"  {'':75} {'wall':>9}  {'runs/s':>6}         {'CPU (all processes)':>20}")
     for kind, variant, path, label in sides:
         xs = secs[(kind, variant, path)]
         med = statistics.median(xs)
-        print(f"  {label:<75} {med:7.2f} s  {n / med:6.1f} runs/s   ({', '.join(f'{x:.2f}' for x in xs)})")
+        print(f"  {label:<75} {med:7.2f} s  {n / med:6.1f} runs/s  {statistics.median(cpus[(kind, variant, path)]):7.1f} "
+              f"CPU-s   ({', '.join(f'{x:.2f}' for x in xs)})")
     compare_ = ("engine", "compare", None)
     lines = [("compare() end to end vs batch_run, model reporters (target >= 1.2)", compare_,
               ("batch_run", "model_reporters", None)),

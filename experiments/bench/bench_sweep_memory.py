@@ -74,6 +74,8 @@ class _Sampler:
                 rss = p.memory_info().rss / MB
             except psutil.Error:
                 continue
+            if not rss:  # exited, not yet reaped
+                continue
             if p.pid == me.pid:
                 name = "engine"
             elif "forkserver" in cmd and p.ppid() == me.pid:  # its workers share its command line
@@ -142,9 +144,23 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
-    config = {"method": "lhs", "n": args.runs, "seeds": 1, "years": args.years, "second_order": False}
     print(f"sweep: {args.runs} runs of {args.years} years (LHS over the headline space, full_delegation), "
           f"{args.workers} worker processes -> {out}")
+    import psutil
+
+    config = {"method": "lhs", "n": args.runs, "seeds": 1, "years": args.years, "second_order": False}
+    # What the engine imports and builds besides the plan, so that the memory read next is the engine
+    # before the plan: the model, Arrow, pandas, tqdm and a small sample of the same space.
+    import pyarrow.ipc  # noqa: F401
+    import tqdm.auto  # noqa: F401
+
+    import commissim.experiments.batch.engine  # noqa: F401
+    import commissim.model.model  # noqa: F401
+    from commissim.experiments.sensitivity.space import load_spec
+    from commissim.experiments.sensitivity.sweep import prepare
+
+    prepare(load_spec(CONFIG, {**config, "n": 16}))
+    engine_before = psutil.Process().memory_info().rss / MB  # the engine before it plans the design
     with _Sampler(out, args.every) as sampler:
         t0 = time.perf_counter()
         sweep(CONFIG, out, workers=args.workers, analyse=args.analyse, figures=False, progress=False,
@@ -154,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nthroughput: {args.runs} runs in {seconds:.1f} s = {args.runs / seconds:.1f} runs/s "
           f"(median over the 1,000-run windows {statistics.median([ln['rate'] for ln in lines]) if lines else 0:.1f})")
     print(f"peak memory of the process tree (RSS, sampled every 0.5 s): {sampler.peak_mb:.0f} MB")
-    after = [ln for ln in lines if ln["runs"] > args.warmup]
+    # after the warm-up, while the pool is up (the last line may come after its workers exited)
+    after = [ln for ln in lines if ln["runs"] > args.warmup and any(k.startswith("worker") for k in ln["mem"])]
     if len(after) >= 2:
         xs = [ln["runs"] / 1000 for ln in after]
         total_slope = _slope(xs, [ln["total"] for ln in after])
@@ -168,8 +185,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name}: {_slope(*map(list, zip(*pts))):+.2f} MB ({pts[0][1]:.0f} -> {pts[-1][1]:.0f} MB)")
         last = after[-1]
         if args.runs < 100_000:
-            at = last["total"] + total_slope * (100_000 - last["runs"]) / 1000
-            print(f"  the tree at 100,000 runs, extrapolated from that slope: {at:.0f} MB")
+            # The engine holds the plan of the whole design from the start (memory per design point, not
+            # per run): scale it to 100,000 points; the rest by the slope.
+            per_point = max(0.0, (lines[0]["mem"].get("engine", 0) - engine_before) / args.runs)
+            at = last["total"] + total_slope * (100_000 - last["runs"]) / 1000 + per_point * (100_000 - args.runs)
+            print(f"  the engine's plan of the design: about {per_point * 1024:.1f} KB a design point "
+                  f"({engine_before:.0f} MB before planning)")
+            print(f"  the tree at 100,000 runs, extrapolated (slope, and the plan for 100,000 points): {at:.0f} MB")
     else:
         print(f"(too few lines after the first {args.warmup} runs for a growth slope)")
     return 0

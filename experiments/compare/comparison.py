@@ -43,7 +43,7 @@ SCENARIO_DEFINING = frozenset({"arrangement", "delegated_set", "icb_footprint"})
 # What compare writes besides the batch's tables (replaced when the folder is overwritten).
 DERIVED = ("report.md", "figures")
 # What the fork server of compare's process pool imports besides the model: the figures (drawn in the pool).
-FIGURE_PRELOAD = ("matplotlib", "commissim.experiments.compare.figures")
+FIGURE_PRELOAD = ("matplotlib", "matplotlib.pyplot", "commissim.experiments.compare.figures")
 
 
 def scenario_point_id(name: str) -> int:
