@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..batch import batch_preload, open_executor, run_batch
+from ..batch import batch_preload, open_executor, plan_batch, run_batch
 from ..errors import UserError, option, rethrow
 from ..model_runs import late_changes, model_runner
 
@@ -137,12 +137,16 @@ def compare(
     say = log or (lambda msg: print(msg, file=sys.stderr))
     late_changes(names, years, params, say)
     runner = model_runner(func, func_kwargs)
+    design = [{"scenario": n, **params} for n in names]
+    # the batch's own checks, before an executor (a Dask cluster, say) is started for it
+    plan_batch(design, runner=runner, out=out, replicates=seeds, years=years, root_seed=root_seed, series=True,
+               point_ids=ids, common_seeds=True)
     # One pool for the runs and then the figures: its workers are warm (the fork server imported the
     # model and the figures' modules once) and draw the figures in parallel while this process waits.
     with open_executor(executor, workers, scheduler, preload=batch_preload(runner, FIGURE_PRELOAD),
                        log=say) as ex:
         result = run_batch(
-            [{"scenario": n, **params} for n in names], runner=runner, out=out, replicates=seeds, years=years,
+            design, runner=runner, out=out, replicates=seeds, years=years,
             root_seed=root_seed, executor=ex, series=True, point_ids=ids, overwrite=overwrite,
             derived=DERIVED, progress=progress, label="compare",
             meta={"command": command, "scenarios": names, "overrides": params}, log=say, common_seeds=True,
