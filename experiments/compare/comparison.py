@@ -21,6 +21,7 @@ in an existing folder extends it: only the new replicates run.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import hashlib
 import sys
 from collections.abc import Callable, Sequence
@@ -151,7 +152,13 @@ def compare(
             derived=DERIVED, progress=progress, label="compare",
             meta={"command": command, "scenarios": names, "overrides": params}, log=say, common_seeds=True,
         )
+        if figures and result.n_done and ex.kind == "processes":
+            # the pool's workers draw the figures while this process computes the report's numbers
+            with cf.ThreadPoolExecutor(1, thread_name_prefix="commissim-figures") as drawing:
+                drawn = drawing.submit(make_figures, out, log=say, executor=ex.executor)
+                write_report(out, figures_ready=drawn.result)
+            return out
         if figures and result.n_done:
-            make_figures(out, log=say, executor=ex.executor if ex.kind == "processes" else None)
+            make_figures(out, log=say)
     write_report(out)
     return out

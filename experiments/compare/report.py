@@ -258,9 +258,19 @@ def _sentences(summaries, manifest: dict, final_year: str) -> list[str]:
     return out
 
 
-def write_report(folder: str | Path) -> Path:
-    """Write ``report.md`` for a results folder (atomically) and return its path."""
+def write_report(folder: str | Path, *, figures_ready=None) -> Path:
+    """Write ``report.md`` for a results folder (atomically) and return its path.
+
+    ``figures_ready``: called (once) before the report looks at which figures the folder holds,
+    so the figures can be drawn elsewhere while the report's numbers are computed."""
     import pandas as pd
+
+    waited = []
+
+    def wait_for_figures() -> None:
+        if figures_ready is not None and not waited:
+            waited.append(True)
+            figures_ready()
 
     from .. import atomic
     from ..model_runs import year_label
@@ -343,6 +353,7 @@ def write_report(folder: str | Path) -> Path:
                 differences_table(summaries, manifest, [c for c in _curve_measures() if c in summaries.columns]),
                 "",
             ]
+            wait_for_figures()
             if (folder / "figures" / "destabilisation_curve.png").is_file():
                 lines += ["![Providers destabilised across deficit thresholds](figures/destabilisation_curve.png)",
                           ""]
@@ -359,6 +370,7 @@ def write_report(folder: str | Path) -> Path:
                 differences_table(summaries, manifest, whole),
                 "",
             ]
+    wait_for_figures()
     present = [(f, t) for f, t in figure_files(folder) if f != "destabilisation_curve.png"]
     if present:
         lines += ["## Figures", ""]
