@@ -54,3 +54,29 @@ def interrupt_after(scenario="nhse_direct", years=10, rng=None, *, series=False,
                 raise KeyboardInterrupt
             fh.write("x")
     return fake_simulate(scenario, years, rng, series=series, **parameters)
+
+
+class _Cycle:
+    """A stand-in for a run's model: an object in a reference cycle (a Mesa model and its agents)."""
+
+    def __init__(self):
+        self.me = self
+        self.payload = np.ones(1000)
+
+
+def leaves_cyclic_garbage(scenario="nhse_direct", years=10, rng=None, *, series=False, **parameters):
+    """Like ``fake_simulate``, but every run leaves, as the model does, a dead object in a reference
+    cycle that has lived long enough to reach the oldest generation (so only a full collection frees
+    it). Returns how many of those from earlier runs are still alive when it starts, and whether
+    the process froze what it inherited."""
+    import gc
+
+    alive = sum(1 for o in gc.get_objects(generation=2) if type(o) is _Cycle)
+    alive += sum(1 for g in (0, 1) for o in gc.get_objects(generation=g) if type(o) is _Cycle)
+    obj = _Cycle()
+    gc.collect(1)  # survives two collections while in use, as a model does: now in the oldest generation
+    del obj
+    out = fake_simulate(scenario, years, rng, series=series, **parameters)
+    out["cycles_alive_at_start"] = float(alive)
+    out["frozen_objects"] = float(gc.get_freeze_count())
+    return out

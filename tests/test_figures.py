@@ -183,3 +183,48 @@ def test_labels_are_placed_without_overlap():
         for j in range(i + 1, len(boxes)):
             assert maps._overlap(boxes[i], boxes[j]) == 0, (i, j)
     plt.close(fig)
+
+
+def test_figures_drawn_in_an_executor_are_the_same_files_in_the_same_order(folder):
+    from commissim.experiments.batch.executors import SerialExecutor
+
+    said_here, said_there = [], []
+    here = figures.make_figures(folder, log=said_here.append)
+    pngs = {p.name: p.read_bytes() for p in here}
+    there = figures.make_figures(folder, log=said_there.append, executor=SerialExecutor())
+    assert [p.name for p in there] == [p.name for p in here] and len(here) >= 5
+    assert {p.name: p.read_bytes() for p in there} == pngs
+    assert said_there == said_here
+    assert not figures._FRAMES  # drawing here keeps no table after the figures
+
+
+def _merge_difference(summaries, m, scenario, ref):
+    """The paired difference as it was computed before: an inner merge on replicate."""
+    a = summaries.loc[summaries["scenario"] == scenario, ["replicate", m]].dropna()
+    b = summaries.loc[summaries["scenario"] == ref, ["replicate", m]].dropna()
+    both = a.merge(b, on="replicate", suffixes=("_a", "_b"))
+    d = (both[f"{m}_a"] - both[f"{m}_b"]).to_numpy(dtype=float)
+    return np.where(np.abs(d) < 1e-12, 0.0, d)
+
+
+def test_paired_differences_are_those_of_a_merge_on_replicate_missing_runs_and_repeats_included():
+    s = _summaries().sample(frac=1.0, random_state=3).reset_index(drop=True)  # any row order
+    s.loc[(s.scenario == "needs_based") & (s.replicate == 2), "out_of_area_share"] = np.nan  # a failed measure
+    s = s[~((s.scenario == "nhse_direct") & (s.replicate == 5))]  # a run missing on the reference's side
+    for frame in (s, pd.concat([s, s[(s.scenario == "needs_based") & (s.replicate == 1)]])):  # a repeated replicate
+        d = _merge_difference(frame, "out_of_area_share", "needs_based", "nhse_direct")
+        got = paired_difference(frame, "out_of_area_share", "needs_based", "nhse_direct")
+        assert got.n == len(d) and got.estimate == float(d.mean())
+        half = got.estimate - got.low
+        from scipy import stats
+
+        assert half == pytest.approx(stats.t.ppf(0.95, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)), rel=1e-12)
+
+
+def test_the_report_waits_for_figures_drawn_elsewhere_before_listing_them(folder):
+    from commissim.experiments.compare.report import write_report
+
+    calls = []
+    text = write_report(folder, figures_ready=lambda: calls.append(figures.make_figures(folder))).read_text()
+    assert len(calls) == 1 and calls[0]
+    assert "figures/destabilisation_curve.png" in text and "figures/out_of_area_share.png" in text

@@ -19,8 +19,8 @@ module             job
 """
 
 from .design import Run, make_run_id, run_seed
-from .engine import BatchResult, plan_batch, run_batch
-from .executors import EXECUTORS, open_executor
+from .engine import BatchResult, batch_preload, plan_batch, run_batch
+from .executors import EXECUTORS, OpenExecutor, open_executor
 from .manifest import MANIFEST_NAME, git_commit, package_versions
 from .runner import Runner, VectorOutput
 from .store import Results, consolidate, load_results, staging_folder
@@ -28,6 +28,7 @@ from .store import Results, consolidate, load_results, staging_folder
 __all__ = [
     "run_batch",
     "plan_batch",
+    "batch_preload",
     "BatchResult",
     "Runner",
     "VectorOutput",
@@ -35,6 +36,7 @@ __all__ = [
     "run_seed",
     "make_run_id",
     "open_executor",
+    "OpenExecutor",
     "EXECUTORS",
     "load_results",
     "Results",

@@ -44,7 +44,7 @@ from .store import PARTS, consolidate, prepare_folder, scan_parts, staging_folde
 from .tables import failures_table, table_names, to_ipc
 from .worker import ChunkResult, Task, failure_record, now, run_chunk
 
-__all__ = ["BatchResult", "Plan", "plan_batch", "run_batch"]
+__all__ = ["BatchResult", "Plan", "plan_batch", "run_batch", "batch_preload"]
 
 TARGET_TASK_SECONDS = 1.0  # adaptive chunks aim for tasks of about this length (>= 0.5 s)
 # Imported once by a local process pool's fork server (with the runner's preload), not by every worker.
@@ -301,6 +301,12 @@ class _Driver:
 
 
 # --------------------------------------------------------------------------- the engine
+def batch_preload(runner: Runner, extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """The modules a local process pool's fork server imports once for a batch of ``runner``
+    (and ``extra``, e.g. what the caller will run in the pool after the batch)."""
+    return (*runner.preload, getattr(runner.func, "__module__", "") or "", *WORKER_PRELOAD, *extra)
+
+
 def _finish(plan: Plan, manifest: dict, n_skipped: int, t_start: float) -> BatchResult:
     """Consolidate the parts, complete the manifest, collect this batch's failures."""
     counts = consolidate(plan.out, plan.ids)
@@ -355,7 +361,9 @@ def run_batch(
     executor, workers, scheduler:
         ``"processes"`` (default; ``workers`` processes, default one per CPU), ``"serial"``,
         ``"dask"`` (a local Dask cluster of ``workers`` processes), ``scheduler="tcp://..."``
-        (an existing Dask cluster), or any ``concurrent.futures.Executor`` (not shut down here).
+        (an existing Dask cluster), or any ``concurrent.futures.Executor`` (not shut down here),
+        or an executor opened with :func:`~.executors.open_executor` (``preload=batch_preload(runner)``;
+        not shut down here: the caller can use its warm workers after the batch).
     chunk_size:
         Runs per task; default adapts so a task lasts about one second.
     series:
@@ -460,8 +468,7 @@ def _execute(plan: Plan, old: dict | None, fingerprint: str | None, executor: An
     if not pending:
         write_manifest(plan.out, manifest)
         return _finish(plan, manifest, len(ok_before), t_start)
-    preload = (*runner.preload, getattr(runner.func, "__module__", "") or "", *WORKER_PRELOAD)
-    with open_executor(executor, workers, scheduler, preload=preload, log=say) as ex:
+    with open_executor(executor, workers, scheduler, preload=batch_preload(runner), log=say) as ex:
         ready = ex.start()  # a process pool starts in the background ...
         first = _first_run(plan, pending[0])  # ... while this process checks the input with the first run
         manifest.update(executor=ex.kind, executor_detail=ex.description, workers=ex.workers)

@@ -10,7 +10,10 @@
 - ``scheduler="tcp://HOST:8786"`` - an existing Dask cluster (``dask scheduler`` plus
   ``dask worker`` processes, Slurm through dask-jobqueue, Kubernetes through dask-kubernetes);
 - any object with ``submit()`` (e.g. ``distributed.Client(...).get_executor()``): used as
-  it is, never shut down here.
+  it is, never shut down here;
+- an :class:`OpenExecutor` already opened here: used as it is (so one process pool can run a
+  batch and then the work made from its results, e.g. ``compare``'s figures, with warm workers),
+  closed by whoever opened it.
 
 Every Dask worker (and the scheduler) needs commissim installed in its environment: tasks
 refer to ``commissim.experiments.batch.worker.run_chunk`` and to the run function by name.
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BatchConfigError
-from .worker import ignore_sigint
+from .worker import init_worker
 
 __all__ = ["EXECUTORS", "OpenExecutor", "open_executor", "SerialExecutor"]
 
@@ -186,6 +189,9 @@ def open_executor(
     and its queued tasks are cancelled.
     """
     say = log or (lambda msg: print(msg, file=sys.stderr))
+    if isinstance(executor, OpenExecutor):  # opened by the caller, who closes it
+        yield executor
+        return
     _check_options(executor, workers, scheduler)
     if not isinstance(executor, str):
         n = workers or getattr(executor, "_max_workers", None) or os.cpu_count() or 1
@@ -200,7 +206,7 @@ def open_executor(
         yield OpenExecutor(SerialExecutor(), 1, "serial", "serial")
         return
     n = workers or os.cpu_count() or 1
-    pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=_mp_context(preload), initializer=ignore_sigint)
+    pool = cf.ProcessPoolExecutor(max_workers=n, mp_context=_mp_context(preload), initializer=init_worker)
     try:
         yield OpenExecutor(pool, n, f"processes ({n})", "processes")
     except BaseException:

@@ -112,7 +112,10 @@ def describe_diff(old_config: dict, old_manifest: dict, new: dict) -> str:
 
 
 def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    atomic.write_text(out / MANIFEST_NAME, json.dumps(manifest, indent=2, default=str))
+    """Write the manifest atomically, streamed (the text of a large design is never held whole in
+    memory: a 100,000-point sweep's manifest is some hundreds of MB); the same text as ``json.dumps``."""
+    with atomic.replacing(out / MANIFEST_NAME) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        json.dump(manifest, fh, indent=2, default=str)
 
 
 def read_manifest(out: Path) -> dict[str, Any]:

@@ -6,11 +6,24 @@ installed). A run that raises is recorded as a failure (id, seed, parameters, er
 traceback) and the chunk carries on; the finished runs' Arrow tables are built here, in the
 worker, and sent back as the bytes of their part files, so the process that writes the
 results folder only writes.
+
+Memory: a run's model is garbage only to Python's cyclic collector (a Mesa model and its
+agents refer to each other), and a worker that leaves it to the collector's own schedule keeps
+dead models for many runs, their arrays scattered through the C heap, which then only grows
+(measured: about 0.1-0.3 MB a run for each worker, without end). So a worker of a local process
+pool (:func:`init_worker`) freezes what it inherited (``gc.freeze()``: the fork server's modules
+and seed data, never scanned again) and collects after every ``COLLECT_EVERY`` runs, which then
+costs well under a millisecond and keeps the worker's memory flat. (Collecting after every run
+keeps it as flat but made the runs about 20% slower, measured: the next run then starts on a
+heap just given back; every 10 runs costs nothing measurable.) Other processes (``serial``,
+Dask) are left alone: freezing is not this library's call there, and an unfrozen full
+collection costs about 0.1 s.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 import json
 import signal
 import time
@@ -23,7 +36,13 @@ from .design import Run, jsonable
 from .runner import VectorOutput
 from .tables import Finished, chunk_tables, to_ipc
 
-__all__ = ["Task", "ChunkResult", "run_chunk", "run_one", "failure_record", "now", "ignore_sigint"]
+__all__ = ["Task", "ChunkResult", "run_chunk", "run_one", "failure_record", "now", "ignore_sigint", "init_worker"]
+
+# Set by init_worker in a pool's worker process: collect the cyclic garbage of the runs every
+# COLLECT_EVERY runs (so at most that many dead models are ever held).
+_COLLECT_AFTER_RUN = False
+COLLECT_EVERY = 10
+_runs_since_collect = 0
 
 
 def now() -> str:
@@ -94,12 +113,14 @@ def run_chunk(task: Task, runs: Sequence[Run], input_errors: tuple[type[BaseExce
         t0 = time.perf_counter()
         try:
             result = run_one(task, run)
+            done.append(Finished(run, result, time.perf_counter() - t0))
         except input_errors:
             raise
         except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the batch carries on
             failed.append(failure_record(run, exc, traceback.format_exc()))
-            continue
-        done.append(Finished(run, result, time.perf_counter() - t0))
+        finally:
+            if _COLLECT_AFTER_RUN:
+                _collect_now_and_then()
     seconds = time.perf_counter() - t_chunk
     tables = chunk_tables(done, failed, param_names=task.param_names, vectors=task.vectors,
                           round_label=task.round_label)
@@ -107,6 +128,25 @@ def run_chunk(task: Task, runs: Sequence[Run], input_errors: tuple[type[BaseExce
                        seconds)
 
 
+def _collect_now_and_then() -> None:
+    """After a run: every ``COLLECT_EVERY`` runs, free the dead models (cyclic garbage) at once."""
+    global _runs_since_collect
+    _runs_since_collect += 1
+    if _runs_since_collect >= COLLECT_EVERY:
+        _runs_since_collect = 0
+        gc.collect()
+
+
 def ignore_sigint() -> None:
-    """Worker-process initializer: Ctrl-C is handled by the parent only."""
+    """Ctrl-C is handled by the parent only."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def init_worker() -> None:
+    """Initializer of a local process pool's worker: Ctrl-C ignored (the parent handles it);
+    what the process inherited frozen and every run's garbage collected after it (see the
+    module docstring: memory flat in the number of runs)."""
+    global _COLLECT_AFTER_RUN
+    ignore_sigint()
+    gc.freeze()  # the fork server's objects: never scanned again (and their pages never copied for it)
+    _COLLECT_AFTER_RUN = True

@@ -1,41 +1,43 @@
-"""Benchmark: ``commissim compare`` (the batch library) against ``mesa.batch_run``.
+"""Benchmark: ``commissim compare`` (figures and report included) against ``mesa.batch_run`` on the same runs.
 
 Run it from the project folder (after ``make install``)::
 
-    python experiments/bench/bench_batch.py                 # 300 runs x 3 repeats, then memory
-    python experiments/bench/bench_batch.py --runs 100 --repeats 1 --memory-runs 200 50
+    python experiments/bench/bench_batch.py                 # 300 runs x 3 repeats
+    python experiments/bench/bench_batch.py --runs 100 --repeats 1
+    python experiments/bench/bench_batch.py --all           # also the batch library alone (no figures)
+    python experiments/bench/bench_batch.py --baseline /tmp/old   # also compare() of another checkout
     python experiments/bench/bench_batch.py --seeds-path /tmp/toy  # a small seed folder (quick check)
 
-Throughput: the same runs - every named scenario x enough seeds for ``--runs`` runs,
-``--years`` funding rounds each - on 2 processes through
+The same runs - every named scenario x enough seeds for ``--runs`` runs, ``--years`` funding
+rounds each - on 2 processes through
 
 - ``mesa.batch_run(CommissioningModel, parameters={"scenario": [...]}, rng=[...],
   number_processes=2, data_collection_period=-1, max_steps=years, display_progress=False)``
   as a Mesa user would call it (the model's defaults: model *and* agent reporters), and
-  again with ``collect_agent_data=False`` (model reporters only);
-- the batch library with 2 processes: ``series=False`` (the end-of-run summary measures:
-  the same model measures batch_run returns, plus a few run totals), and ``series=True``
-  (compare's batch: summaries, every year's series and every provider's income change,
-  written to Parquet and CSV);
-- ``compare()`` itself, end to end: compare's batch, then its figures and ``report.md``.
+  again with ``collect_agent_data=False`` (model reporters only: the measures compare keeps);
+- ``compare()`` end to end: the runs (summaries, every year's series, every provider's and
+  ICB's end-of-run values, written to Parquet and CSV), then its figures and ``report.md``;
+- with ``--all``, the batch library alone: ``series=False`` (summaries only) and ``series=True``
+  (compare's batch, no figures);
+- with ``--baseline DIR``, ``compare()`` of the checkout at ``DIR`` (a folder holding
+  ``commissim/``, e.g. ``mkdir -p DIR/commissim && git archive REV | tar -x -C DIR/commissim``),
+  to measure a change before and after in one session.
 
-The ratio printed first is the target: compare's batch (files written) against batch_run
-with model reporters only (the same measures, nothing written), at least 1.
+The first ratio printed is the target: compare end to end against batch_run with model
+reporters only, at least 1.2.
 
-Each side runs in its own fresh Python process (``batch_run`` forces the ``spawn``
-start method on its whole process), which imports the model before timing. Timing covers
-the call only (pool start-up, runs, collection and, for commissim, writing and
-consolidating the results folder), not interpreter start-up. The sides take turns, once
-each per repeat, and the median of ``--repeats`` is reported (with every repeat); a ratio is
-the median of the repeats' own ratios, which a machine shared with other work disturbs less. Seeds differ
-between the two sides (batch_run gives every scenario the same seed list; the engine
-derives a seed per run), which changes the numbers but not the work.
+Each side runs in its own fresh Python process (``batch_run`` forces the ``spawn`` start
+method on its whole process), which imports the model before timing. Timing covers the call
+only (pool start-up, runs, collection and, for commissim, writing and consolidating the results
+folder, figures and report), not interpreter start-up. The sides take turns, once each per
+repeat, and the median of ``--repeats`` is reported (with every repeat); a ratio is the median
+of the repeats' own ratios, which a machine shared with other work disturbs less. Seeds differ
+between the two sides (batch_run gives every scenario the same seed list; the engine derives a
+seed per run), which changes the numbers but not the work.
 
-Memory: the engine (series=True, as ``compare``) for ``--memory-runs`` runs (default
-1,000 and 250); peak resident memory of the engine's process plus all its worker
-processes, sampled every 50 ms with psutil (or the kernel's peak RSS of the engine
-process alone when psutil is not installed). Flat memory means the peak does not grow
-with the number of runs.
+Memory (``--memory-runs N ...``): the engine (series=True, as ``compare``) for N runs; peak
+resident memory of the engine's process plus all its worker processes, sampled every 50 ms
+with psutil. The sweep benchmark (``bench_sweep_memory.py``) follows memory through a large sweep.
 """
 
 from __future__ import annotations
@@ -80,10 +82,20 @@ def child_batch_run(args) -> dict:
     if args.seeds_path:
         params["seeds_path"] = args.seeds_path
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(args.root_seed).spawn(reps)]
-    t0 = time.perf_counter()
-    rows = batch_run(CommissioningModel, parameters=params, rng=seeds, number_processes=2,
-                     data_collection_period=-1, max_steps=args.years, display_progress=False)
-    return {"seconds": time.perf_counter() - t0, "runs": len(scenarios) * reps, "rows": len(rows)}
+    cpu0 = _own_cpu()
+    with _PeakMemory() as peak:
+        t0 = time.perf_counter()
+        rows = batch_run(CommissioningModel, parameters=params, rng=seeds, number_processes=2,
+                         data_collection_period=-1, max_steps=args.years, display_progress=False)
+        seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "runs": len(scenarios) * reps, "rows": len(rows), "cpu": peak.cpu_seconds - cpu0}
+
+
+def _own_cpu() -> float:
+    import os
+
+    t = os.times()
+    return t.user + t.system
 
 
 def child_engine(args) -> dict:
@@ -94,6 +106,7 @@ def child_engine(args) -> dict:
 
     scenarios, reps = _plan(args.runs, _scenarios())
     peak = _PeakMemory()
+    cpu0 = _own_cpu()
     with tempfile.TemporaryDirectory() as tmp, peak:
         t0 = time.perf_counter()
         if args.variant == "compare":
@@ -111,7 +124,8 @@ def child_engine(args) -> dict:
                             log=lambda m: None)
             n_runs, n_failed = res.n_runs, res.n_failed
         seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "runs": n_runs, "failed": n_failed, "peak_mb": peak.peak_mb,
+    return {"seconds": seconds, "cpu": peak.cpu_seconds - cpu0, "runs": n_runs, "failed": n_failed,
+            "peak_mb": peak.peak_mb,
             "parent_mb": peak.parent_mb, "worker_mb": peak.worker_mb, "peak_how": peak.how}
 
 
@@ -124,6 +138,7 @@ class _PeakMemory:
         self.parent_mb = 0.0
         self.worker_mb = 0.0
         self.how = ""
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
 
     def _sample(self):
@@ -135,6 +150,8 @@ class _PeakMemory:
             for p in [me, *me.children(recursive=True)]:
                 try:
                     rss = p.memory_info().rss
+                    t = p.cpu_times()
+                    self.cpu[p.pid] = t.user + t.system  # cumulative: the last sample of each process counts
                 except psutil.Error:
                     continue
                 total += rss
@@ -157,6 +174,11 @@ class _PeakMemory:
             self.how = "engine process only (resource.getrusage ru_maxrss; install psutil to include workers)"
         return self
 
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of this process and every descendant seen (sampled; short-lived ones may be missed)."""
+        return sum(self.cpu.values())
+
     def __exit__(self, *exc):
         if self._thread is not None:
             self._stop.set()
@@ -169,12 +191,17 @@ class _PeakMemory:
 
 
 # --------------------------------------------------------------------------- parent
-def _child(kind: str, variant: str, runs: int, args) -> dict:
+def _child(kind: str, variant: str, runs: int, args, pythonpath: str | None = None) -> dict:
+    import os
+
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--variant", variant,
            "--runs", str(runs), "--years", str(args.years), "--root-seed", str(args.root_seed)]
     if args.seeds_path:
         cmd += ["--seeds-path", args.seeds_path]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    env = dict(os.environ)
+    if pythonpath:  # another checkout's commissim first on the path
+        env["PYTHONPATH"] = os.pathsep.join([pythonpath, *filter(None, [env.get("PYTHONPATH")])])
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if proc.returncode != 0:
         raise SystemExit(f"bench child {kind}/{variant} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -192,12 +219,14 @@ def _check_model(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=int, default=300, help="runs per throughput measurement (default 300)")
-    p.add_argument("--repeats", type=int, default=5, help="repeats of each measurement; the median is shown")
+    p.add_argument("--runs", type=int, default=300, help="runs per measurement (default 300)")
+    p.add_argument("--repeats", type=int, default=3, help="repeats of each measurement; the median is shown")
     p.add_argument("--years", type=int, default=10, help="funding rounds per run (default 10)")
     p.add_argument("--root-seed", type=int, default=20230401)
-    p.add_argument("--memory-runs", type=int, nargs="*", default=[1000, 250],
-                   help="run counts for the memory measurement (default 1000 250; none to skip)")
+    p.add_argument("--all", action="store_true", help="also the batch library alone (summaries; compare's batch)")
+    p.add_argument("--baseline", metavar="DIR", help="also compare() of the checkout at DIR (DIR/commissim/...)")
+    p.add_argument("--memory-runs", type=int, nargs="*", default=[],
+                   help="run counts for a peak-memory measurement of compare's batch (default: none)")
     p.add_argument("--seeds-path", default=None, help="seed-table folder passed to the model (default: seeds/)")
     p.add_argument("--child", choices=("batch_run", "engine"), help=argparse.SUPPRESS)
     p.add_argument("--variant", default="", help=argparse.SUPPRESS)
@@ -211,42 +240,52 @@ def main(argv: list[str] | None = None) -> int:
     _check_model(args)
     scenarios, reps = _plan(args.runs, _scenarios())
     n = len(scenarios) * reps
-    print(f"throughput: {len(scenarios)} scenarios x {reps} seeds = {n} runs of {args.years} years, 2 processes, "
-          f"median of {args.repeats}")
+    print(f"{len(scenarios)} scenarios x {reps} seeds = {n} runs of {args.years} years, 2 processes, "
+          f"median of {args.repeats} (every repeat in brackets)")
     sides = [
-        ("batch_run", "defaults", "mesa.batch_run, model defaults (model + agent reporters)"),
-        ("batch_run", "model_reporters", "mesa.batch_run, collect_agent_data=False (model reporters)"),
-        ("engine", "summaries", "batch library, summaries only (series=False)"),
-        ("engine", "series", "compare's batch (summaries + series + providers, Parquet + CSV)"),
-        ("engine", "compare", "compare() end to end (compare's batch + figures + report.md)"),
+        ("batch_run", "defaults", None, "mesa.batch_run, model defaults (model + agent reporters)"),
+        ("batch_run", "model_reporters", None, "mesa.batch_run, collect_agent_data=False (model reporters)"),
+        ("engine", "compare", None, "compare() end to end (runs, tables, figures, report.md)"),
     ]
+    if args.all:
+        sides += [("engine", "summaries", None, "batch library, summaries only (series=False)"),
+                  ("engine", "series", None, "compare's batch alone (summaries, series, providers, ICBs; no figures)")]
+    if args.baseline:
+        sides.append(("engine", "compare", str(Path(args.baseline).resolve()),
+                      f"compare() end to end, the checkout at {args.baseline}"))
     # Round-robin: every repeat runs each side once, so a machine that slows down for a while
     # slows every side alike.
-    secs: dict[tuple[str, str], list[float]] = {(k, v): [] for k, v, _ in sides}
+    secs: dict[tuple, list[float]] = {s[:3]: [] for s in sides}
+    cpus: dict[tuple, list[float]] = {s[:3]: [] for s in sides}
     for _ in range(args.repeats):
-        for kind, variant, _label in sides:
-            secs[(kind, variant)].append(_child(kind, variant, args.runs, args)["seconds"])
-    rates: dict[tuple[str, str], float] = {}
-    for kind, variant, label in sides:
-        med = statistics.median(secs[(kind, variant)])
-        rates[(kind, variant)] = n / med
-        shown = ", ".join(f"{x:.2f}" for x in secs[(kind, variant)])
-        print(f"  {label:<70} {med:7.2f} s  {n / med:6.1f} runs/s   ({shown})")
-    lines = [
-        ("compare's batch (files written) vs batch_run, model reporters (target >= 1)", ("engine", "series"),
-         ("batch_run", "model_reporters")),
-        ("compare's batch (files written) vs batch_run as a Mesa user calls it", ("engine", "series"),
-         ("batch_run", "defaults")),
-        ("batch library, summaries only, vs batch_run, model reporters (same measures)", ("engine", "summaries"),
-         ("batch_run", "model_reporters")),
-        ("compare() end to end, with figures and report, vs batch_run, model reporters", ("engine", "compare"),
-         ("batch_run", "model_reporters")),
-    ]
+        for kind, variant, path, _label in sides:
+            got = _child(kind, variant, args.runs, args, path)
+            secs[(kind, variant, path)].append(got["seconds"])
+            cpus[(kind, variant, path)].append(got.get("cpu", float("nan")))
+    print(f"  {'':75} {'wall':>9}  {'runs/s':>6}         {'CPU (all processes)':>20}")
+    for kind, variant, path, label in sides:
+        xs = secs[(kind, variant, path)]
+        med = statistics.median(xs)
+        print(f"  {label:<75} {med:7.2f} s  {n / med:6.1f} runs/s  {statistics.median(cpus[(kind, variant, path)]):7.1f} "
+              f"CPU-s   ({', '.join(f'{x:.2f}' for x in xs)})")
+    compare_ = ("engine", "compare", None)
+    lines = [("compare() end to end vs batch_run, model reporters (target >= 1.2)", compare_,
+              ("batch_run", "model_reporters", None)),
+             ("compare() end to end vs batch_run as a Mesa user calls it", compare_, ("batch_run", "defaults", None))]
+    if args.all:
+        lines.append(("compare's batch alone vs batch_run, model reporters", ("engine", "series", None),
+                      ("batch_run", "model_reporters", None)))
+    if args.baseline:
+        base = ("engine", "compare", str(Path(args.baseline).resolve()))
+        lines += [(f"compare() at {args.baseline} vs batch_run, model reporters", base,
+                   ("batch_run", "model_reporters", None)),
+                  (f"compare() now vs compare() at {args.baseline}", compare_, base)]
     # Each ratio is the median over the repeats of that repeat's own ratio: the two sides of a
     # ratio ran minutes apart at most, so a machine shared with other work disturbs it less.
     for label, a, b in lines:
         per_round = [tb / ta for ta, tb in zip(secs[a], secs[b])]
-        print(f"ratio, {label:<80} {statistics.median(per_round):5.2f}x  (of medians {rates[a] / rates[b]:.2f}x)")
+        print(f"ratio, {label:<80} {statistics.median(per_round):5.2f}x  "
+              f"({', '.join(f'{r:.2f}' for r in per_round)})")
 
     if args.memory_runs:
         print("peak memory, engine as compare (series=True), 2 processes:")
@@ -254,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
             res = _child("engine", "series", runs, args)
             print(f"  {res['runs']:6d} runs: {res['peak_mb']:7.1f} MB in all (engine process {res['parent_mb']:.1f} MB, "
                   f"largest worker {res['worker_mb']:.1f} MB; {res['seconds']:.1f} s)")
-        print(f"  ({res['peak_how']}; a worker's memory first grows for some runs as the model warms its caches)")
+        print(f"  ({res['peak_how']})")
     return 0
 
 

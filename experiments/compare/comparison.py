@@ -21,6 +21,7 @@ in an existing folder extends it: only the new replicates run.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import hashlib
 import itertools
 import sys
@@ -28,7 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..batch import run_batch
+from ..batch import batch_preload, open_executor, plan_batch, run_batch
 from ..errors import UserError, option, rethrow
 from ..model_runs import late_changes, model_runner
 
@@ -44,6 +45,8 @@ DEFAULT_DRAWS = 30  # posterior draws per scenario with posterior=
 SCENARIO_DEFINING = frozenset({"arrangement", "delegated_set", "icb_footprint"})
 # What compare writes besides the batch's tables (replaced when the folder is overwritten).
 DERIVED = ("report.md", "figures", "exposure.csv", "exposure_icbs.csv")
+# What the fork server of compare's process pool imports besides the model: the figures (drawn in the pool).
+FIGURE_PRELOAD = ("matplotlib", "matplotlib.pyplot", "commissim.experiments.compare.figures")
 
 
 def scenario_point_id(name: str) -> int:
@@ -230,16 +233,30 @@ def compare(
                      "posterior_draw_of_point": {str(i): k for i, k in zip(ids, seed_keys)}})
         say(f"posterior: {len(sets)} draws from {post.folder} x {seeds} seeds per scenario, the same in every "
             "scenario")
-    result = run_batch(
-        design, runner=model_runner(func, func_kwargs), out=out,
-        replicates=seeds, years=years, root_seed=root_seed, executor=executor, workers=workers,
-        scheduler=scheduler, series=True, point_ids=ids, overwrite=overwrite, derived=DERIVED, progress=progress,
-        label="compare", meta=meta, log=say, common_seeds=posterior is None, seed_keys=seed_keys,
-    )
-    if result.n_done:
-        _csv_in_one_money_unit(out)
-        write_exposure(out)
-    if figures and result.n_done:
-        make_figures(out, log=say)
+    runner = model_runner(func, func_kwargs)
+    common = posterior is None
+    # the batch's own checks, before an executor (a Dask cluster, say) is started for it
+    plan_batch(design, runner=runner, out=out, replicates=seeds, years=years, root_seed=root_seed, series=True,
+               point_ids=ids, common_seeds=common, seed_keys=seed_keys)
+    # One pool for the runs and then the figures: its workers are warm (the fork server imported the
+    # model and the figures' modules once) and draw the figures in parallel while this process waits.
+    with open_executor(executor, workers, scheduler, preload=batch_preload(runner, FIGURE_PRELOAD),
+                       log=say) as ex:
+        result = run_batch(
+            design, runner=runner, out=out, replicates=seeds, years=years, root_seed=root_seed, executor=ex,
+            series=True, point_ids=ids, overwrite=overwrite, derived=DERIVED, progress=progress, label="compare",
+            meta=meta, log=say, common_seeds=common, seed_keys=seed_keys,
+        )
+        if result.n_done:
+            _csv_in_one_money_unit(out)
+            write_exposure(out)
+        if figures and result.n_done and ex.kind == "processes":
+            # the pool's workers draw the figures while this process computes the report's numbers
+            with cf.ThreadPoolExecutor(1, thread_name_prefix="commissim-figures") as drawing:
+                drawn = drawing.submit(make_figures, out, log=say, executor=ex.executor)
+                write_report(out, figures_ready=drawn.result)
+            return out
+        if figures and result.n_done:
+            make_figures(out, log=say)
     write_report(out)
     return out

@@ -10,6 +10,7 @@ only, not the uncertainty of its assumptions (the sensitivity sweeps address tha
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -96,6 +97,7 @@ def spread_sources(summaries, measure: str, scenario: str, ref: str) -> dict | N
             "seeds_per_draw": int(per_draw.min())}
 
 
+@functools.lru_cache(maxsize=256)
 def _t(df: float) -> float:
     from scipy import stats
 
@@ -121,12 +123,24 @@ def paired_difference(summaries, measure: str, scenario: str, ref: str, *, paire
                       ) -> Difference | None:
     """``scenario - ref`` for ``measure`` over the runs in ``summaries`` (paired by replicate when
     ``paired``; replicates missing from either side are left out). None when fewer than 2."""
-    a = summaries.loc[summaries["scenario"] == scenario, ["replicate", measure]].dropna()
-    b = summaries.loc[summaries["scenario"] == ref, ["replicate", measure]].dropna()
+    scen = summaries["scenario"].to_numpy()
+    values = summaries[measure].to_numpy(dtype=float)
+    reps = summaries["replicate"].to_numpy()
+    in_a, in_b = (scen == scenario) & ~np.isnan(values), (scen == ref) & ~np.isnan(values)
     if not paired:
-        return welch_difference(a[measure].to_numpy(), b[measure].to_numpy())
-    both = a.merge(b, on="replicate", suffixes=("_a", "_b"))
-    d = (both[f"{measure}_a"] - both[f"{measure}_b"]).to_numpy(dtype=float)
+        return welch_difference(values[in_a], values[in_b])
+    a_rep, a_val, b_rep, b_val = reps[in_a], values[in_a], reps[in_b], values[in_b]
+    if len(np.unique(a_rep)) == len(a_rep) and len(np.unique(b_rep)) == len(b_rep):
+        # an inner join on replicate, in the order of scenario's runs (as pandas' merge gives it)
+        b_of = dict(zip(b_rep.tolist(), b_val.tolist()))
+        keep = np.fromiter((r in b_of for r in a_rep.tolist()), dtype=bool, count=len(a_rep))
+        d = a_val[keep] - np.array([b_of[r] for r in a_rep[keep].tolist()], dtype=float)
+    else:  # a replicate twice on a side (never in a compare folder): every pair, as the merge makes them
+        import pandas as pd
+
+        both = pd.DataFrame({"replicate": a_rep, "a": a_val}).merge(pd.DataFrame({"replicate": b_rep, "b": b_val}),
+                                                                     on="replicate")
+        d = (both["a"] - both["b"]).to_numpy(dtype=float)
     d = np.where(np.abs(d) < 1e-12, 0.0, d)
     n = len(d)
     if n < 2:

@@ -46,7 +46,8 @@ from ..charts import (
 from .differences import (common_seeds, paired_difference, posterior_pairs, reference_scenario, verdict, when,
                           yearly_differences)
 
-__all__ = ["make_figures", "constant_and_duplicate", "scenario_colours", "scenario_order", "relabel", "design_label", "FIGURES", "FOREST_MEASURES", "figure_files",
+__all__ = ["make_figures", "figure_jobs", "draw_figure", "constant_and_duplicate", "scenario_colours", "scenario_order",
+           "relabel", "design_label", "FIGURES", "FOREST_MEASURES", "figure_files",
            "MAP_SCENARIO", "MAP_MEASURE"]
 
 BAND = (0.05, 0.95)
@@ -545,86 +546,165 @@ def _map(icbs, manifest: dict, order: list[str], ref: str, ctx: _Context, path: 
 
 
 # --------------------------------------------------------------------------- all of them
-def make_figures(folder: str | Path, *, log=None) -> list[Path]:
-    """Write the compare figures for a results folder; return the paths written."""
-    import matplotlib
+# A figure job: ("differences", measure), ("curve",), ("band", file), ("income",) or ("map",). Each job
+# reads what it needs from the folder and draws one figure, so the jobs of a folder can be drawn in
+# any process (compare draws them in the batch's warm worker pool, in parallel).
+_FRAMES: dict = {}  # this process's tables of one folder: (file, columns, mtime, size) -> DataFrame
 
-    matplotlib.use("Agg")
+
+def _read(path: Path, columns: tuple[str, ...] | None = None):
+    """``path`` (Parquet) as a DataFrame; kept while the file is unchanged (the jobs of one folder share it)."""
     import pandas as pd
 
-    say = log or (lambda msg: None)
+    st = path.stat()
+    key = (str(path), columns, st.st_mtime_ns, st.st_size)
+    if key not in _FRAMES:
+        if any(k[0].rsplit("/", 1)[0] != str(path.parent) for k in _FRAMES):  # another folder: forget it
+            _FRAMES.clear()
+        _FRAMES[key] = pd.read_parquet(path, columns=list(columns) if columns else None)
+    return _FRAMES[key]
+
+
+def _rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.read_metadata(path).num_rows if path.is_file() else 0
+
+
+def figure_jobs(folder: str | Path, say=lambda msg: None) -> list[tuple]:
+    """The figure jobs of a results folder, in the order of their files in the report (a figure whose
+    data the folder does not hold is skipped, saying why; a measure the same in every run gets a line in the
+    report, not a figure; measures equal in every run are drawn once)."""
+    import pyarrow.parquet as pq
+
+    from commissim.model.measures import MEASURE_BY_NAME
+
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
-    figdir = folder / "figures"
-    figdir.mkdir(exist_ok=True)
-    for old in figdir.glob("*.png"):  # figures of an earlier, other set of results
-        old.unlink()
-    ctx = _Context(manifest)
-    written: list[Path] = []
-
-    def keep(p):
-        if p:
-            written.append(p)
-
-    summ_file = folder / "summaries.parquet"
-    summaries = relabel(pd.read_parquet(summ_file), manifest) if summ_file.is_file() else None
-    if summaries is not None and not summaries.empty:
-        order = scenario_order(manifest, summaries["scenario"].unique())
-        ref = reference_scenario(order)
-        from commissim.model.measures import MEASURE_BY_NAME
-
+    jobs: list[tuple] = []
+    summ = folder / "summaries.parquet"
+    if _rows(summ):
+        summaries = relabel(_read(summ), manifest)
         constant, duplicate = constant_and_duplicate(summaries, [n for n in FOREST_MEASURES if n in MEASURE_BY_NAME])
         for name in FOREST_MEASURES:
             if (name in summaries.columns and name in MEASURE_BY_NAME and name not in constant
                     and name not in duplicate):
-                keep(_levels_and_differences(summaries, name, order, ref, ctx, figdir / f"differences_{name}.png",
-                                             twins=[k for k, v in duplicate.items() if v == name]))
+                jobs.append(("differences", name, tuple(k for k, v in duplicate.items() if v == name)))
         for name, value in constant.items():
             say(f"figures: no figure for {name}: {measure(name).text(value)} in every run (said in the report)")
-        keep(_curve(summaries, order, ref, ctx, figdir / "destabilisation_curve.png"))
-
-    series = relabel(pd.read_parquet(folder / "series.parquet"), manifest) \
-        if (folder / "series.parquet").is_file() else None
-    if series is not None and not series.empty:
-        order = scenario_order(manifest, series["scenario"].unique())
-        ref = reference_scenario(order)
-        from commissim.model.measures import MEASURE_BY_NAME
-
+        jobs.append(("curve",))
+    ser = folder / "series.parquet"
+    if _rows(ser):
+        columns = set(pq.read_schema(ser).names)
         for file, name in BAND_FIGURES.items():
-            if name == "access_gini" and (name not in series or name not in MEASURE_BY_NAME):
+            if name == "access_gini" and (name not in columns or name not in MEASURE_BY_NAME):
                 name = "access_cv"
-            if name not in series or name not in MEASURE_BY_NAME:
+            if name not in columns or name not in MEASURE_BY_NAME:
                 say(f"figures: skipped {file}: the results hold no '{name}' series")
                 continue
-            keep(_over_time(series, name, FIGURES[file].replace(" over time", ""), order, ref, ctx, figdir / file))
+            jobs.append(("band", file))
         for name in DIFFERENCE_OVER_TIME:
-            if name in series and name in MEASURE_BY_NAME:  # a measure the results or registry lack: skipped
-                keep(_differences_over_time(series, name, order, ref, ctx, figdir / f"differences_over_time_{name}.png"))
+            if name in columns and name in MEASURE_BY_NAME:  # a measure the results or registry lack: skipped
+                jobs.append(("over_time", name))
     else:
         say("figures: skipped the time-series figures: no series.parquet (no finished runs with series)")
-
-    exp_file = folder / "exposure.csv"
-    if exp_file.is_file():
-        exp = pd.read_csv(exp_file)
-        if not exp.empty:
-            keep(_exposure_figure(exp, str(exp["reference"].iloc[0]), ctx, figdir / "exposure_trusts.png"))
-
-    prov_file = folder / "providers.parquet"
-    if prov_file.is_file():
-        prov = relabel(pd.read_parquet(prov_file, columns=["point", "scenario", "income_change"]), manifest)
-        keep(_income_distribution(prov, scenario_order(manifest, prov["scenario"].unique()), ctx,
-                                  figdir / "income_change_distribution.png"))
+    if (folder / "exposure.csv").is_file():
+        jobs.append(("exposure",))
+    if (folder / "providers.parquet").is_file():
+        jobs.append(("income",))
     else:
         say("figures: skipped income_change_distribution.png: the runs returned no provider_income_change")
-
-    icb_file = folder / "icbs.parquet"
-    if icb_file.is_file():
-        icbs = relabel(pd.read_parquet(icb_file), manifest)
-        order = scenario_order(manifest, icbs["scenario"].unique())
-        p = _map(icbs, manifest, order, reference_scenario(order), ctx, figdir / "map_access_difference.png")
-        if p is None:
-            say("figures: skipped map_access_difference.png: it needs the reference scenario and one other")
-        keep(p)
+    if (folder / "icbs.parquet").is_file():
+        jobs.append(("map",))
     else:
         say("figures: skipped map_access_difference.png: the runs returned no ICB measures")
+    return jobs
+
+
+def draw_figure(folder: str | Path, job: tuple) -> tuple[Path | None, list[str]]:
+    """Draw one figure job (see :func:`figure_jobs`); return the file written (None if none) and what to say."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    figdir = folder / "figures"
+    ctx = _Context(manifest)
+    kind = job[0]
+    if kind in ("differences", "curve"):
+        summaries = relabel(_read(folder / "summaries.parquet"), manifest)
+        order = scenario_order(manifest, summaries["scenario"].unique())
+        ref = reference_scenario(order)
+        if kind == "curve":
+            return _curve(summaries, order, ref, ctx, figdir / "destabilisation_curve.png"), []
+        name = job[1]
+        return _levels_and_differences(summaries, name, order, ref, ctx, figdir / f"differences_{name}.png",
+                                       twins=list(job[2])), []
+    if kind in ("band", "over_time"):
+        series = relabel(_read(folder / "series.parquet"), manifest)
+        order = scenario_order(manifest, series["scenario"].unique())
+        ref = reference_scenario(order)
+        if kind == "over_time":
+            name = job[1]
+            return _differences_over_time(series, name, order, ref, ctx,
+                                          figdir / f"differences_over_time_{name}.png"), []
+        from commissim.model.measures import MEASURE_BY_NAME
+
+        file = job[1]
+        name = BAND_FIGURES[file]
+        if name == "access_gini" and (name not in series or name not in MEASURE_BY_NAME):
+            name = "access_cv"
+        return _over_time(series, name, FIGURES[file].replace(" over time", ""), order, ref, ctx, figdir / file), []
+    if kind == "exposure":
+        import pandas as pd
+
+        exp = pd.read_csv(folder / "exposure.csv")
+        if exp.empty:
+            return None, []
+        return _exposure_figure(exp, str(exp["reference"].iloc[0]), ctx, figdir / "exposure_trusts.png"), []
+    if kind == "income":
+        prov = relabel(_read(folder / "providers.parquet", ("point", "scenario", "income_change")), manifest)
+        return _income_distribution(prov, scenario_order(manifest, prov["scenario"].unique()), ctx,
+                                    figdir / "income_change_distribution.png"), []
+    if kind == "map":
+        icbs = relabel(_read(folder / "icbs.parquet"), manifest)
+        order = scenario_order(manifest, icbs["scenario"].unique())
+        p = _map(icbs, manifest, order, reference_scenario(order), ctx, figdir / "map_access_difference.png")
+        return p, ([] if p else ["figures: skipped map_access_difference.png: it needs the reference scenario "
+                                 "and one other"])
+    raise ValueError(f"unknown figure job {job!r}")
+
+
+# The heaviest jobs first, so that workers drawing in parallel finish together.
+_WEIGHT = {"map": 0, "band": 1, "over_time": 1, "curve": 2, "differences": 3, "exposure": 3, "income": 4}
+
+
+def make_figures(folder: str | Path, *, log=None, executor=None) -> list[Path]:
+    """Write the compare figures for a results folder; return the paths written.
+
+    ``executor``: a ``concurrent.futures.Executor`` to draw them in, in parallel (``compare`` passes
+    its batch's process pool, whose workers are warm); default: one after another in this process.
+    Either way the same files, in the same order."""
+    say = log or (lambda msg: None)
+    folder = Path(folder)
+    figdir = folder / "figures"
+    figdir.mkdir(exist_ok=True)
+    for old in figdir.glob("*.png"):  # figures of an earlier, other set of results
+        old.unlink()
+    jobs = figure_jobs(folder, say)
+    try:
+        if executor is None:
+            drawn = [draw_figure(folder, job) for job in jobs]
+        else:
+            by_weight = sorted(range(len(jobs)), key=lambda i: _WEIGHT[jobs[i][0]])
+            futures = {i: executor.submit(draw_figure, str(folder), jobs[i]) for i in by_weight}
+            drawn = [futures[i].result() for i in range(len(jobs))]
+    finally:
+        _FRAMES.clear()  # this process's (a pool's workers keep theirs until the pool closes)
+    written: list[Path] = []
+    for path, messages in drawn:
+        for msg in messages:
+            say(msg)
+        if path:
+            written.append(Path(path))
     return written

@@ -14,7 +14,6 @@ thresholds and the measures over the whole run (cumulative), each with its diffe
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from .differences import (
@@ -164,7 +163,6 @@ def differences_table(summaries, manifest: dict, measures) -> str:
 
 def curve_table(summaries, manifest: dict) -> str:
     """Markdown: providers destabilised at the end of the run at each deficit threshold, per scenario."""
-    from commissim.model.finance import DESTAB_THRESHOLDS
     from commissim.model.measures import CURVE_MEASURES
 
     present = [c for c in CURVE_MEASURES if c in summaries.columns]
@@ -174,7 +172,6 @@ def curve_table(summaries, manifest: dict) -> str:
     head = "| deficit threshold (% of turnover) | " + " | ".join(f"`{s}`" for s in scenarios) + " |"
     lines = [head, "|" + "---|" * (len(scenarios) + 1)]
     for label, c in curve_groups(summaries):
-        x = None
         cells = []
         for s in scenarios:
             v = summaries.loc[summaries["scenario"] == s, c].dropna()
@@ -394,9 +391,19 @@ def _exposure_section(folder: Path, final_year: str) -> list[str]:
     return out
 
 
-def write_report(folder: str | Path) -> Path:
-    """Write ``report.md`` for a results folder (atomically) and return its path."""
+def write_report(folder: str | Path, *, figures_ready=None) -> Path:
+    """Write ``report.md`` for a results folder (atomically) and return its path.
+
+    ``figures_ready``: called (once) before the report looks at which figures the folder holds,
+    so the figures can be drawn elsewhere while the report's numbers are computed."""
     import pandas as pd
+
+    waited = []
+
+    def wait_for_figures() -> None:
+        if figures_ready is not None and not waited:
+            waited.append(True)
+            figures_ready()
 
     from .. import atomic
     from ..model_runs import year_label
@@ -432,7 +439,7 @@ def write_report(folder: str | Path) -> Path:
          "and seed and carry parameter uncertainty; per-run seeds and parameters in `manifest.json`)"),
         f"- Years: {years} funding rounds, {year_label(0)} (base year) to {final_year}",
         f"- Runs: {counts.get('done', 0)} finished, {counts.get('failed', 0)} failed, of {counts.get('runs', 0)}",
-        *([f"- Grid (every combination of these values, for every scenario, as BehaviorSpace runs it): "
+        *(["- Grid (every combination of these values, for every scenario, as BehaviorSpace runs it): "
            + "; ".join(f"`{k}` = {', '.join(map(str, v))}" for k, v in grid.items())
            + f" ({len(manifest.get('design', []))} design points; the reference is the first)"] if grid else []),
         "- Parameter overrides (every scenario): "
@@ -498,6 +505,7 @@ def write_report(folder: str | Path) -> Path:
                 differences_table(summaries, manifest, [c for _, c in curve_groups(summaries)]),
                 "",
             ]
+            wait_for_figures()
             if (folder / "figures" / "destabilisation_curve.png").is_file():
                 lines += ["![Providers destabilised across deficit thresholds](figures/destabilisation_curve.png)",
                           ""]
@@ -514,6 +522,7 @@ def write_report(folder: str | Path) -> Path:
                 differences_table(summaries, manifest, whole),
                 "",
             ]
+    wait_for_figures()
     lines += _exposure_section(folder, final_year)
     present = [(f, t) for f, t in figure_files(folder) if f not in ("destabilisation_curve.png", "exposure_trusts.png")]
     if present or not summaries.empty:
