@@ -26,7 +26,6 @@ import argparse
 import json
 import shutil
 import statistics
-import sys
 import threading
 import time
 from pathlib import Path

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 
 from .. import atomic
-from ..posterior import weighted_quantile
 
 __all__ = ["make_figures"]
 

@@ -153,11 +153,11 @@ def _write_md(out: Path, cfg, manifest, rows, fact_rows, fig_paths) -> None:
         + (f" (final threshold {gens[-1]['epsilon']:.3g}: the root mean square of the facts' deviations in units of "
            "their stated uncertainty)" if gens else "") + f"; root seed {cfg.seed}. Status: {manifest.get('status')}.",
         "",
-        f"- **Pinned down by the record** (90% interval at least halved): "
+        "- **Pinned down by the record** (90% interval at least halved): "
         + (", ".join(f"`{r['parameter']}`" for r in pinned) or "none") + ".",
-        f"- **Informed but not pinned down**: "
+        "- **Informed but not pinned down**: "
         + (", ".join(f"`{r['parameter']}`" for r in informed if r not in pinned) or "none") + ".",
-        f"- **Not informed by the record** (they move none of the facts: they act only in years or channels with "
+        "- **Not informed by the record** (they move none of the facts: they act only in years or channels with "
         "no published figure; the prior is carried forward unchanged, and every result they drive must say so): "
         + (", ".join(f"`{r['parameter']}`" for r in blind) or "none") + ".",
         "",
@@ -216,6 +216,6 @@ def _write_md(out: Path, cfg, manifest, rows, fact_rows, fig_paths) -> None:
         lines += ["", "## Figures", ""]
         for p in fig_paths:
             lines.append(f"![{p.stem}]({p.relative_to(out).as_posix()})")
-    lines += ["", f"Files: `posterior.parquet` (one row per particle: a column per parameter and `weight`), "
+    lines += ["", "Files: `posterior.parquet` (one row per particle: a column per parameter and `weight`), "
               "`facts.csv`, `abc.db` (pyabc's history of every generation), `manifest.json`.", ""]
     atomic.write_text(out / "calibration.md", "\n".join(lines))

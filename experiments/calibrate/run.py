@@ -151,7 +151,6 @@ def calibrate_run(config: str | Path | dict, out: str | Path | None = None, *, p
     say = log or (lambda msg: print(msg, file=sys.stderr))
     cfg = load_config(config, particles=particles, generations=generations, seeds_path=seeds_path)
     _pyabc()
-    import pyabc
 
     from .abcsmc import make_abc
     from .report import write_outputs
