@@ -39,6 +39,7 @@ def run_one(args: tuple) -> dict:
     """One run: per-trust yearly arrays and the channels' yearly series (module-level: picklable)."""
     scenario, seed, params = args
     from commissim.model import CommissioningModel
+    from commissim.model.measures import lines_at_risk
     from commissim.model.world import CHANNELS
 
     m = CommissioningModel(scenario, rng=seed, collect_agent_data=False, **params)
@@ -50,7 +51,7 @@ def run_one(args: tuple) -> dict:
         sur.append(st.surplus.copy())
         pdc.append(st.pdc.copy())
         sup.append(st.needs_support.astype(float))
-        risk.append((st.active & ~st.pass_through[None, :] & ((st.low_streak >= 1) | (st.loss_streak >= 2))).sum(axis=1))
+        risk.append(lines_at_risk(st).sum(axis=1))
     df = m.datacollector.get_model_vars_dataframe().iloc[1:]
     out = {c: float(df[c].mean()) for c in CHANNELS if c in df}
     out.update({f"binding_{c}": float(df[f"binding_{c}"].mean()) for c in CHANNELS if f"binding_{c}" in df})

@@ -61,7 +61,7 @@ def contract_and_deliver(m) -> None:
             icb_g[off[MERGED]:off[MERGED] + len(m.data.merger_names)] = merged_nof
             consent_g = consent_g | icb_g
         strength_g = np.where(consent_g, np.minimum(strength_g, p["nhse_tolerance"]), strength_g)
-    prev = getattr(st, "prev_demand_cell", None)
+    prev = st.prev_demand_cell
     rows = np.flatnonzero(dec.rows_g[:, strength_g > 0].any(axis=1))
     if len(rows) and prev is not None:
         # Per cell (the cap's strength is the commissioner's, growth is the cell's), then per contract.
@@ -189,7 +189,7 @@ def contract_and_deliver(m) -> None:
         undelivered=unplaced_value, pool_paid=0.0, support_income=0.0, pdc=0.0,
     )
     st.group_uncommitted = uncommitted
-    channel_accounts(m, g_budget, unplaced)
+    channel_accounts(m, g_cells, g_budget, unplaced)
 
     # Provider lines: volume and income; capacity plans follow the activity asked for.
     delivered_k = delivered.sum(axis=0)
@@ -222,6 +222,12 @@ def plan_capacity(m) -> None:
     st.overhead_capacity = np.where(oc > new_cap, oc - p["overhead_shed_rate"] * (oc - new_cap), oc)
 
 
+def holds_own_money(st) -> np.ndarray:
+    """(G,) commissioners that hold their own budget: ICBs, merged ICBs and pan-ICB pools. NHS England holds the
+    money of its regions, its national team and the joint committees (HSJ Feb 2023)."""
+    return (st.group_type >= ICB_T) & (st.group_type != JC)
+
+
 def commit_limits(m, budget: np.ndarray, plan: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """The money each commissioner may commit (G,), what NHS England moved between its own commissioners (£m),
     and each commissioner's overspend (G,), by the arrangement's rules:
@@ -234,8 +240,7 @@ def commit_limits(m, budget: np.ndarray, plan: np.ndarray) -> tuple[np.ndarray, 
       up to ``icb_overspend_limit`` of it (from 2026-27 each ICB must break even on its own: NHS England business
       rules), carried by its system."""
     st, p = m.state, m.p
-    nhse = st.group_type < ICB_T
-    nhse = nhse | (st.group_type == JC)
+    nhse = ~holds_own_money(st)
     eff = budget.copy()
     overspend = np.zeros_like(budget)
     pooled = 0.0
@@ -275,22 +280,21 @@ def keeps_underspend(m, dec) -> np.ndarray:
     st, p = m.state, m.p
     if p["ringfence"] == "hard":
         return np.zeros(st.n_groups, dtype=bool)
-    return (st.group_type >= ICB_T) & (st.group_type != JC) & (dec.stress_g > 0)
+    return holds_own_money(st) & (dec.stress_g > 0)
 
 
-def channel_accounts(m, g_budget: np.ndarray, unplaced: np.ndarray) -> None:
+def channel_accounts(m, cells_g: np.ndarray, g_budget: np.ndarray, unplaced: np.ndarray) -> None:
     """Each channel's money this round (£m, ``st.channels``), how often it bound (``st.channel_binding``: the share
     of ICBs, weighted by their cells' budgets, whose residents' money it moved), and the part of each ICB-led
     commissioner's result its system carries (``st.delegated_result``: kept underspend less overspend)."""
     st, led = m.state, m.state.ledger
-    cells_g = np.bincount(st.comm.ravel(), weights=st.cell_budget.ravel(), minlength=st.n_groups)
     # Each ICB's part of each commissioner's money: its cells' budget over the commissioner's.
     icb_part = np.divide(st.cell_budget, cells_g[st.comm], out=np.zeros_like(st.cell_budget), where=cells_g[st.comm] > 0)
 
     def per_icb(x_g: np.ndarray) -> np.ndarray:
         return (icb_part * x_g[st.comm]).sum(axis=1)
 
-    icb_led = (st.group_type >= ICB_T) & (st.group_type != JC)
+    icb_led = holds_own_money(st)
     result_g = np.where(icb_led, st.group_kept - st.group_overspend, 0.0)
     st.delegated_result = per_icb(result_g)
     rows = st.channel_rows

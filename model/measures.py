@@ -300,6 +300,12 @@ def clean(value: float) -> float:
     return 0.0 if abs(value) < 1e-9 else float(value)
 
 
+def lines_at_risk(st) -> np.ndarray:
+    """(P, S) open lines at risk: below their minimum viable volume, or losing money beyond loss_tolerance for
+    two or more years running (drugs paid at cost excepted)."""
+    return st.active & ~st.pass_through[None, :] & ((st.low_streak >= 1) | (st.loss_streak >= 2))
+
+
 def destabilised(st, threshold_index: int | None = None, streak: np.ndarray | None = None) -> np.ndarray:
     """Trusts destabilised: a deficit streak of 2+ years at the threshold, revenue support, or a line withdrawn
     for financial reasons."""
@@ -324,8 +330,7 @@ def update(model: CommissioningModel) -> None:
     m["growth_withheld"] = led["withheld"]
     m["commissioner_cuts"] = led["cuts"]
     m["stranded_costs"] = float(st.stranded.sum())
-    at_risk = st.active & ~st.pass_through[None, :] & ((st.low_streak >= 1) | (st.loss_streak >= 2))
-    m["lines_at_risk"] = float(at_risk.sum())
+    m["lines_at_risk"] = float(lines_at_risk(st).sum())
     out_f = getattr(st, "out_icb_f", None)
     if out_f is None:
         out_f = st.out_icb_f = st.out_icb.astype(float)
