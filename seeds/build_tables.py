@@ -465,7 +465,8 @@ def build_providers(icbs: pd.DataFrame):
     a, depth = fit_opening_margins(fp, off, p["turnover_gbp_m"].to_numpy(float))
     m = a + MARGIN_LOADING * fp + off
     p["opening_margin"] = np.round(np.where(m < 0, depth * m, m), 5)
-    p["margin_fit"] = f"a={a:+.5f}, b={MARGIN_LOADING:.4f}, deficits x{depth:.3f}"
+    p["margin_fit"] = f"a={a:+.5f}, b={MARGIN_LOADING:.4f}"
+    p["margin_depth"] = depth
     days = [CASH_DAYS[k] * (0.6 if i in LOW_CASH_ICBS and c != "RTD" else 1.0)
             for c, k, i in zip(p.provider_code, p.kind, p.icb_code)]
     p["cash_days"] = days
@@ -699,11 +700,12 @@ def main():
         + (s if s else "specialised mental health only (assumption)")
         + ("" if s == "" or not s.startswith("assumption") else f", scaled x{scale:.3f} so all providers sum to GBP 22.7bn")
         + f"; opening margin: trust-type figure fitted to the 2022-23 sector (GBP 448m deficit on GBP 118.4bn), "
-          f"{mf} x host system position + {KIND_MARGIN[k]:+.3f} for {k} trusts (assumption)"
+          f"{mf} x host system position + {KIND_MARGIN[k]:+.3f} for {k} trusts (assumption), a deficit then "
+          f"deepened x{dp:.3f} so that 41% of trusts open in deficit (85 of 207, TAC-based; fit_opening_margins)"
         + f"; cash: assumption {d:.0f} days of operating costs"
         + (" (x0.6: host ICB a named cash-strapped system, facts §5)" if d < CASH_DAYS[k] else "")
-        for ts, s, mf, d, k in zip(providers.turnover_source, src, providers.margin_fit, providers.cash_days,
-                                   providers.kind)]
+        for ts, s, mf, dp, d, k in zip(providers.turnover_source, src, providers.margin_fit,
+                                       providers.margin_depth, providers.cash_days, providers.kind)]
     out = providers[["provider_code", "name", "short_name", "icb_code", "kind", "turnover_gbp_m", "opening_margin",
                      "cash_gbp_m", "lat", "lon", "source"]]
     write_csv(out, SEEDS / "providers.csv")
