@@ -90,7 +90,7 @@ def apply_decisions(m) -> None:
             new_in = ish + limit * (want_in - ish)
             f_in = np.where(can, new_in / np.maximum(ish, 1e-12), 1.0)
             f_out = np.where(can, (1 - new_in) / np.maximum(1 - ish, 1e-12), 1.0)
-            factor = np.where(isys, f_in[:, lines.s], f_out[:, lines.s])
+            factor = np.where(isys, lines.spread(f_in), lines.spread(f_out))
             st.pref[rows[sr]] = st.pref[rows[sr]] * factor
             limited = (can & (limit < 1 - 1e-9)).any(axis=1)
             st.shift[rows[sr]] = (np.where(can.any(axis=1), st.shift_wanted[rows[sr]], 0.0)
@@ -186,8 +186,7 @@ def deciders(m) -> SimpleNamespace:
     key = (st.comm.tobytes(), bool(p["nhse_veto"]), consent_year, float(p["spec_enforcement"]))
     cached = getattr(m, "_dec_cache", None)
     if cached is None or cached[0] != key:
-        ks = m.lines.s
-        g = st.comm[:, ks]
+        g = m.lines.spread(st.comm)
         t = st.group_type[g]
         icb_led = t >= ICB_T
         in_sys = np.select(

@@ -16,10 +16,11 @@ def contract_and_deliver(m) -> None:
     ks = lines.s
     G = st.n_groups
     usable = lines.pick(st.active & (st.capacity > 1e-9))
-    w = st.weights * st.pref * usable
-    tot = lines.by_service(w)
+    share = st.weights * st.pref
+    share *= usable
+    tot = lines.by_service(share)
     inv = np.divide(1.0, tot, out=np.zeros_like(tot), where=tot > 0)
-    share = w * inv[:, ks]
+    share *= lines.spread(inv)  # each ICB's split of a service over its usable lines
     st.share = share
     price_k = st.price[ks]
     dec = decisions.deciders(m)
@@ -39,8 +40,11 @@ def contract_and_deliver(m) -> None:
     grown = last_cell * np.divide(st.demand, prev_d, out=np.ones_like(st.demand), where=prev_d > 0)
     planned_cell = np.minimum(grown, st.demand)
     st.planned_cell = planned_cell
-    plan_vol = planned_cell[:, ks] * share
-    plan_full = plan_vol * price_k  # before any growth is withheld
+    plan_vol = lines.spread(planned_cell) * share
+    plan = plan_vol * price_k
+    # What each commissioner must find before it acts: its plan (before any growth it withholds) above its budget.
+    g_plan_full = m.group_sum(plan)
+    st.group_shortfall_raw = np.maximum(g_plan_full - g_budget, 0.0)
     # Growth cap: a stressed ICB-led commissioner holds out-of-system contracts near last year's activity
     # (harder negotiation); that growth is not commissioned there (growth withheld).
     withheld_value = 0.0
@@ -67,24 +71,20 @@ def contract_and_deliver(m) -> None:
         # Per cell (the cap's strength is the commissioner's, growth is the cell's), then per contract.
         sg_cell = strength_g[st.comm[rows]]  # (rows, S); 0 for NHS England's commissioners
         growth_cell = np.maximum(st.demand[rows] / np.maximum(prev[rows], 1e-12) - 1.0, 0.0)
-        out_r = (sg_cell > 0)[:, ks] & ~dec.in_system[rows]
-        allowed = st.last_contracted_vol[rows] * (1 + ((1 - sg_cell) * growth_cell)[:, ks])
+        out_r = lines.spread(sg_cell > 0) & ~dec.in_system[rows]
+        allowed = st.last_contracted_vol[rows] * (1 + lines.spread((1 - sg_cell) * growth_cell))
         wr = np.maximum(plan_vol[rows] - allowed, 0.0)
         wr *= out_r
         plan_vol[rows] -= wr
+        plan[rows] = plan_vol[rows] * price_k
         wv = (wr * price_k).sum(axis=1)
         withheld_rows[rows] = wv
         withheld_value = float(wv.sum())
         st.decisions["growth_cap"] = len(rows)
         st.binding["growth_cap"] = float((wr > 1e-9).any(axis=1).sum()) / len(rows)
     st.prev_demand_cell = st.demand.copy()
-    plan = plan_vol * price_k
-    g_plan = m.group_sum(plan)
+    g_plan = m.group_sum(plan) if st.decisions["growth_cap"] else g_plan_full  # the plan less any growth withheld
     st.plan_value = plan
-
-    # What each commissioner must find before it acts: its plan (before any growth it withholds) above its budget.
-    g_plan_full = m.group_sum(plan_full)
-    st.group_shortfall_raw = np.maximum(g_plan_full - g_budget, 0.0)
 
     # The arrangement's rules turn each commissioner's budget into the money it may commit (budgets.py rules):
     # NHS England's commissioners (regions, national, joint committees: NHS England holds their money) pool
@@ -107,7 +107,7 @@ def contract_and_deliver(m) -> None:
     capped = np.zeros(G, dtype=bool)
     if shortfall.max(initial=0.0) > 1e-9:
         cut_share, capped = priority_cuts(plan.ravel(), flat_g, shortfall, theta, dec.cap.ravel(), G,
-                                          group_sum=m._flat_group_sum)
+                                          group_sum=m._flat_group_sum, expand=m._flat_group_expand)
         cut = cut_share.reshape(plan.shape) * plan
         g_cut = m.group_sum(cut)
         cut_total = float(g_cut.sum())
@@ -116,14 +116,14 @@ def contract_and_deliver(m) -> None:
     headroom_cell = np.maximum(np.maximum(st.need, st.demand) - planned_cell, 0.0)
     growth = None
     if spare.max(initial=0.0) > 1e-9 and headroom_cell.max(initial=0.0) > 0:
-        headroom = (headroom_cell * st.price[None, :])[:, ks] * share
+        headroom = lines.spread(headroom_cell * st.price[None, :]) * share
         funded = priority_growth(headroom.ravel(), flat_g, spare, theta, G,
-                                 group_sum=m._flat_group_sum).reshape(plan.shape)
+                                 group_sum=m._flat_group_sum, expand=m._flat_group_expand).reshape(plan.shape)
         growth = funded * headroom
         g_growth = m.group_sum(growth)
         growth_total = float(g_growth.sum())
         contracted = contracted + growth
-    g_contracted = m.group_sum(contracted)
+    g_contracted = g_plan if contracted is plan else m.group_sum(contracted)
     # Money no contract uses, by its own rule: spare budget less the growth it bought (the cut rule
     # takes exactly the shortfall, so a commissioner that cuts has none); it is handed back to NHS England.
     uncommitted = spare - g_growth
@@ -132,18 +132,20 @@ def contract_and_deliver(m) -> None:
     st.contracted_value = contracted
     st.cut_total = cut_total
     # A cut first takes the contract's growth over last year; only the rest comes out of the existing contract.
-    recurrent = np.minimum(st.last_contracted_vol, plan_vol) * price_k
     if cut is not None:
+        recurrent = np.minimum(st.last_contracted_vol, plan_vol)
+        recurrent *= price_k
         growth_part = np.minimum(cut, plan - recurrent)
         from_existing = cut - growth_part
-    else:
-        growth_part = from_existing = np.zeros_like(plan)
+        cut_rows, growth_cut_rows = from_existing.sum(axis=1), growth_part.sum(axis=1)
+        st.cut_from_existing, st.growth_cut = float(from_existing.sum()), float(growth_part.sum())
+    else:  # nothing cut: no contract loses growth or existing activity to a cut
+        cut_rows, growth_cut_rows = np.zeros(m.n_icbs), np.zeros(m.n_icbs)
+        st.cut_from_existing = st.growth_cut = 0.0
     st.channel_rows = dict(
-        cuts=from_existing.sum(axis=1), withheld=growth_part.sum(axis=1) + withheld_rows,
+        cuts=cut_rows, withheld=growth_cut_rows + withheld_rows,
         need_growth=(growth.sum(axis=1) if growth is not None else np.zeros(m.n_icbs)),
     )
-    st.cut_from_existing = float(from_existing.sum())
-    st.growth_cut = float(growth_part.sum())
     # Binding shares of the rules (ICB-led commissioners that had to decide).
     cutting_icb = (shortfall > 0) & (st.group_type >= ICB_T)
     st.decisions["spec_cap"] = int(cutting_icb.sum())

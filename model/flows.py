@@ -53,6 +53,7 @@ class LineIndex:
         self.s, self.p = np.nonzero(offered.T)
         self.K = len(self.p)
         self.starts = np.searchsorted(self.s, np.arange(self.S))
+        self.counts = np.diff(np.append(self.starts, self.K))  # lines per service
 
     def span(self, s: int) -> tuple[int, int]:
         """The lines of service s are ``[a, b)`` (lines are sorted by service)."""
@@ -61,6 +62,11 @@ class LineIndex:
     def by_service(self, x: np.ndarray) -> np.ndarray:
         """Sum an (I, K) array over providers: (I, S)."""
         return np.add.reduceat(x, self.starts, axis=-1)
+
+    def spread(self, x: np.ndarray) -> np.ndarray:
+        """Spread a (..., S) array over each service's lines: (..., K), the same as ``x[..., self.s]``
+        (lines are sorted by service, so this is a repeat, several times faster than a gather)."""
+        return np.repeat(x, self.counts, axis=-1)
 
     def pick(self, x: np.ndarray) -> np.ndarray:
         """Compress a (..., P, S) array to (..., K)."""
@@ -80,7 +86,7 @@ def shares(weights: np.ndarray, usable: np.ndarray, lines: LineIndex) -> np.ndar
     no usable provider for an ICB gets all-zero shares (its cases become unmet need).
     """
     w = weights * usable
-    tot = lines.by_service(w)[:, lines.s]
+    tot = lines.spread(lines.by_service(w))
     return np.divide(w, tot, out=np.zeros_like(w), where=tot > 0)
 
 
@@ -168,10 +174,10 @@ def balance_flows(
     for _ in range(iterations):
         rs = lines.by_service(gravity * b)
         a = np.divide(row_totals, rs, out=np.zeros_like(row_totals), where=rs > 0)
-        cs = (gravity * a[:, lines.s]).sum(axis=0) * b
+        cs = (gravity * lines.spread(a)).sum(axis=0) * b
         if (np.abs(cs - col_totals) / scale).max(initial=0.0) < tol:
             break
         b = np.divide(col_totals * b, cs, out=np.zeros_like(col_totals), where=cs > 0)
     rs = lines.by_service(gravity * b)  # end on the row constraint: every case is placed
     a = np.divide(row_totals, rs, out=np.zeros_like(row_totals), where=rs > 0)
-    return gravity * a[:, lines.s] * b, b
+    return gravity * lines.spread(a) * b, b

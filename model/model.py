@@ -243,6 +243,11 @@ class CommissioningModel(mesa.Model):
     def _flat_group_sum(self, x: np.ndarray) -> np.ndarray:
         return self.group_sum(x.reshape(self.n_icbs, self.lines.K))
 
+    def _flat_group_expand(self, x_g: np.ndarray) -> np.ndarray:
+        """A per-commissioner array (G,) on every contract, flat (I x K): through each cell's commissioner, then
+        over the cell's lines (the same as ``x_g[flat commissioner of each contract]``, without the large gather)."""
+        return self.lines.spread(x_g[self.state.comm]).ravel()
+
     def group_sum(self, x: np.ndarray) -> np.ndarray:
         """Sum of an (I, K) contract array by commissioner (G,): over lines into cells, then cells by group."""
         st = self.state
