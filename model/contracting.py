@@ -49,28 +49,23 @@ def _levels(w: np.ndarray, g: np.ndarray, o: np.ndarray, up: np.ndarray, target:
     order = np.argsort(b)
     order = order[np.argsort(grp[order].astype(np.int16 if G < 2**15 else np.int64), kind="stable")]
     b, ds, grp = b[order], ds[order], grp[order]
-    starts = np.searchsorted(grp, np.arange(G))
-    ends = np.searchsorted(grp, np.arange(G), side="right")
+    bounds = np.searchsorted(grp, np.arange(G + 1))
+    starts, ends = bounds[:-1], bounds[1:]
+    counts = ends - starts
     csum = np.cumsum(ds)
-    before = np.concatenate([[0.0], csum])[starts]  # slope carried in from earlier groups
-    slope = csum - np.repeat(before, ends - starts)  # slope just after each breakpoint, within its group
-    same = np.zeros(2 * n, dtype=bool)
-    same[:-1] = grp[1:] == grp[:-1]
-    gap = np.where(same, np.diff(b, append=b[-1] if n else 0.0), 0.0)
-    inc = slope * gap
-    cinc = np.cumsum(inc)
-    base = np.concatenate([[0.0], cinc])[starts]
-    level = np.concatenate([[0.0], cinc])[:-1] - np.repeat(base, ends - starts)  # sum at each breakpoint
-    tgt = target[grp]
-    below = level < tgt
-    cnt = np.bincount(grp, weights=below, minlength=G).astype(np.int64)
-    has = (ends > starts) & (cnt > 0)
-    j = np.where(has, starts + cnt - 1, 0)  # last breakpoint whose sum is still short of the target
+    slope = csum - np.repeat(np.concatenate(([0.0], csum))[starts], counts)  # slope just after each breakpoint
+    gap = np.diff(b, append=b[-1] if n else 0.0)
+    gap[ends[counts > 0] - 1] = 0.0  # no gap after a group's last breakpoint
+    cinc = np.concatenate(([0.0], np.cumsum(slope * gap)))
+    level = cinc[:-1] - np.repeat(cinc[starts], counts)  # the sum at each breakpoint, within its group
+    below = np.concatenate(([0], np.cumsum(level < target[grp])))
+    cnt = below[ends] - below[starts]  # breakpoints of each group whose sum is still short of the target
+    has = (counts > 0) & (cnt > 0)
     lam = np.zeros(G)
     if has.any():
-        jj = j[has]
+        jj = (starts + cnt - 1)[has]  # the last of them
         lam[has] = b[jj] + (target[has] - level[jj]) / np.where(slope[jj] > 0, slope[jj], 1.0)
-    low = (ends > starts) & ~has
+    low = (counts > 0) & ~has
     lam[low] = b[starts[low]]
     return lam
 
@@ -90,10 +85,10 @@ def water_fill(weight: np.ndarray, group: np.ndarray, target: np.ndarray, offset
                n_groups: int, group_sum=None, weight_total: np.ndarray | None = None, expand=None) -> np.ndarray:
     """Shares s_k = clip(lambda_g + offset_k, 0, upper_k) with sum over group g of s_k weight_k = target_g.
 
-    ``offset`` is a full array or a sparse pair ``(indices, values)``; ``upper`` an array or one number.
+    ``offset`` is a full array or a sparse pair ``(indices, values)``; ``upper`` is per group (G,), the same for
+    every contract of a group, or one number for all.
 
-    ``target`` must be reachable (0 <= target_g <= sum of upper_k weight_k); the caller clips it, and
-    ``upper`` is the same for every contract of a group. Contracts with offset 0 (most of them: every
+    ``target`` must be reachable (0 <= target_g <= sum of upper_g weight_k); the caller clips it. Contracts with offset 0 (most of them: every
     contract the decision maker does not protect) enter each group's equation as one aggregate, so the
     level is solved (exactly, ``_levels``) over the protected contracts and one aggregate per group; a
     rounding residual is then spread over the contracts strictly inside their bounds, so every group's
@@ -114,15 +109,13 @@ def water_fill(weight: np.ndarray, group: np.ndarray, target: np.ndarray, offset
     tilted = np.zeros(G, dtype=bool)
     if len(nz):
         tilted = (np.bincount(group[nz], minlength=G) > 0) & (tgt > 0)
-    scalar_up = np.ndim(upper) == 0
+    up_all = np.broadcast_to(np.asarray(upper, dtype=float), (G,))  # the common upper bound of each group
     if not tilted.any():
-        return expand(np.minimum(even, upper)) if scalar_up else np.minimum(expand(even), upper)
+        return expand(np.minimum(even, up_all))
     keep = tilted[group[nz]]
     nz, o = nz[keep], o[keep]
     w, g = weight[nz], group[nz]
-    up = np.full(len(nz), float(upper)) if scalar_up else upper[nz]
-    up_all = np.zeros(G)
-    up_all[g] = up  # the common upper bound of each tilted group
+    up = up_all[g]
     w0 = w_tot - np.bincount(g, weights=w, minlength=G)
     tg = np.flatnonzero(tilted)
     # One aggregate per tilted group for its unprotected contracts (offset 0, weight w0).
@@ -138,7 +131,7 @@ def water_fill(weight: np.ndarray, group: np.ndarray, target: np.ndarray, offset
     free_w = w0 * free0 + np.bincount(g, weights=np.where(free_p, w, 0.0), minlength=G)
     adj = np.divide(tgt - got, free_w, out=np.zeros(G), where=free_w > 0)
     per_group = np.where(tilted, np.clip(base + adj * free0, 0.0, up_all), even)
-    share = expand(np.minimum(per_group, upper)) if scalar_up else np.minimum(expand(per_group), upper)
+    share = expand(np.minimum(per_group, up_all))
     share[nz] = np.where(free_p, np.clip(s + adj[g], 0.0, up), s)
     return share
 
@@ -151,24 +144,25 @@ def priority_cuts(value: np.ndarray, group: np.ndarray, shortfall: np.ndarray, p
     group[k]      commissioner of contract k
     shortfall[g]  what commissioner g must cut (>= 0)
     protect[k]    protection theta_k >= 0 (0 everywhere = even cuts); or a sparse pair (indices, values)
-    cap[k]        the most contract k may be cut (share) while others can take the cut
+    cap[g]        the most any contract of commissioner g may be cut (share) while others can take the cut
                   (service specifications); if every contract is at its cap, the rest is cut
                   evenly from what remains (the budget binds whatever the rules say).
     """
     G = n_groups
     gsum = group_sum or _bincount_sum(group, G)
-    room = gsum(value * cap)
+    expand = expand or (lambda x: x[group])
+    cap = np.broadcast_to(np.asarray(cap, dtype=float), (G,))
+    total = gsum(value)
+    room = total * cap
     first = np.minimum(shortfall, room)
     neg = (protect[0], -np.asarray(protect[1])) if isinstance(protect, tuple) else -protect
-    expand = expand or (lambda x: x[group])
-    share = water_fill(value, group, first, neg, cap, G, group_sum=gsum, expand=expand)
+    share = water_fill(value, group, first, neg, cap, G, group_sum=gsum, weight_total=total, expand=expand)
     over = np.maximum(shortfall - room, 0.0)
     capped = over > 1e-9
     if capped.any():
-        rest = value * (1.0 - cap)
-        rest_tot = gsum(rest)
+        rest_tot = total * (1.0 - cap)
         extra = np.divide(np.minimum(over, rest_tot), rest_tot, out=np.zeros(G), where=capped & (rest_tot > 0))
-        share = share + (1.0 - cap) * expand(extra)
+        share += expand((1.0 - cap) * extra)
     return share, capped
 
 

@@ -199,7 +199,8 @@ def deciders(m) -> SimpleNamespace:
             consent = t == JC
             if consent_year:
                 consent = consent | (((t == ICB_T) | (t == MERGED)) & (d.nof_segment >= 3)[:, None])
-        cap = np.where(icb_led, (1 - p["spec_enforcement"]) * 0.5, 1.0)
+        # the most a contract may be cut, per commissioner: service specifications bind ICB-led commissioners
+        cap = np.where(st.group_type >= ICB_T, (1 - p["spec_enforcement"]) * 0.5, 1.0)
         flat = g.ravel()
         sys_idx = np.flatnonzero(in_sys)  # the only contracts a decision maker may protect
         rows_g = np.zeros((m.n_icbs, st.n_groups), dtype=bool)  # commissioners of each ICB's cells

@@ -106,7 +106,7 @@ def contract_and_deliver(m) -> None:
     g_growth = np.zeros(G)
     capped = np.zeros(G, dtype=bool)
     if shortfall.max(initial=0.0) > 1e-9:
-        cut_share, capped = priority_cuts(plan.ravel(), flat_g, shortfall, theta, dec.cap.ravel(), G,
+        cut_share, capped = priority_cuts(plan.ravel(), flat_g, shortfall, theta, dec.cap, G,
                                           group_sum=m._flat_group_sum, expand=m._flat_group_expand)
         cut = cut_share.reshape(plan.shape) * plan
         g_cut = m.group_sum(cut)

@@ -85,7 +85,7 @@ def test_capacity_is_never_breached_and_cases_are_conserved(seed, tightness):
     capfrac=st.floats(0.01, 1),
 )
 def test_priority_cuts_invariants(value, groups, shortfall, protect, capfrac):
-    share, capped = priority_cuts(value, groups, shortfall, protect, np.full(12, capfrac), 3)
+    share, capped = priority_cuts(value, groups, shortfall, protect, np.full(3, capfrac), 3)
     cut = share * value
     assert (share >= -1e-9).all() and (share <= 1 + 1e-9).all()
     totals = np.bincount(groups, weights=value, minlength=3)
@@ -100,17 +100,17 @@ def test_priority_cuts_invariants(value, groups, shortfall, protect, capfrac):
 def test_protection_moves_the_cut_to_unprotected_contracts():
     value = np.array([100.0, 100.0, 100.0, 100.0])
     group = np.zeros(4, dtype=np.int64)
-    even, _ = priority_cuts(value, group, np.array([40.0]), np.zeros(4), np.ones(4), 1)
+    even, _ = priority_cuts(value, group, np.array([40.0]), np.zeros(4), np.ones(1), 1)
     np.testing.assert_allclose(even * value, 10.0)
     prot = np.array([0.0, 0.0, 0.2, 0.2])  # the in-system contracts of a stressed ICB
-    tilted, _ = priority_cuts(value, group, np.array([40.0]), prot, np.ones(4), 1)
+    tilted, _ = priority_cuts(value, group, np.array([40.0]), prot, np.ones(1), 1)
     np.testing.assert_allclose(tilted, [0.2, 0.2, 0.0, 0.0])  # the level rule: clip(level - protection, 0, cap)
 
 
 def test_cap_pushes_remaining_cut_to_other_contracts():
     value = np.array([100.0, 100.0])
     share, capped = priority_cuts(value, np.zeros(2, dtype=np.int64), np.array([80.0]), np.array([0.0, 1.0]),
-                                  np.full(2, 0.25), 1)
+                                  np.full(1, 0.25), 1)
     assert capped[0]  # both at the 25% cap, and the budget still binds: the rest is cut evenly
     np.testing.assert_allclose((share * value).sum(), 80.0)
     np.testing.assert_allclose(share, [0.4, 0.4])

@@ -130,7 +130,7 @@ def test_cut_falls_where_protection_says_and_totals_are_exact():
     group = rng.integers(0, G, n)
     value = rng.random(n) * 10
     protect = np.where(rng.random(n) < 0.3, 0.05, 0.0)
-    cap = np.full(n, 0.25)
+    cap = np.full(G, 0.25)
     shortfall = np.array([5.0, 0.0, 30.0])
     share, capped = priority_cuts(value, group, shortfall, protect, cap, G)
     np.testing.assert_allclose(np.bincount(group, share * value, G), shortfall, atol=1e-9)
@@ -169,16 +169,16 @@ def test_water_fill_matches_a_brute_force_level():
     g = rng.integers(0, G, n)
     w = rng.random(n)
     o = np.where(rng.random(n) < 0.1, rng.random(n) * 0.2, 0.0)
-    up = np.full(n, 0.3)
-    tgt = np.bincount(g, w * up, G) * rng.random(G)
+    up = np.full(G, 0.3)
+    tgt = np.bincount(g, w * up[g], G) * rng.random(G)
     s = water_fill(w, g, tgt, o, up, G)
     for k in range(G):
         m = g == k
         lo, hi = -1.0, 2.0
         for _ in range(200):
             lam = (lo + hi) / 2
-            lo, hi = (lam, hi) if (np.clip(lam + o[m], 0, up[m]) * w[m]).sum() < tgt[k] else (lo, lam)
-        np.testing.assert_allclose(s[m], np.clip(hi + o[m], 0, up[m]), atol=1e-9)
+            lo, hi = (lam, hi) if (np.clip(lam + o[m], 0, up[k]) * w[m]).sum() < tgt[k] else (lo, lam)
+        np.testing.assert_allclose(s[m], np.clip(hi + o[m], 0, up[k]), atol=1e-9)
 
 
 def test_revenue_support_brings_cash_to_the_floor_and_sets_conditions(toy_model):
@@ -267,7 +267,7 @@ def test_water_fill_takes_protection_as_a_sparse_pair_and_one_upper_bound():
     o = np.zeros(n)
     o[idx] = rng.random(len(idx)) * 0.4
     tgt = np.bincount(g, w, G) * rng.random(G)
-    full = water_fill(w, g, tgt, o, np.ones(n), G)
+    full = water_fill(w, g, tgt, o, np.ones(G), G)
     sparse = water_fill(w, g, tgt, (idx, o[idx]), 1.0, G)
     np.testing.assert_allclose(sparse, full, atol=1e-12)
     np.testing.assert_allclose(np.bincount(g, sparse * w, G), tgt, rtol=1e-12)
