@@ -73,7 +73,7 @@ def apply_decisions(m) -> None:
         usable = lines.pick(st.active & (st.capacity > 1e-9))
         w = st.weights[rows] * st.pref[rows] * usable
         tot = lines.by_service(w)
-        in_share = np.divide(lines.by_service(w * in_sys), tot, out=np.zeros_like(tot), where=tot > 0)
+        in_share = np.divide(lines.by_service(w * in_sys.view(np.uint8)), tot, out=np.zeros_like(tot), where=tot > 0)
         shifting = acting[rows]
         if shifting.any():
             sr = np.nonzero(shifting)[0]
@@ -83,7 +83,7 @@ def apply_decisions(m) -> None:
             rate = st.shift_wanted[rows[sr]][:, None]
             want_in = ish + rate * (1 - ish)
             # Spare capacity of the in-system lines (capacity less last year's load).
-            spare_k = np.maximum(lines.pick(st.capacity) - st.delivered.sum(axis=0), 0.0) * usable
+            spare_k = np.maximum(lines.pick(st.capacity) - st.delivered_load, 0.0) * usable
             spare = lines.by_service(isys * spare_k[None, :])
             extra = (want_in - ish) * st.demand[rows[sr]]
             limit = np.where(can & (extra > 1e-12), np.minimum(1.0, spare / np.maximum(extra, 1e-12)), 1.0)

@@ -195,6 +195,7 @@ def contract_and_deliver(m) -> None:
 
     # Provider lines: volume and income; capacity plans follow the activity asked for.
     delivered_k = delivered.sum(axis=0)
+    st.delivered_load = delivered_k  # (K,) cases delivered per line
     vol = lines.dense(delivered_k)
     income = lines.dense(delivered_k * price_k)
     st.line_volume = vol
@@ -291,30 +292,31 @@ def channel_accounts(m, cells_g: np.ndarray, g_budget: np.ndarray, unplaced: np.
     commissioner's result its system carries (``st.delegated_result``: kept underspend less overspend)."""
     st, led = m.state, m.state.ledger
     # Each ICB's part of each commissioner's money: its cells' budget over the commissioner's.
-    icb_part = np.divide(st.cell_budget, cells_g[st.comm], out=np.zeros_like(st.cell_budget), where=cells_g[st.comm] > 0)
-
-    def per_icb(x_g: np.ndarray) -> np.ndarray:
-        return (icb_part * x_g[st.comm]).sum(axis=1)
-
+    cell_g = cells_g[st.comm]
+    icb_part = np.divide(st.cell_budget, cell_g, out=np.zeros_like(st.cell_budget), where=cell_g > 0)
+    # The commissioner-level channels, each shared over ICBs by their part of its money (one product for all).
     icb_led = holds_own_money(st)
-    result_g = np.where(icb_led, st.group_kept - st.group_overspend, 0.0)
-    st.delegated_result = per_icb(result_g)
+    by_group = np.stack([np.where(icb_led, st.group_kept - st.group_overspend, 0.0), st.group_shortfall_raw,
+                         st.group_pooled, st.group_overspend, st.group_kept, st.group_uncommitted])
+    result, shortfall, pooled, overspend, kept, uncommitted = np.einsum("is,cis->ci", icb_part, by_group[:, st.comm])
+    st.delegated_result = result
     rows = st.channel_rows
     unplaced_rows = (unplaced * st.price[None, :]).sum(axis=1)
     per = dict(
-        commissioner_shortfall=per_icb(st.group_shortfall_raw),
-        nhse_pooled=per_icb(st.group_pooled),
-        overspend=per_icb(st.group_overspend),
+        commissioner_shortfall=shortfall,
+        nhse_pooled=pooled,
+        overspend=overspend,
         growth_withheld=rows["withheld"],
         commissioner_cuts=rows["cuts"],
         need_growth_funded=rows["need_growth"],
-        kept_by_systems=per_icb(st.group_kept),
-        returned_to_nhse=per_icb(st.group_uncommitted) + unplaced_rows,
+        kept_by_systems=kept,
+        returned_to_nhse=uncommitted + unplaced_rows,
         diverted_to_core=st.diversion.copy(),
     )
     weight = st.cell_budget.sum(axis=1)
     wsum = max(float(weight.sum()), 1e-12)
-    st.channels = {k: float(v.sum()) for k, v in per.items()}
+    table = np.stack(list(per.values()))  # (channels, I)
+    st.channels = dict(zip(per, table.sum(axis=1).tolist()))
     st.channels["nhse_pooled"] = float(led["nhse_pooled"])  # the national figure (per-ICB parts are indicative)
-    st.channel_binding = {k: float(weight[v > 0.01].sum()) / wsum for k, v in per.items()}
+    st.channel_binding = dict(zip(per, (np.where(table > 0.01, weight, 0.0).sum(axis=1) / wsum).tolist()))
     st.channel_icb = per

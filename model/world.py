@@ -71,7 +71,7 @@ def _make_base_world(d: SeedData, reach_multiplier: float, elasticity: float, af
     lines = LineIndex(offered | potential)
     flows_k, _ = balance_flows(lines.pick(gravity), use, lines.pick(d.base_cases), lines)
     weights_k = np.divide(flows_k, use[:, lines.s], out=np.zeros_like(flows_k), where=use[:, lines.s] > 0)
-    dist_k = dist[:, lines.p]  # (I, K)
+    dist_k = np.ascontiguousarray(dist[:, lines.p])  # (I, K), row by row like every flow array
     world = SimpleNamespace(
         dist=dist, need=need, need_index=need_index, demand0=use, lines=lines, dist_k=dist_k, flow0=flows_k,
         weights=weights_k, base_km=lines.by_service(weights_k * dist_k), potential=potential,
@@ -252,6 +252,7 @@ def build_state(m) -> None:
     st.tx_extra = np.zeros(I)
     st.transplants_funded = 0.0
     st.delivered = st.flow0.copy()
+    st.delivered_load = st.delivered.sum(axis=0)
     st.unplaced = np.zeros((I, S))
 
     # ICBs: core allocations, ICB bodies' own positions, systems.
