@@ -69,14 +69,16 @@ def contract_and_deliver(m) -> None:
     rows = np.flatnonzero(dec.rows_g[:, strength_g > 0].any(axis=1))
     if len(rows) and prev is not None:
         # Per cell (the cap's strength is the commissioner's, growth is the cell's), then per contract.
-        sg_cell = strength_g[st.comm[rows]]  # (rows, S); 0 for NHS England's commissioners
-        growth_cell = np.maximum(st.demand[rows] / np.maximum(prev[rows], 1e-12) - 1.0, 0.0)
-        out_r = lines.spread(sg_cell > 0) & ~dec.in_system[rows]
-        allowed = st.last_contracted_vol[rows] * (1 + lines.spread((1 - sg_cell) * growth_cell))
-        wr = np.maximum(plan_vol[rows] - allowed, 0.0)
+        r = slice(None) if len(rows) == m.n_icbs else rows  # every ICB: views, not copies
+        sg_cell = strength_g[st.comm[r]]  # (rows, S); 0 for NHS England's commissioners
+        growth_cell = np.maximum(st.demand[r] / np.maximum(prev[r], 1e-12) - 1.0, 0.0)
+        out_r = lines.spread(sg_cell > 0) & ~dec.in_system[r]
+        allowed = st.last_contracted_vol[r] * (1 + lines.spread((1 - sg_cell) * growth_cell))
+        wr = np.subtract(plan_vol[r], allowed, out=allowed)
+        np.maximum(wr, 0.0, out=wr)
         wr *= out_r
-        plan_vol[rows] -= wr
-        plan[rows] = plan_vol[rows] * price_k
+        plan_vol[r] -= wr
+        plan[r] = plan_vol[r] * price_k
         wv = (wr * price_k).sum(axis=1)
         withheld_rows[rows] = wv
         withheld_value = float(wv.sum())
@@ -133,12 +135,13 @@ def contract_and_deliver(m) -> None:
     st.cut_total = cut_total
     # A cut first takes the contract's growth over last year; only the rest comes out of the existing contract.
     if cut is not None:
-        recurrent = np.minimum(st.last_contracted_vol, plan_vol)
-        recurrent *= price_k
-        growth_part = np.minimum(cut, plan - recurrent)
+        growth_part = np.subtract(plan_vol, st.last_contracted_vol)  # each contract's growth over last year ...
+        np.maximum(growth_part, 0.0, out=growth_part)
+        growth_part *= price_k  # ... in £m
+        np.minimum(cut, growth_part, out=growth_part)  # the part of the cut that growth absorbs
         from_existing = cut - growth_part
         cut_rows, growth_cut_rows = from_existing.sum(axis=1), growth_part.sum(axis=1)
-        st.cut_from_existing, st.growth_cut = float(from_existing.sum()), float(growth_part.sum())
+        st.cut_from_existing, st.growth_cut = float(cut_rows.sum()), float(growth_cut_rows.sum())
     else:  # nothing cut: no contract loses growth or existing activity to a cut
         cut_rows, growth_cut_rows = np.zeros(m.n_icbs), np.zeros(m.n_icbs)
         st.cut_from_existing = st.growth_cut = 0.0
