@@ -69,15 +69,18 @@ def apply_decisions(m) -> None:
             open_pending_starts(m)
     else:
         rows = np.nonzero(deciding)[0]
-        in_sys = in_system_k(m)[rows]
+        r = slice(None) if len(rows) == I else rows  # every ICB decides: views, not copies
+        in_sys = in_system_k(m)[r]
         usable = lines.pick(st.active & (st.capacity > 1e-9))
-        w = st.weights[rows] * st.pref[rows] * usable
+        w = st.weights[r] * st.pref[r]
+        w *= usable
         tot = lines.by_service(w)
-        in_share = np.divide(lines.by_service(w * in_sys.view(np.uint8)), tot, out=np.zeros_like(tot), where=tot > 0)
+        w *= in_sys.view(np.uint8)  # (a 0/1 multiply: faster than a bool one)
+        in_share = np.divide(lines.by_service(w), tot, out=np.zeros_like(tot), where=tot > 0)
         shifting = acting[rows]
         if shifting.any():
             sr = np.nonzero(shifting)[0]
-            ish, isys = in_share[sr], in_sys[sr]
+            ish, isys = (in_share, in_sys) if len(sr) == len(rows) else (in_share[sr], in_sys[sr])
             cells = st.delegated_cells[rows[sr]]
             can = cells & (ish > 1e-9) & (ish < 1 - 1e-9)
             rate = st.shift_wanted[rows[sr]][:, None]
@@ -91,7 +94,10 @@ def apply_decisions(m) -> None:
             f_in = np.where(can, new_in / np.maximum(ish, 1e-12), 1.0)
             f_out = np.where(can, (1 - new_in) / np.maximum(1 - ish, 1e-12), 1.0)
             factor = np.where(isys, lines.spread(f_in), lines.spread(f_out))
-            st.pref[rows[sr]] = st.pref[rows[sr]] * factor
+            if len(sr) == I:
+                st.pref *= factor
+            else:
+                st.pref[rows[sr]] = st.pref[rows[sr]] * factor
             limited = (can & (limit < 1 - 1e-9)).any(axis=1)
             st.shift[rows[sr]] = (np.where(can.any(axis=1), st.shift_wanted[rows[sr]], 0.0)
                                   * np.where(limited, 0.5, 1.0))
