@@ -137,7 +137,8 @@ def water_fill(weight: np.ndarray, group: np.ndarray, target: np.ndarray, offset
 
 
 def priority_cuts(value: np.ndarray, group: np.ndarray, shortfall: np.ndarray, protect: np.ndarray,
-                  cap: np.ndarray, n_groups: int, group_sum=None, expand=None) -> tuple[np.ndarray, np.ndarray]:
+                  cap: np.ndarray, n_groups: int, group_sum=None, expand=None,
+                  value_total: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cut share of each contract, and whether each commissioner hit the contracts' caps.
 
     value[k]      planned value of contract k (£m)
@@ -147,12 +148,13 @@ def priority_cuts(value: np.ndarray, group: np.ndarray, shortfall: np.ndarray, p
     cap[g]        the most any contract of commissioner g may be cut (share) while others can take the cut
                   (service specifications); if every contract is at its cap, the rest is cut
                   evenly from what remains (the budget binds whatever the rules say).
+    value_total   the sum of ``value`` by commissioner, when the caller already has it
     """
     G = n_groups
     gsum = group_sum or _bincount_sum(group, G)
     expand = expand or (lambda x: x[group])
     cap = np.broadcast_to(np.asarray(cap, dtype=float), (G,))
-    total = gsum(value)
+    total = gsum(value) if value_total is None else value_total
     room = total * cap
     first = np.minimum(shortfall, room)
     neg = (protect[0], -np.asarray(protect[1])) if isinstance(protect, tuple) else -protect

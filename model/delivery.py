@@ -109,8 +109,9 @@ def contract_and_deliver(m) -> None:
     capped = np.zeros(G, dtype=bool)
     if shortfall.max(initial=0.0) > 1e-9:
         cut_share, capped = priority_cuts(plan.ravel(), flat_g, shortfall, theta, dec.cap, G,
-                                          group_sum=m._flat_group_sum, expand=m._flat_group_expand)
-        cut = cut_share.reshape(plan.shape) * plan
+                                          group_sum=m._flat_group_sum, expand=m._flat_group_expand, value_total=g_plan)
+        cut = cut_share.reshape(plan.shape)
+        cut *= plan
         g_cut = m.group_sum(cut)
         cut_total = float(g_cut.sum())
         contracted = contracted - cut

@@ -319,7 +319,8 @@ def update(model: CommissioningModel) -> None:
     m: dict[str, float] = {}
     lines = model.lines
     pay = st.payments
-    per_icb = pay.sum(axis=1)
+    paid_cell = lines.by_service(pay)  # (I, S) paid per cell
+    per_icb = paid_cell.sum(axis=1)
     total_paid = float(per_icb.sum())
     subsidy = float(st.subsidy.sum())
     led = st.ledger
@@ -410,7 +411,7 @@ def update(model: CommissioningModel) -> None:
     hb_stressed = hb_other = 0.0
     if model.steps > 0 and hasattr(st, "holder_type"):
         in_sys = model._in_system_k()
-        deleg_pay = lines.by_service(pay)  # (I, S) paid per cell
+        deleg_pay = paid_cell
         in_cell = lines.by_service(pay * in_sys.view(np.uint8))  # (a 0/1 multiply: faster than a bool one)
         deleg = st.delegated_cells
         in_now = (in_cell * deleg).sum(axis=1)
