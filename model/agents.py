@@ -154,7 +154,8 @@ class Provider(Agent):
         if not st.review_flag[p]:
             return
         k = m.p["withdrawal_rounds"]
-        for s in np.flatnonzero(st.failing_lines[p]):  # (distress.update_review_flags: the rule, for every provider)
+        failing = st.active[p] & ((st.low_streak[p] >= k) | (st.loss_streak[p] >= k)) & ~st.protected[p]
+        for s in np.nonzero(failing)[0]:
             m.withdraw_line(p, int(s), financial=bool(st.loss_streak[p, s] >= k))
         if st.needs_support[p]:
             losing = st.line_losing[p] & ~st.protected[p] & st.active[p]  # lines still open

@@ -43,12 +43,11 @@ def line_streaks(m) -> None:
 
 
 def update_review_flags(m) -> None:
-    """Mark providers with something to decide: their failing lines (open, below the minimum volume or at a loss
-    for ``withdrawal_rounds`` years, not protected by their region: ``st.failing_lines``), revenue support."""
+    """Mark providers with something to decide (a failing line, revenue support)."""
     st, p = m.state, m.p
     k = p["withdrawal_rounds"]
-    st.failing_lines = st.active & ((st.low_streak >= k) | (st.loss_streak >= k)) & ~st.protected
-    st.review_flag = st.failing_lines.any(axis=1) | st.needs_support
+    failing = ((st.loss_streak >= k) | (st.low_streak >= k)).any(axis=1)
+    st.review_flag = failing | st.needs_support
 
 
 def withdraw_line(m, p: int, s: int, financial: bool = False) -> None:

@@ -239,7 +239,6 @@ def build_state(m) -> None:
     st.n_withdrawn_total = 0
     st.income_change = np.zeros(P)
     st.review_flag = np.zeros(P, dtype=bool)
-    st.failing_lines = np.zeros((P, S), dtype=bool)
     st.specialist_provider = np.isin(d.provider_kind, ("shelford", "specialist", "childrens"))
     st.acute_provider = np.isin(d.provider_kind, ("shelford", "teaching", "local"))
     income0 = m.money.sector_income()
