@@ -326,11 +326,8 @@ def update(model: CommissioningModel) -> None:
     led = st.ledger
     m["total_spend"] = (total_paid + subsidy) / 1e3
     m["budget_total"] = float(st.budget_total) / 1e3
-    for name, value in st.channels.items():
+    for name, value in st.channels.items():  # each channel's total, once (delivery.channel_accounts)
         m[name] = value
-    m["returned_to_nhse"] = led["uncommitted"] + led["undelivered"]
-    m["growth_withheld"] = led["withheld"]
-    m["commissioner_cuts"] = led["cuts"]
     m["stranded_costs"] = float(st.stranded.sum())
     m["lines_at_risk"] = float(lines_at_risk(st).sum())
     out_f = getattr(st, "out_icb_f", None)

@@ -49,6 +49,22 @@ def test_cuts_take_growth_first_and_existing_contracts_only_beyond_it(toy_model)
     assert toy_model("nhse_direct", **LOOSE).run(3).state.ledger["cuts"] == 0
 
 
+@pytest.mark.parametrize("scenario", ["nhse_direct", "full_delegation", "joint_committees"])
+def test_channel_totals_per_icb_agree_with_the_national_ledger(toy_model, scenario):
+    """Each channel is reported once, from its ICB rows (delivery.channel_accounts); the national ledger computes
+    the same money another way (contract totals). The two must agree every year, with cuts and growth binding."""
+    m = toy_model(scenario, **TIGHT)
+    for _ in range(4):
+        m.step()
+        led, ch = m.state.ledger, m.state.channels
+        scale = max(led["plan"], 1.0)
+        assert abs(ch["growth_withheld"] - led["withheld"]) < 1e-9 * scale
+        assert abs(ch["commissioner_cuts"] - led["cuts"]) < 1e-9 * scale
+        assert abs(ch["returned_to_nhse"] - (led["uncommitted"] + led["undelivered"])) < 1e-9 * scale
+        assert m.measures["growth_withheld"] == pytest.approx(ch["growth_withheld"], abs=1e-9)
+    assert led["withheld"] > 0  # the check had money to check
+
+
 def _ageing_world(toy_seeds, tmp_path):
     """The toy world with ages: region A's residents are old (need per head grows faster), region B's young."""
     import shutil
