@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .differences import CONFIDENCE, common_seeds, reference_scenario
+from .differences import common_seeds, reference_scenario
 
 __all__ = ["TRUST_MEASURES", "write_exposure", "paired_by_unit", "exposure_findings", "EXPOSURE_FILE",
            "ICB_EXPOSURE_FILE"]
@@ -47,9 +47,9 @@ def _unit_suffix(unit: str) -> str:
 
 
 def _t(df: int) -> float:
-    from scipy import stats
+    from .differences import _t as t_quantile  # scipy.stats' t quantile without importing scipy.stats
 
-    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, df)) if df > 0 else float("nan")
+    return t_quantile(df) if df > 0 else float("nan")
 
 
 def paired_by_unit(table, unit: str, columns: list[str], scenario: str, ref: str):
