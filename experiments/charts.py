@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 
 __all__ = ["measure", "value_label", "difference_unit", "difference_label", "include_zero", "year_axis",
-           "overrides_text", "wrap"]
+           "overrides_text", "wrap", "tight_png", "PNG_COMPRESS_LEVEL"]
+
+# zlib level of the PNGs tight_png writes: level 1 encodes an RGB figure in about 2/3 of the time
+# of matplotlib's default (RGBA, level 6) and the file is no larger (measured on compare's figures:
+# 3.5 MB against 3.6 MB for the 26).
+PNG_COMPRESS_LEVEL = 1
 
 
 def measure(name: str):
@@ -101,3 +106,74 @@ def wrap(text: str, width: int = 110) -> str:
     import textwrap
 
     return "\n".join(textwrap.wrap(text, width)) if len(text) > width else text
+
+
+def tight_png(fig, *, dpi: float = 100, pad_inches: float | None = None,
+              compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
+    """``fig`` as PNG bytes, cropped to what it draws plus ``pad_inches`` of its background on every side
+    (default ``rcParams["savefig.pad_inches"]``), as ``fig.savefig(..., bbox_inches="tight")`` crops it, but
+    drawn once.
+
+    ``bbox_inches="tight"`` lays the whole figure out once to find its extent (every artist's box) and then
+    draws it: about a third of the time of saving a figure. Here the figure is drawn at its own size and
+    the image is cropped to its ink (every pixel not of the figure's background colour): the same pixels,
+    and margins that follow what is drawn rather than the boxes of the texts (a few pixels tighter above
+    and below a line of text). The PNG is RGB (the background is opaque) at zlib level ``compress_level``.
+    When something is drawn up to an edge of the figure (it may reach beyond it, where tight saving would
+    grow the canvas to show it), or the background is not opaque, the figure is saved by ``savefig`` with
+    ``bbox_inches="tight"`` instead.
+    """
+    import io
+
+    import matplotlib as mpl
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image, PngImagePlugin
+
+    pad = mpl.rcParams["savefig.pad_inches"] if pad_inches is None else pad_inches
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{mpl.__version__}, https://matplotlib.org/")
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    face = mpl.colors.to_rgba(fig.get_facecolor())
+    image = None
+    if face[3] == 1.0:
+        before = fig.dpi
+        fig.dpi = dpi
+        try:
+            canvas.draw()
+            rgba = np.asarray(canvas.buffer_rgba())
+            image = _crop_to_ink(rgba, tuple(round(c * 255) for c in face[:3]), round(pad * dpi))
+        finally:
+            fig.dpi = before
+    buf = io.BytesIO()
+    if image is None:  # drawn to an edge, or see-through: matplotlib's own tight save
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=pad,
+                    pil_kwargs={"compress_level": compress_level})
+        return buf.getvalue()
+    Image.fromarray(image, "RGB").save(buf, format="png", compress_level=compress_level, pnginfo=info,
+                                       dpi=(dpi, dpi))
+    return buf.getvalue()
+
+
+def _crop_to_ink(rgba, background: tuple[int, int, int], pad: int):
+    """The RGB image ``rgba`` (an Agg buffer) cropped to the pixels that are not ``background``, with ``pad``
+    pixels of background around them; None when a drawn pixel touches an edge, the image is not opaque or
+    nothing is drawn."""
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or not rgba.flags.c_contiguous:
+        return None
+    words = rgba.view(np.uint32)[:, :, 0]  # one 32-bit word per pixel: compare pixels whole
+    bg = np.array([*background, 255], dtype=np.uint8).view(np.uint32)[0]
+    ink = words != bg
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if not rows.size:
+        return None
+    h, w = ink.shape
+    top, bottom, left, right = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    if top == 0 or left == 0 or bottom == h - 1 or right == w - 1:
+        return None  # drawn up to an edge: it may be cut off there
+    box = rgba[top:bottom + 1, left:right + 1]
+    if (box[:, :, 3] != 255).any():
+        return None
+    out = np.empty((box.shape[0] + 2 * pad, box.shape[1] + 2 * pad, 3), dtype=np.uint8)
+    out[...] = background
+    out[pad:pad + box.shape[0], pad:pad + box.shape[1]] = box[:, :, :3]
+    return out

@@ -228,3 +228,56 @@ def test_the_report_waits_for_figures_drawn_elsewhere_before_listing_them(folder
     text = write_report(folder, figures_ready=lambda: calls.append(figures.make_figures(folder))).read_text()
     assert len(calls) == 1 and calls[0]
     assert "figures/destabilisation_curve.png" in text and "figures/out_of_area_share.png" in text
+
+
+def _png(data: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def _ink(image: np.ndarray) -> tuple[int, int]:
+    """Height and width of what is drawn (pixels not white)."""
+    rows, cols = np.flatnonzero((image != 255).any(axis=(1, 2))), np.flatnonzero((image != 255).any(axis=(0, 2)))
+    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+
+def test_tight_png_is_tight_savefig_drawn_once(monkeypatch):
+    import io
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 2])
+    ax.set_xlabel("financial year")
+    fig.subplots_adjust(bottom=0.2, top=0.8)
+    fig.suptitle("a title\nof two lines")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    want = _png(buf.getvalue())
+    draws = []
+    real_draw = type(fig).draw
+    monkeypatch.setattr(type(fig), "draw", lambda self, renderer: draws.append(1) or real_draw(self, renderer))
+    got = _png(charts.tight_png(fig, dpi=100))
+    assert len(draws) == 1  # drawn once, not laid out and then drawn
+    # the same drawing (what is drawn has the same size) with 0.1 in of margin, the margins following the
+    # ink rather than the boxes of the texts (a few pixels tighter)
+    assert _ink(got) == pytest.approx(_ink(want), abs=1)
+    assert got.shape[2] == 3 and abs(got.shape[0] - want.shape[0]) <= 8 and abs(got.shape[1] - want.shape[1]) <= 8
+    assert (got[:10] == 255).all() and (got[-10:] == 255).all() and (got[:, :10] == 255).all()
+    plt.close(fig)
+
+
+def test_tight_png_grows_the_canvas_as_savefig_does_for_what_leaves_the_figure():
+    import io
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 2])
+    fig.suptitle("a title far wider than the figure it belongs to, as some long titles are")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    want = _png(buf.getvalue())
+    got = _png(charts.tight_png(fig, dpi=100))
+    assert got.shape[1] > 3 * 100  # wider than the figure: the title whole
+    assert got.shape == want.shape and np.abs(got.astype(int) - want.astype(int)).max() <= 2
+    plt.close(fig)

@@ -5,7 +5,7 @@ Run it from the project folder (after ``make install``)::
     python experiments/bench/bench_postrun.py                       # makes a 300-run folder once, 3 repeats
     python experiments/bench/bench_postrun.py --folder results/compare --repeats 5
     python experiments/bench/bench_postrun.py --baseline /tmp/old   # also the checkout at /tmp/old, interleaved
-    python experiments/bench/bench_postrun.py --per-figure          # each figure job alone, in one process
+    python experiments/bench/bench_postrun.py --per-figure          # each figure job alone, CPU seconds
 
 A finished compare folder (``--folder``; default: ``compare()`` of every named scenario for
 ``--runs`` runs, made once in a temporary folder) is copied for every measurement, and a fresh
@@ -158,8 +158,9 @@ def _own_cpu() -> float:
     return t.user + t.system
 
 
-def per_figure(folder: Path, repeats: int) -> dict:
-    """Each figure job alone in this process (after one untimed pass): median seconds per job."""
+def per_figure(folder: Path) -> dict:
+    """Each figure job alone in this process, after one untimed pass over them all: CPU seconds per job
+    (this process's, so a machine shared with other work disturbs it less than wall time)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -172,13 +173,12 @@ def per_figure(folder: Path, repeats: int) -> dict:
         jobs = figures.figure_jobs(out)
         for job in jobs:
             figures.draw_figure(out, job)
-        got: dict[str, list[float]] = {}
-        for _ in range(repeats):
-            for job in jobs:
-                t0 = time.perf_counter()
-                figures.draw_figure(out, job)
-                got.setdefault(" ".join(map(str, job[:2])), []).append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in got.items()}
+        got: dict[str, float] = {}
+        for job in jobs:
+            t0 = time.process_time()
+            figures.draw_figure(out, job)
+            got[" ".join(map(str, job[:2]))] = time.process_time() - t0
+    return got
 
 
 # --------------------------------------------------------------------------- the parent
@@ -222,8 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     if args.child:
-        out = (child(Path(args.folder), args.parts) if args.child == "post"
-               else per_figure(Path(args.folder), args.repeats))
+        out = child(Path(args.folder), args.parts) if args.child == "post" else per_figure(Path(args.folder))
         print(json.dumps(out))
         return 0
 
@@ -238,12 +237,19 @@ def main(argv: list[str] | None = None) -> int:
         sides.append((f"at {args.baseline}", str(Path(args.baseline).resolve())))
     try:
         if args.per_figure:
-            per = {label: _run_child(args, folder, path, "figure") for label, path in sides}
-            print(f"each figure job alone, one process, median of {args.repeats} (seconds):")
+            per: dict[str, list[dict]] = {label: [] for label, _ in sides}
+            for _ in range(args.repeats):  # round-robin, as below
+                for label, path in sides:
+                    per[label].append(_run_child(args, folder, path, "figure"))
+            med = {label: {job: statistics.median(r[job] for r in runs if job in r) for job in runs[0]}
+                   for label, runs in per.items()}
+            print(f"each figure job alone in one process (warm), CPU seconds, median of {args.repeats}:")
             print(f"  {'job':55}" + "".join(f"{label:>18}" for label, _ in sides))
-            for job in per["now"]:
-                print(f"  {job:55}" + "".join(f"{per[label].get(job, float('nan')):18.3f}" for label, _ in sides))
-            print(f"  {'all':55}" + "".join(f"{sum(per[label].values()):18.3f}" for label, _ in sides))
+            for job in med["now"]:
+                print(f"  {job:55}" + "".join(f"{med[label].get(job, float('nan')):18.3f}" for label, _ in sides))
+            totals = {label: [sum(r.values()) for r in runs] for label, runs in per.items()}
+            print(f"  {'all (median of the sums)':55}"
+                  + "".join(f"{statistics.median(totals[label]):18.3f}" for label, _ in sides))
             return 0
         got: dict[str, list[dict]] = {label: [] for label, _ in sides}
         for _ in range(args.repeats):  # round-robin: a machine slowing down for a while slows every side alike

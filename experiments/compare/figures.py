@@ -40,6 +40,7 @@ from ..charts import (
     include_zero,
     measure,
     overrides_text,
+    tight_png,
     value_label,
     year_axis,
 )
@@ -165,7 +166,8 @@ def scenario_order(manifest: dict, present) -> list[str]:
 
 
 def _save(fig, path: Path) -> Path:
-    return atomic.save_figure(fig, path, dpi=130, bbox_inches="tight")
+    """The figure as PNG, cropped to what it draws (as ``bbox_inches="tight"``, drawn once: :func:`tight_png`)."""
+    return atomic.write_bytes(path, tight_png(fig, dpi=130))
 
 
 class _Context:
