@@ -21,7 +21,7 @@ Python process then does what ``compare`` does once its batch is done, as ``comp
 - ``--parts``: also each part alone, one after another, on a new warm pool (figures alone: the pool
   drawing them while this process waits).
 
-Sides take turns (``--baseline``: a checkout as ``bench_batch.py --baseline`` takes it), and each
+Sides take turns, in the reverse order every other repeat (``--baseline``: a checkout as ``bench_batch.py --baseline`` takes it), and each
 number is the median of ``--repeats`` with every repeat shown. A checkout whose compare has no
 ``after_runs`` is timed doing what its ``compare`` did after the runs (tables, exposure, then the
 figures in the pool while this process writes the report).
@@ -238,8 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.per_figure:
             per: dict[str, list[dict]] = {label: [] for label, _ in sides}
-            for _ in range(args.repeats):  # round-robin, as below
-                for label, path in sides:
+            for k in range(args.repeats):  # round-robin, as below
+                for label, path in (sides if k % 2 == 0 else sides[::-1]):
                     per[label].append(_run_child(args, folder, path, "figure"))
             med = {label: {job: statistics.median(r[job] for r in runs if job in r) for job in runs[0]}
                    for label, runs in per.items()}
@@ -252,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
                   + "".join(f"{statistics.median(totals[label]):18.3f}" for label, _ in sides))
             return 0
         got: dict[str, list[dict]] = {label: [] for label, _ in sides}
-        for _ in range(args.repeats):  # round-robin: a machine slowing down for a while slows every side alike
-            for label, path in sides:
+        # Round-robin, the order of the sides reversed every other repeat (ABBA): a machine slowing down for a
+        # while slows every side alike, and neither side always goes first.
+        for k in range(args.repeats):
+            for label, path in (sides if k % 2 == 0 else sides[::-1]):
                 got[label].append(_run_child(args, folder, path, "post"))
     finally:
         if tmp is not None:

@@ -45,8 +45,10 @@ DEFAULT_DRAWS = 30  # posterior draws per scenario with posterior=
 SCENARIO_DEFINING = frozenset({"arrangement", "delegated_set", "icb_footprint"})
 # What compare writes besides the batch's tables (replaced when the folder is overwritten).
 DERIVED = ("report.md", "figures", "exposure.csv", "exposure_icbs.csv")
-# What the fork server of compare's process pool imports besides the model: the figures (drawn in the pool).
-FIGURE_PRELOAD = ("matplotlib", "matplotlib.pyplot", "commissim.experiments.compare.figures")
+# What the fork server of compare's process pool imports besides the model: the figures (drawn in the pool),
+# and their warm start (backend, fonts, PNG encoder, map shapes: once, not in every worker).
+FIGURE_PRELOAD = ("matplotlib", "matplotlib.pyplot", "commissim.experiments.compare.figures",
+                  "commissim.experiments.compare.warm")
 
 
 def scenario_point_id(name: str) -> int:
