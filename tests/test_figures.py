@@ -110,6 +110,7 @@ def captured(monkeypatch):
 
     monkeypatch.setattr(figures, "_save", keep)
     monkeypatch.setattr(plt, "close", lambda *a, **k: None)
+    monkeypatch.setattr(figures, "REUSE_FIGURES", False)  # each figure its own, as drawn
     yield got
     matplotlib.pyplot.close("all")
 

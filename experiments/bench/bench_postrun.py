@@ -158,9 +158,10 @@ def _own_cpu() -> float:
     return t.user + t.system
 
 
-def per_figure(folder: Path) -> dict:
+def per_figure(folder: Path, passes: int = 3) -> dict:
     """Each figure job alone in this process, after one untimed pass over them all: CPU seconds per job
-    (this process's, so a machine shared with other work disturbs it less than wall time)."""
+    (this process's, so a machine shared with other work disturbs it less than wall time), the median of
+    ``passes`` passes over them all."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -173,12 +174,13 @@ def per_figure(folder: Path) -> dict:
         jobs = figures.figure_jobs(out)
         for job in jobs:
             figures.draw_figure(out, job)
-        got: dict[str, float] = {}
-        for job in jobs:
-            t0 = time.process_time()
-            figures.draw_figure(out, job)
-            got[" ".join(map(str, job[:2]))] = time.process_time() - t0
-    return got
+        got: dict[str, list[float]] = {}
+        for _ in range(passes):
+            for job in jobs:
+                t0 = time.process_time()
+                figures.draw_figure(out, job)
+                got.setdefault(" ".join(map(str, job[:2])), []).append(time.process_time() - t0)
+    return {job: statistics.median(xs) for job, xs in got.items()}
 
 
 # --------------------------------------------------------------------------- the parent
@@ -216,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=300)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--baseline", metavar="DIR", help="also the checkout at DIR (DIR/commissim/...)")
+    p.add_argument("--now", metavar="DIR", help="the checkout at DIR instead of this one as the 'now' side")
     p.add_argument("--parts", action="store_true", help="also each part alone, one after another")
     p.add_argument("--per-figure", action="store_true", help="each figure job alone, in one process")
     p.add_argument("--child", choices=("post", "figure"), help=argparse.SUPPRESS)
@@ -232,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         tmp = tempfile.TemporaryDirectory()
         folder = _make_folder(args.runs, Path(tmp.name))
-    sides = [("now", None)]
+    sides = [("now", str(Path(args.now).resolve()) if args.now else None)]
     if args.baseline:
         sides.append((f"at {args.baseline}", str(Path(args.baseline).resolve())))
     try:

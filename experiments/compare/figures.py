@@ -48,7 +48,7 @@ from .differences import (common_seeds, paired_difference, posterior_pairs, refe
                           yearly_differences)
 
 __all__ = ["make_figures", "figure_jobs", "draw_figure", "constant_and_duplicate", "scenario_colours", "scenario_order",
-           "relabel", "design_label", "FIGURES", "FOREST_MEASURES", "figure_files",
+           "relabel", "design_label", "FIGURES", "FOREST_MEASURES", "figure_files", "release_figures",
            "MAP_SCENARIO", "MAP_MEASURE"]
 
 BAND = (0.05, 0.95)
@@ -170,6 +170,48 @@ def _save(fig, path: Path) -> Path:
     return atomic.write_bytes(path, tight_png(fig, dpi=130))
 
 
+# Figures of one layout drawn one after another in a process (the 12 levels-and-differences figures, the 10
+# small multiples over the years) reuse one figure: its panels, axes and ticks are made once (a tenth of a
+# second for ten panels) and each figure then removes what the previous one drew (_done). Every figure
+# sets all it shows, so the images are the same as from a new figure (pixel for pixel, in any order).
+REUSE_FIGURES = True
+_KEPT: dict[tuple, tuple] = {}  # layout -> (figure, array of its axes), ready for the next figure of the layout
+
+
+def _figure(layout: tuple, make):
+    """A figure of ``layout`` to draw on, and its axes: the one the last figure of that layout left, or ``make()``."""
+    if REUSE_FIGURES and layout in _KEPT:
+        return _KEPT.pop(layout)
+    return make()
+
+
+def _done(fig, axes, layout: tuple) -> None:
+    """A saved figure: kept, without what it drew, for the next figure of its layout (or closed)."""
+    import matplotlib.pyplot as plt
+
+    if not REUSE_FIGURES:
+        plt.close(fig)
+        return
+    for ax in np.ravel(axes):
+        for artist in (*ax.lines, *ax.collections, *ax.patches, *ax.texts, *ax.images):
+            artist.remove()
+        ax.relim()  # no data limits: the next figure's own, as on new axes
+        ax.set_autoscale_on(True)
+    old = _KEPT.pop(layout, None)
+    if old is not None:
+        plt.close(old[0])
+    _KEPT[layout] = (fig, axes)
+
+
+def release_figures() -> None:
+    """Close the figures kept for reuse (this process's)."""
+    import matplotlib.pyplot as plt
+
+    for fig, _ in _KEPT.values():
+        plt.close(fig)
+    _KEPT.clear()
+
+
 class _Context:
     """What every figure of one folder says in its title."""
 
@@ -203,8 +245,9 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
     if not order or ref not in order:
         return None
     n = len(order)
-    fig, (ax_l, ax_d) = plt.subplots(1, 2, figsize=(12, 1.3 + 0.46 * n), sharey=True,
-                                     gridspec_kw={"width_ratios": [1, 1], "wspace": 0.08})
+    layout = ("levels_and_differences", n)
+    fig, (ax_l, ax_d) = _figure(layout, lambda: plt.subplots(1, 2, figsize=(12, 1.3 + 0.46 * n), sharey=True,
+                                                             gridspec_kw={"width_ratios": [1, 1], "wspace": 0.08}))
     y = np.arange(n)[::-1]
     gen = np.random.default_rng(0)
     level_values = []
@@ -261,7 +304,7 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
     fig.suptitle(f"{m.label} {when(name, ctx.final_year, ctx.first_year)}{same}\n{ctx.runs_note()}", fontsize=11,
                  y=1.0)
     out = _save(fig, path)
-    plt.close(fig)
+    _done(fig, np.array([ax_l, ax_d]), layout)
     return out
 
 
@@ -272,15 +315,20 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def _small_multiples(panels: list[str], ref: str, draw, *, xlabel: str, ylabel: str, title: str, path: Path,
-                     sharex: bool = True, symmetric: bool = False):
-    """One panel per scenario (the reference's own panel first); ``draw(ax, scenario) -> values``."""
+                     sharex: bool = True, symmetric: bool = False, kind: str = "years"):
+    """One panel per scenario (the reference's own panel first); ``draw(ax, scenario) -> values``. ``kind``:
+    what the x axes show (figures of one kind and grid reuse one figure: their x axes are drawn alike)."""
     import matplotlib.pyplot as plt
 
     rows, cols = _grid(len(panels))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols + 0.8, 2.5 * rows + 1.3), sharex=sharex,
-                             sharey=True, squeeze=False)
+    layout = ("small_multiples", rows, cols, sharex, kind)
+    fig, axes = _figure(layout, lambda: plt.subplots(rows, cols, figsize=(2.9 * cols + 0.8, 2.5 * rows + 1.3),
+                                                     sharex=sharex, sharey=True, squeeze=False))
+    fig.subplots_adjust(**{k: plt.rcParams[f"figure.subplot.{k}"]  # tight_layout starts where a new figure does
+                           for k in ("left", "right", "bottom", "top", "wspace", "hspace")})
     values: list[float] = []
     for ax, s in zip(axes.ravel(), panels):
+        ax.set_visible(True)
         values += draw(ax, s)
         ax.set_title(s + (" (reference)" if s == ref else ""), fontsize=9)
         ax.grid(alpha=0.3)
@@ -296,7 +344,7 @@ def _small_multiples(panels: list[str], ref: str, draw, *, xlabel: str, ylabel: 
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     out = _save(fig, path)
-    plt.close(fig)
+    _done(fig, axes, layout)
     return out
 
 
@@ -377,7 +425,7 @@ def _curve(summaries, order: list[str], ref: str, ctx: _Context, path: Path):
     return _small_multiples(
         panels, ref, draw, xlabel="deficit threshold (% of turnover, two years running; cash support and "
                                   "financial withdrawals count at every threshold)",
-        ylabel="providers destabilised (providers)", path=path,
+        ylabel="providers destabilised (providers)", path=path, kind="thresholds",
         title=f"Providers destabilised in {ctx.final_year} across deficit thresholds: each scenario (colour) against "
               f"{ref} (grey, dashed)\nline: mean over seeds; band: 5-95% of runs; {note}; {ctx.runs_note()}")
 
@@ -703,6 +751,7 @@ def make_figures(folder: str | Path, *, log=None, executor=None) -> list[Path]:
             drawn = [futures[i].result() for i in range(len(jobs))]
     finally:
         _FRAMES.clear()  # this process's (a pool's workers keep theirs until the pool closes)
+        release_figures()
     written: list[Path] = []
     for path, messages in drawn:
         for msg in messages:
