@@ -326,6 +326,8 @@ def _small_multiples(panels: list[str], ref: str, draw, *, xlabel: str, ylabel: 
                                                      sharex=sharex, sharey=True, squeeze=False))
     fig.subplots_adjust(**{k: plt.rcParams[f"figure.subplot.{k}"]  # tight_layout starts where a new figure does
                            for k in ("left", "right", "bottom", "top", "wspace", "hspace")})
+    for ax in axes.ravel():  # every limit is set below: no autoscaling of ten shared axes after each artist
+        ax.set_autoscale_on(False)
     values: list[float] = []
     for ax, s in zip(axes.ravel(), panels):
         ax.set_visible(True)
@@ -338,6 +340,9 @@ def _small_multiples(panels: list[str], ref: str, draw, *, xlabel: str, ylabel: 
         big = max(abs(v) for v in values) if values else 1.0
         axes[0, 0].set_ylim(-1.08 * big, 1.08 * big)
     else:
+        if not values:  # include_zero then starts from the limits the data would have
+            axes[0, 0].set_autoscale_on(True)
+            axes[0, 0].autoscale_view()
         include_zero(axes[0, 0], values)
     fig.supxlabel(xlabel, fontsize=10)
     fig.supylabel(ylabel, fontsize=10)
