@@ -131,8 +131,8 @@ def test_levels_next_to_paired_differences_with_their_intervals(folder, captured
     d = paired_difference(_summaries(), "out_of_area_share", "needs_based", "nhse_direct")
     lo, hi = diffs.get_xlim()
     assert lo < min(0, d.low * 100) and hi > d.high * 100
-    segments = [tuple(line.get_xdata()) for line in diffs.lines
-                if len(line.get_xdata()) == 2 and line.get_ydata()[0] == line.get_ydata()[1]]
+    segments = [tuple(seg[:, 0]) for coll in diffs.collections if isinstance(coll, matplotlib.collections.LineCollection)
+                for seg in coll.get_segments() if len(seg) == 2 and seg[0, 1] == seg[1, 1]]  # the horizontal ones
     assert any(seg == pytest.approx((d.low * 100, d.high * 100)) for seg in segments), segments
     title = _title(fig)
     assert "8 seeds per scenario, the same seeds in every scenario" in title and "system_weight=10" in title
