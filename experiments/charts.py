@@ -158,11 +158,20 @@ def _titles_box(fig, renderer):
     from matplotlib.transforms import Bbox
 
     texts = [fig._suptitle, fig._supxlabel, fig._supylabel, *fig.texts]
+    labels = []
     for ax in fig.axes:
         if ax.get_visible():
             texts += [ax.title, ax._left_title, ax._right_title]
+            labels += [(ax.xaxis.label, 0), (ax.yaxis.label, 1)]
     boxes = [fig.bbox] + [t.get_window_extent(renderer) for t in texts
                           if t is not None and t.get_visible() and _may_be_wider(t, fig)]
+    # an axis label may be wider than its axes, at the figure's edge: along the axis only (the draw places it
+    # across the axis, beyond the tick labels)
+    for label, along in labels:
+        if label.get_visible() and label.get_text():
+            (x0, y0), (x1, y1) = label.get_window_extent(renderer).get_points()
+            boxes.append(Bbox([[x0, fig.bbox.y0], [x1, fig.bbox.y1]]) if along == 0
+                         else Bbox([[fig.bbox.x0, y0], [fig.bbox.x1, y1]]))
     return Bbox.union(boxes)
 
 
