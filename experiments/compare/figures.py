@@ -47,7 +47,7 @@ from ..charts import (
 from .differences import (common_seeds, paired_difference, posterior_pairs, reference_scenario, verdict, when,
                           yearly_differences)
 
-__all__ = ["make_figures", "figure_jobs", "draw_figure", "constant_and_duplicate", "scenario_colours", "scenario_order",
+__all__ = ["make_figures", "FigureDrawing", "figure_jobs", "draw_figure", "constant_and_duplicate", "scenario_colours", "scenario_order",
            "relabel", "design_label", "FIGURES", "FOREST_MEASURES", "figure_files", "release_figures",
            "MAP_SCENARIO", "MAP_MEASURE"]
 
@@ -645,10 +645,11 @@ def _rows(path: Path) -> int:
     return pq.read_metadata(path).num_rows if path.is_file() else 0
 
 
-def figure_jobs(folder: str | Path, say=lambda msg: None) -> list[tuple]:
+def figure_jobs(folder: str | Path, say=lambda msg: None, *, exposure: bool = True) -> list[tuple]:
     """The figure jobs of a results folder, in the order of their files in the report (a figure whose
     data the folder does not hold is skipped, saying why; a measure the same in every run gets a line in the
-    report, not a figure; measures equal in every run are drawn once)."""
+    report, not a figure; measures equal in every run are drawn once). ``exposure=False``: without the
+    exposure figure (``exposure.csv`` not written yet: :meth:`FigureDrawing.add_exposure`)."""
     import pyarrow.parquet as pq
 
     from commissim.model.measures import MEASURE_BY_NAME
@@ -682,7 +683,7 @@ def figure_jobs(folder: str | Path, say=lambda msg: None) -> list[tuple]:
                 jobs.append(("over_time", name))
     else:
         say("figures: skipped the time-series figures: no series.parquet (no finished runs with series)")
-    if (folder / "exposure.csv").is_file():
+    if exposure and (folder / "exposure.csv").is_file():
         jobs.append(("exposure",))
     if (folder / "providers.parquet").is_file():
         jobs.append(("income",))
@@ -749,8 +750,70 @@ def draw_figure(folder: str | Path, job: tuple) -> tuple[Path | None, list[str]]
     raise ValueError(f"unknown figure job {job!r}")
 
 
-# The heaviest jobs first, so that workers drawing in parallel finish together.
-_WEIGHT = {"map": 0, "band": 1, "over_time": 1, "curve": 2, "differences": 3, "exposure": 3, "income": 4}
+# The heaviest jobs first, so that workers drawing in parallel finish together (CPU seconds of a warm worker:
+# curve 0.4, map and exposure 0.3-0.4, a small multiple 0.3, income 0.15, levels and differences 0.12).
+_WEIGHT = {"curve": 0, "map": 1, "exposure": 1, "band": 2, "over_time": 2, "income": 3, "differences": 4}
+
+
+class FigureDrawing:
+    """The figures of a results folder, being drawn: the jobs are planned (and, on an ``executor``, submitted)
+    when it is made, :meth:`add_exposure` adds the exposure figure once ``exposure.csv`` is written, and
+    :meth:`result` waits for them all and returns the files written, in the report's order.
+
+    ``compare`` makes one on its process pool before it writes the CSV tables and ``exposure.csv``, so the
+    workers draw while this process writes. Without an executor the figures are drawn by :meth:`result`, one
+    after another, in this process. Either way the same files, in the same order."""
+
+    def __init__(self, folder: str | Path, *, log=None, executor=None, exposure: bool = True):
+        self.say = log or (lambda msg: None)
+        self.folder = Path(folder)
+        self.executor = executor
+        figdir = self.folder / "figures"
+        figdir.mkdir(exist_ok=True)
+        for old in figdir.glob("*.png"):  # figures of an earlier, other set of results
+            old.unlink()
+        self.jobs = figure_jobs(self.folder, self.say, exposure=exposure)
+        self.futures: dict[int, object] = {}
+        self._submit(range(len(self.jobs)))
+
+    def _submit(self, indices) -> None:
+        if self.executor is not None:
+            for i in sorted(indices, key=lambda i: _WEIGHT[self.jobs[i][0]]):
+                self.futures[i] = self.executor.submit(draw_figure, str(self.folder), self.jobs[i])
+
+    def add_exposure(self) -> None:
+        """Add the exposure figure (in its place among the others) if the folder now holds ``exposure.csv``."""
+        if ("exposure",) in self.jobs or not (self.folder / "exposure.csv").is_file():
+            return
+        at = next((i for i, job in enumerate(self.jobs) if job[0] in ("income", "map")), len(self.jobs))
+        self.jobs.insert(at, ("exposure",))
+        self.futures = {(i + 1 if i >= at else i): f for i, f in self.futures.items()}
+        self._submit([at])
+
+    def result(self) -> list[Path]:
+        """Wait for every figure (drawing them here without an executor); the files written, in order."""
+        try:
+            if self.executor is None:
+                drawn = [draw_figure(self.folder, job) for job in self.jobs]
+            else:
+                drawn = [self.futures[i].result() for i in range(len(self.jobs))]
+        finally:
+            self.close()
+        written: list[Path] = []
+        for path, messages in drawn:
+            for msg in messages:
+                self.say(msg)
+            if path:
+                written.append(Path(path))
+        return written
+
+    def close(self) -> None:
+        """Cancel what has not started and free this process's tables and figures (a pool's workers keep
+        theirs until the pool closes)."""
+        for f in self.futures.values():
+            f.cancel()
+        _FRAMES.clear()
+        release_figures()
 
 
 def make_figures(folder: str | Path, *, log=None, executor=None) -> list[Path]:
@@ -759,27 +822,4 @@ def make_figures(folder: str | Path, *, log=None, executor=None) -> list[Path]:
     ``executor``: a ``concurrent.futures.Executor`` to draw them in, in parallel (``compare`` passes
     its batch's process pool, whose workers are warm); default: one after another in this process.
     Either way the same files, in the same order."""
-    say = log or (lambda msg: None)
-    folder = Path(folder)
-    figdir = folder / "figures"
-    figdir.mkdir(exist_ok=True)
-    for old in figdir.glob("*.png"):  # figures of an earlier, other set of results
-        old.unlink()
-    jobs = figure_jobs(folder, say)
-    try:
-        if executor is None:
-            drawn = [draw_figure(folder, job) for job in jobs]
-        else:
-            by_weight = sorted(range(len(jobs)), key=lambda i: _WEIGHT[jobs[i][0]])
-            futures = {i: executor.submit(draw_figure, str(folder), jobs[i]) for i in by_weight}
-            drawn = [futures[i].result() for i in range(len(jobs))]
-    finally:
-        _FRAMES.clear()  # this process's (a pool's workers keep theirs until the pool closes)
-        release_figures()
-    written: list[Path] = []
-    for path, messages in drawn:
-        for msg in messages:
-            say(msg)
-        if path:
-            written.append(Path(path))
-    return written
+    return FigureDrawing(folder, log=log, executor=executor).result()
