@@ -85,10 +85,10 @@ def _paired_by_scenario(table, unit: str, columns: list[str], scenarios: list[st
         codes += [k] * len(pairs)
     if not a_rows:
         return {}
-    a = table.iloc[a_rows]
-    b = table.iloc[b_rows]
-    d = pd.DataFrame({c: a[c].to_numpy() - b[c].to_numpy() for c in columns})
-    d[unit] = a[unit].to_numpy()
+    a_rows, b_rows = np.asarray(a_rows, dtype=np.intp), np.asarray(b_rows, dtype=np.intp)
+    values = {c: table[c].to_numpy() for c in columns}  # (the columns needed, not every row of the table)
+    d = pd.DataFrame({c: v[a_rows] - v[b_rows] for c, v in values.items()})
+    d[unit] = where[a_rows]
     d = d.mask(d.abs() < 1e-12, 0.0)
     d.insert(0, "_scenario", np.asarray(codes))
     g = d.groupby(["_scenario", unit])

@@ -205,6 +205,8 @@ def _done(fig, axes, layout: tuple) -> None:
 
 def release_figures() -> None:
     """Close the figures kept for reuse (this process's)."""
+    if not _KEPT:
+        return  # (a process that drew none, such as compare's, need not import pyplot: half a second)
     import matplotlib.pyplot as plt
 
     for fig, _ in _KEPT.values():
