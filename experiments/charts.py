@@ -118,10 +118,11 @@ def tight_png(fig, *, dpi: float = 100, pad_inches: float | None = None,
     draws it: about a third of the time of saving a figure. Here the figure is drawn once and the image is
     cropped to its ink (every pixel not of the figure's background colour): the same pixels, and margins that
     follow what is drawn rather than the boxes of the texts (a few pixels tighter above and below a line of
-    text). A title wider than the figure (which tight saving shows whole, on a wider canvas) is measured
-    first, and the figure drawn on a canvas that holds it. The PNG is RGB (the background is opaque) at zlib
-    level ``compress_level``. When something else is drawn up to an edge of the canvas (it may reach beyond
-    it), or the background is not opaque, the figure is saved by ``savefig`` with ``bbox_inches="tight"``.
+    text). A title or axis label wider than the figure (which tight saving shows whole, on a wider canvas) is
+    measured first, and the figure drawn on a canvas that holds it; anything else drawn up to an edge of the
+    canvas (it may reach beyond it) gets one more drawing, on a canvas an inch larger on that side. The PNG is
+    RGB (the background is opaque) at zlib level ``compress_level``. A figure still drawn up to an edge, or
+    whose background is not opaque, is saved by ``savefig`` with ``bbox_inches="tight"``.
     """
     import io
 
@@ -153,8 +154,8 @@ def tight_png(fig, *, dpi: float = 100, pad_inches: float | None = None,
 
 
 def _titles_box(fig, renderer):
-    """The box (pixels) of the figure and of its titles and labels (the figure's own texts, the axes'
-    titles) together: larger than the figure when a title is wider than it."""
+    """The box (pixels) of the figure and of its titles and labels (the figure's own texts, the axes' titles,
+    the axis labels along their axis) together: larger than the figure when one of them reaches beyond it."""
     from matplotlib.transforms import Bbox
 
     texts = [fig._suptitle, fig._supxlabel, fig._supylabel, *fig.texts]
