@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 
 __all__ = ["measure", "value_label", "difference_unit", "difference_label", "include_zero", "year_axis",
-           "overrides_text", "wrap"]
+           "overrides_text", "wrap", "tight_png", "PNG_COMPRESS_LEVEL"]
+
+# zlib level of the PNGs tight_png writes: level 1 encodes an RGB figure in about 2/3 of the time
+# of matplotlib's default (RGBA, level 6) and the file is no larger (measured on compare's figures:
+# 3.5 MB against 3.6 MB for the 26).
+PNG_COMPRESS_LEVEL = 1
 
 
 def measure(name: str):
@@ -101,3 +106,136 @@ def wrap(text: str, width: int = 110) -> str:
     import textwrap
 
     return "\n".join(textwrap.wrap(text, width)) if len(text) > width else text
+
+
+def tight_png(fig, *, dpi: float = 100, pad_inches: float | None = None,
+              compress_level: int = PNG_COMPRESS_LEVEL) -> bytes:
+    """``fig`` as PNG bytes, cropped to what it draws plus ``pad_inches`` of its background on every side
+    (default ``rcParams["savefig.pad_inches"]``), as ``fig.savefig(..., bbox_inches="tight")`` crops it, but
+    drawn once.
+
+    ``bbox_inches="tight"`` lays the whole figure out once to find its extent (every artist's box) and then
+    draws it: about a third of the time of saving a figure. Here the figure is drawn once and the image is
+    cropped to its ink (every pixel not of the figure's background colour): the same pixels, and margins that
+    follow what is drawn rather than the boxes of the texts (a few pixels tighter above and below a line of
+    text). A title or axis label wider than the figure (which tight saving shows whole, on a wider canvas) is
+    measured first, and the figure drawn on a canvas that holds it; anything else drawn up to an edge of the
+    canvas (it may reach beyond it) gets one more drawing, on a canvas an inch larger on that side. The PNG is
+    RGB (the background is opaque) at zlib level ``compress_level``. A figure still drawn up to an edge, or
+    whose background is not opaque, is saved by ``savefig`` with ``bbox_inches="tight"``.
+    """
+    import io
+
+    import matplotlib as mpl
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image, PngImagePlugin
+
+    pad = mpl.rcParams["savefig.pad_inches"] if pad_inches is None else pad_inches
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Software", f"Matplotlib version{mpl.__version__}, https://matplotlib.org/")
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    face = mpl.colors.to_rgba(fig.get_facecolor())
+    image = None
+    if face[3] == 1.0:
+        before = fig.dpi
+        fig.dpi = dpi
+        try:
+            image = _draw_cropped(fig, canvas, tuple(round(c * 255) for c in face[:3]), round(pad * dpi))
+        finally:
+            fig.dpi = before
+    buf = io.BytesIO()
+    if image is None:  # drawn to an edge, or see-through: matplotlib's own tight save
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=pad,
+                    pil_kwargs={"compress_level": compress_level})
+        return buf.getvalue()
+    Image.fromarray(image, "RGB").save(buf, format="png", compress_level=compress_level, pnginfo=info,
+                                       dpi=(dpi, dpi))
+    return buf.getvalue()
+
+
+def _titles_box(fig, renderer):
+    """The box (pixels) of the figure and of its titles and labels (the figure's own texts, the axes' titles,
+    the axis labels along their axis) together: larger than the figure when one of them reaches beyond it."""
+    from matplotlib.transforms import Bbox
+
+    texts = [fig._suptitle, fig._supxlabel, fig._supylabel, *fig.texts]
+    labels = []
+    for ax in fig.axes:
+        if ax.get_visible():
+            texts += [ax.title, ax._left_title, ax._right_title]
+            labels += [(ax.xaxis.label, 0), (ax.yaxis.label, 1)]
+    boxes = [fig.bbox] + [t.get_window_extent(renderer) for t in texts
+                          if t is not None and t.get_visible() and _may_be_wider(t, fig)]
+    # an axis label may be wider than its axes, at the figure's edge: along the axis only (the draw places it
+    # across the axis, beyond the tick labels)
+    for label, along in labels:
+        if label.get_visible() and label.get_text():
+            (x0, y0), (x1, y1) = label.get_window_extent(renderer).get_points()
+            boxes.append(Bbox([[x0, fig.bbox.y0], [x1, fig.bbox.y1]]) if along == 0
+                         else Bbox([[fig.bbox.x0, y0], [fig.bbox.x1, y1]]))
+    return Bbox.union(boxes)
+
+
+def _may_be_wider(text, fig) -> bool:
+    """Whether ``text`` may be longer than 4/5 of the figure: measured only then (an estimate that errs
+    long: 0.75 em a character, DejaVu Sans's are about 0.6)."""
+    lines = text.get_text().split("\n")
+    longest = max(len(line) for line in lines) * text.get_fontsize() * 0.75 / 72 * fig.dpi
+    along = fig.bbox.height if text.get_rotation() % 180 == 90 else fig.bbox.width
+    return bool(text.get_text()) and longest > 0.8 * along
+
+
+def _draw_cropped(fig, canvas, background: tuple[int, int, int], pad: int):
+    """Draw ``fig`` on a canvas wide and tall enough for its titles and crop it to its ink (:func:`_ink`);
+    when something else is drawn up to an edge, draw it once more on a canvas an inch larger on that side.
+    None when the image still cannot be told to be whole (or is not opaque)."""
+    from matplotlib import _tight_bbox
+    from matplotlib.transforms import Bbox
+
+    box = _titles_box(fig, canvas.get_renderer())
+    for _ in range(2):
+        grown = (box.x0 < fig.bbox.x0 - 0.5 or box.y0 < fig.bbox.y0 - 0.5 or box.x1 > fig.bbox.x1 + 0.5
+                 or box.y1 > fig.bbox.y1 + 0.5)
+        # beyond the figure: drawn on a canvas that holds it (as savefig draws a figure with a box)
+        restore = _tight_bbox.adjust_bbox(fig, Bbox(box.padded(2).get_points() / fig.dpi), None) if grown else None
+        try:
+            canvas.draw()
+            rgba = np.asarray(canvas.buffer_rgba())
+            image, edges = _ink(rgba, background, pad)
+        finally:
+            if restore is not None:
+                restore()
+        if image is not None or not edges:
+            return image
+        inch = fig.dpi
+        (x0, y0), (x1, y1) = box.get_points()
+        box = Bbox([[x0 - inch * ("left" in edges), y0 - inch * ("bottom" in edges)],
+                    [x1 + inch * ("right" in edges), y1 + inch * ("top" in edges)]])
+    return None
+
+
+def _ink(rgba, background: tuple[int, int, int], pad: int):
+    """The RGB image ``rgba`` (an Agg buffer) cropped to the pixels that are not ``background``, with ``pad``
+    pixels of background around them, and the edges drawn up to (where it may be cut off: then no image).
+    No image either when it is not opaque or nothing is drawn."""
+    if rgba.ndim != 3 or rgba.shape[2] != 4 or not rgba.flags.c_contiguous:
+        return None, ()
+    words = rgba.view(np.uint32)[:, :, 0]  # one 32-bit word per pixel: compare pixels whole
+    bg = np.array([*background, 255], dtype=np.uint8).view(np.uint32)[0]
+    ink = words != bg
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if not rows.size:
+        return None, ()
+    h, w = ink.shape
+    top, bottom, left, right = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    edges = tuple(e for e, at in (("top", top == 0), ("bottom", bottom == h - 1), ("left", left == 0),
+                                  ("right", right == w - 1)) if at)
+    if edges:
+        return None, edges  # drawn up to an edge: it may be cut off there
+    box = rgba[top:bottom + 1, left:right + 1]
+    if (box[:, :, 3] != 255).any():
+        return None, ()
+    out = np.empty((box.shape[0] + 2 * pad, box.shape[1] + 2 * pad, 3), dtype=np.uint8)
+    out[...] = background
+    out[pad:pad + box.shape[0], pad:pad + box.shape[1]] = box[:, :, :3]
+    return out, ()

@@ -60,3 +60,39 @@ def test_a_folder_without_provider_values_has_no_exposure_and_still_reports(tmp_
                   progress=False, figures=False, func=h.fake_simulate, log=lambda m: None)
     assert not (out / "exposure.csv").exists()
     assert "## Findings" in (out / "report.md").read_text()
+
+
+def _figure_file(job: tuple) -> str:
+    return {"differences": lambda: f"differences_{job[1]}.png", "curve": lambda: "destabilisation_curve.png",
+            "band": lambda: job[1], "over_time": lambda: f"differences_over_time_{job[1]}.png",
+            "exposure": lambda: "exposure_trusts.png", "income": lambda: "income_change_distribution.png",
+            "map": lambda: "map_access_difference.png"}[job[0]]()
+
+
+def test_compare_on_processes_writes_every_figure_whole_and_the_report_links_each(tmp_path, toy_seeds):
+    """The figures drawn by the pool's workers while compare writes the tables and exposure.csv: every one the
+    folder's data call for (the exposure figure included, planned once exposure.csv is written), whole, the
+    same files as drawn one after another in compare's process, each linked from the report."""
+    import re
+
+    from PIL import Image
+
+    from commissim.experiments.compare.figures import figure_jobs
+
+    kw = dict(seeds=3, years=2, progress=False, func_kwargs={"seeds_path": toy_seeds}, log=lambda m: None)
+    names = ["nhse_direct", "full_delegation", "needs_based"]
+    out = compare(names, out=tmp_path / "pool", executor="processes", workers=2, **kw)
+    serial = compare(names, out=tmp_path / "serial", executor="serial", **kw)
+    want = {_figure_file(job) for job in figure_jobs(out)}
+    assert "exposure_trusts.png" in want and "map_access_difference.png" in want
+    got = {p.name for p in (out / "figures").glob("*.png")}
+    assert got == want == {p.name for p in (serial / "figures").glob("*.png")}
+    for name in got:
+        with Image.open(out / "figures" / name) as im:
+            im.verify()  # a whole PNG
+        assert (out / "figures" / name).stat().st_size > 10_000
+    report = (out / "report.md").read_text()
+    linked = set(re.findall(r"\]\(figures/([^)]+\.png)\)", report))
+    assert linked == got
+    assert report.replace(str(out), "").split("## Configuration")[0] == \
+        (serial / "report.md").read_text().replace(str(serial), "").split("## Configuration")[0]

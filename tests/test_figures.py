@@ -110,6 +110,7 @@ def captured(monkeypatch):
 
     monkeypatch.setattr(figures, "_save", keep)
     monkeypatch.setattr(plt, "close", lambda *a, **k: None)
+    monkeypatch.setattr(figures, "REUSE_FIGURES", False)  # each figure its own, as drawn
     yield got
     matplotlib.pyplot.close("all")
 
@@ -130,8 +131,8 @@ def test_levels_next_to_paired_differences_with_their_intervals(folder, captured
     d = paired_difference(_summaries(), "out_of_area_share", "needs_based", "nhse_direct")
     lo, hi = diffs.get_xlim()
     assert lo < min(0, d.low * 100) and hi > d.high * 100
-    segments = [tuple(line.get_xdata()) for line in diffs.lines
-                if len(line.get_xdata()) == 2 and line.get_ydata()[0] == line.get_ydata()[1]]
+    segments = [tuple(seg[:, 0]) for coll in diffs.collections if isinstance(coll, matplotlib.collections.LineCollection)
+                for seg in coll.get_segments() if len(seg) == 2 and seg[0, 1] == seg[1, 1]]  # the horizontal ones
     assert any(seg == pytest.approx((d.low * 100, d.high * 100)) for seg in segments), segments
     title = _title(fig)
     assert "8 seeds per scenario, the same seeds in every scenario" in title and "system_weight=10" in title
@@ -228,3 +229,66 @@ def test_the_report_waits_for_figures_drawn_elsewhere_before_listing_them(folder
     text = write_report(folder, figures_ready=lambda: calls.append(figures.make_figures(folder))).read_text()
     assert len(calls) == 1 and calls[0]
     assert "figures/destabilisation_curve.png" in text and "figures/out_of_area_share.png" in text
+
+
+def _png(data: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def _ink(image: np.ndarray) -> tuple[int, int]:
+    """Height and width of what is drawn (pixels not white)."""
+    rows, cols = np.flatnonzero((image != 255).any(axis=(1, 2))), np.flatnonzero((image != 255).any(axis=(0, 2)))
+    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+
+def test_tight_png_is_tight_savefig_drawn_once(monkeypatch):
+    import io
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 2])
+    ax.set_xlabel("financial year")
+    fig.subplots_adjust(bottom=0.2, top=0.8)
+    fig.suptitle("a title\nof two lines")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    want = _png(buf.getvalue())
+    draws = []
+    real_draw = type(fig).draw
+    monkeypatch.setattr(type(fig), "draw", lambda self, renderer: draws.append(1) or real_draw(self, renderer))
+    got = _png(charts.tight_png(fig, dpi=100))
+    assert len(draws) == 1  # drawn once, not laid out and then drawn
+    # the same drawing (what is drawn has the same size) with 0.1 in of margin, the margins following the
+    # ink rather than the boxes of the texts (a few pixels tighter)
+    assert _ink(got) == pytest.approx(_ink(want), abs=1)
+    assert got.shape[2] == 3 and abs(got.shape[0] - want.shape[0]) <= 8 and abs(got.shape[1] - want.shape[1]) <= 8
+    assert (got[:10] == 255).all() and (got[-10:] == 255).all() and (got[:, :10] == 255).all()
+    plt.close(fig)
+
+
+def test_tight_png_grows_the_canvas_as_savefig_does_for_what_leaves_the_figure():
+    import io
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 2])
+    fig.suptitle("a title far wider than the figure it belongs to, as some long titles are")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    want = _png(buf.getvalue())
+    got = _png(charts.tight_png(fig, dpi=100))
+    assert got.shape[1] > 3 * 100  # wider than the figure: the title whole
+    assert _ink(got) == pytest.approx(_ink(want), abs=1)
+    assert abs(got.shape[0] - want.shape[0]) <= 8 and abs(got.shape[1] - want.shape[1]) <= 8
+    # drawn up to an edge by something else than a title (a tick label, say): still whole
+    fig.suptitle("")
+    ax.set_xlim(0, 1)
+    ax.set_xticks([0, 1], ["0", "a very long last tick label"])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    want = _png(buf.getvalue())
+    got = _png(charts.tight_png(fig, dpi=100))
+    assert got.shape[1] > 3 * 100 and _ink(got) == pytest.approx(_ink(want), abs=1)
+    plt.close(fig)

@@ -21,7 +21,6 @@ in an existing folder extends it: only the new replicates run.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import hashlib
 import itertools
 import sys
@@ -33,7 +32,7 @@ from ..batch import batch_preload, open_executor, plan_batch, run_batch
 from ..errors import UserError, option, rethrow
 from ..model_runs import late_changes, model_runner
 
-__all__ = ["compare", "grid_design", "resolve_scenarios", "scenario_point_id", "posterior_point_id", "DEFAULT_DRAWS", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
+__all__ = ["compare", "after_runs", "grid_design", "resolve_scenarios", "scenario_point_id", "posterior_point_id", "DEFAULT_DRAWS", "DEFAULT_SEEDS", "DEFAULT_YEARS", "DEFAULT_ROOT_SEED", "DEFAULT_OUT",
            "DERIVED"]
 
 DEFAULT_SEEDS = 30
@@ -45,8 +44,10 @@ DEFAULT_DRAWS = 30  # posterior draws per scenario with posterior=
 SCENARIO_DEFINING = frozenset({"arrangement", "delegated_set", "icb_footprint"})
 # What compare writes besides the batch's tables (replaced when the folder is overwritten).
 DERIVED = ("report.md", "figures", "exposure.csv", "exposure_icbs.csv")
-# What the fork server of compare's process pool imports besides the model: the figures (drawn in the pool).
-FIGURE_PRELOAD = ("matplotlib", "matplotlib.pyplot", "commissim.experiments.compare.figures")
+# What the fork server of compare's process pool imports besides the model: the figures (drawn in the pool),
+# and their warm start (backend, fonts, PNG encoder, map shapes: once, not in every worker).
+FIGURE_PRELOAD = ("matplotlib", "matplotlib.pyplot", "commissim.experiments.compare.figures",
+                  "commissim.experiments.compare.warm")
 
 
 def scenario_point_id(name: str) -> int:
@@ -200,8 +201,6 @@ def compare(
     ``parameters`` still win over the draws. The report says so and splits each difference's spread into the
     parameters' and the seeds' shares.
     """
-    from .exposure import write_exposure
-    from .figures import make_figures
     from .report import write_report
 
     names, ids = resolve_scenarios(scenarios)
@@ -239,7 +238,7 @@ def compare(
     plan_batch(design, runner=runner, out=out, replicates=seeds, years=years, root_seed=root_seed, series=True,
                point_ids=ids, common_seeds=common, seed_keys=seed_keys)
     # One pool for the runs and then the figures: its workers are warm (the fork server imported the
-    # model and the figures' modules once) and draw the figures in parallel while this process waits.
+    # model and the figures' modules once) and draw the figures in parallel while this process writes.
     with open_executor(executor, workers, scheduler, preload=batch_preload(runner, FIGURE_PRELOAD),
                        log=say) as ex:
         result = run_batch(
@@ -248,15 +247,37 @@ def compare(
             meta=meta, log=say, common_seeds=common, seed_keys=seed_keys,
         )
         if result.n_done:
-            _csv_in_one_money_unit(out)
-            write_exposure(out)
-        if figures and result.n_done and ex.kind == "processes":
-            # the pool's workers draw the figures while this process computes the report's numbers
-            with cf.ThreadPoolExecutor(1, thread_name_prefix="commissim-figures") as drawing:
-                drawn = drawing.submit(make_figures, out, log=say, executor=ex.executor)
-                write_report(out, figures_ready=drawn.result)
+            after_runs(out, ex, figures=figures, log=say)
             return out
-        if figures and result.n_done:
-            make_figures(out, log=say)
     write_report(out)
     return out
+
+
+def after_runs(out: str | Path, ex: Any, *, figures: bool = True, log: Callable[[str], None] | None = None) -> None:
+    """What ``compare`` writes from the runs in ``out``: the CSV tables in one money unit, ``exposure.csv``,
+    the figures and ``report.md``. ``ex``: the batch's open executor (:func:`~..batch.open_executor`).
+
+    On a process pool the figures are submitted to its workers first; this process then writes the tables and
+    ``exposure.csv`` (and submits the exposure figure, which reads it) and computes the report while they
+    draw, listing the figures once they are all written. Elsewhere, one after another in this process."""
+    from .exposure import write_exposure
+    from .figures import FigureDrawing
+    from .report import write_report
+
+    out = Path(out)
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    if not (figures and getattr(ex, "kind", None) == "processes"):
+        _csv_in_one_money_unit(out)
+        write_exposure(out)
+        if figures:
+            FigureDrawing(out, log=say).result()
+        write_report(out)
+        return
+    drawing = FigureDrawing(out, log=say, executor=ex.executor, exposure=False)
+    try:
+        _csv_in_one_money_unit(out)
+        write_exposure(out)
+        drawing.add_exposure()
+        write_report(out, figures_ready=drawing.result)
+    finally:
+        drawing.close()

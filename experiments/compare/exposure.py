@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .differences import CONFIDENCE, common_seeds, reference_scenario
+from .differences import common_seeds, reference_scenario
 
 __all__ = ["TRUST_MEASURES", "write_exposure", "paired_by_unit", "exposure_findings", "EXPOSURE_FILE",
            "ICB_EXPOSURE_FILE"]
@@ -47,14 +47,62 @@ def _unit_suffix(unit: str) -> str:
 
 
 def _t(df: int) -> float:
-    from scipy import stats
+    from .differences import _t as t_quantile  # scipy.stats' t quantile without importing scipy.stats
 
-    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, df)) if df > 0 else float("nan")
+    return t_quantile(df) if df > 0 else float("nan")
 
 
 def paired_by_unit(table, unit: str, columns: list[str], scenario: str, ref: str):
     """Per unit (provider or ICB): mean of ``scenario - ref`` over paired replicates, with its 90% t interval.
     Returns a DataFrame indexed by unit with ``<col>``, ``<col>_low``, ``<col>_high`` and ``n``."""
+    import pandas as pd
+
+    return _paired_by_scenario(table, unit, columns, [scenario], ref).get(scenario, pd.DataFrame())
+
+
+def _paired_by_scenario(table, unit: str, columns: list[str], scenarios: list[str], ref: str) -> dict:
+    """:func:`paired_by_unit` of every scenario in ``scenarios`` (those with pairs), from one pass: each
+    scenario's runs joined to the reference's on (replicate, unit) in its own row order, as a merge joins them,
+    and one groupby of the differences by (scenario, unit), so every group's rows, sums and spreads are those of
+    a groupby per scenario (the same numbers to the bit)."""
+    import pandas as pd
+
+    keys = ["replicate", unit]
+    scen = table["scenario"].to_numpy()
+    ref_rows = np.flatnonzero(scen == ref)
+    rep, where = table["replicate"].to_numpy(), table[unit].to_numpy()
+    b_key = list(zip(rep[ref_rows].tolist(), where[ref_rows].tolist()))
+    b_of = dict(zip(b_key, ref_rows.tolist()))
+    if len(b_of) != len(b_key):  # a (replicate, unit) twice in the reference: every pair, as a merge makes them
+        return {s: t for s in scenarios if not (t := _paired_merge(table, unit, columns, s, ref)).empty}
+    a_rows, b_rows, codes = [], [], []
+    for k, s in enumerate(scenarios):
+        rows = np.flatnonzero(scen == s)
+        pairs = [(i, b_of[key]) for i, key in zip(rows.tolist(), zip(rep[rows].tolist(), where[rows].tolist()))
+                 if key in b_of]
+        a_rows += [i for i, _ in pairs]
+        b_rows += [j for _, j in pairs]
+        codes += [k] * len(pairs)
+    if not a_rows:
+        return {}
+    a_rows, b_rows = np.asarray(a_rows, dtype=np.intp), np.asarray(b_rows, dtype=np.intp)
+    values = {c: table[c].to_numpy() for c in columns}  # (the columns needed, not every row of the table)
+    d = pd.DataFrame({c: v[a_rows] - v[b_rows] for c, v in values.items()})
+    d[unit] = where[a_rows]
+    d = d.mask(d.abs() < 1e-12, 0.0)
+    d.insert(0, "_scenario", np.asarray(codes))
+    g = d.groupby(["_scenario", unit])
+    mean, sd, n = g.mean(), g.std(ddof=1), g.size()
+    out = {}
+    for k, s in enumerate(scenarios):
+        if k not in mean.index.get_level_values(0):
+            continue
+        out[s] = _interval_table(mean.loc[k], sd.loc[k], n.loc[k], columns)
+    return out
+
+
+def _paired_merge(table, unit: str, columns: list[str], scenario: str, ref: str):
+    """:func:`paired_by_unit` by a merge (a reference with a (replicate, unit) twice: every pair)."""
     import pandas as pd
 
     a = table.loc[table["scenario"] == scenario, ["replicate", unit, *columns]]
@@ -66,15 +114,21 @@ def paired_by_unit(table, unit: str, columns: list[str], scenario: str, ref: str
     d[unit] = both[unit]
     d = d.mask(d.abs() < 1e-12, 0.0)
     g = d.groupby(unit)
-    mean, sd, n = g.mean(), g.std(ddof=1), g.size()
+    return _interval_table(g.mean(), g.std(ddof=1), g.size(), columns)
+
+
+def _interval_table(mean, sd, n, columns: list[str]):
+    """Per unit: each column's mean difference and its 90% t interval, and ``n``."""
+    import pandas as pd
+
     half = sd.mul(n.map(lambda k: _t(k - 1)), axis=0).div(np.sqrt(n), axis=0)
-    out = pd.DataFrame(index=mean.index)
+    parts = {}
     for c in columns:
-        out[c] = mean[c]
-        out[f"{c}_low"] = mean[c] - half[c].fillna(0.0)
-        out[f"{c}_high"] = mean[c] + half[c].fillna(0.0)
-    out["n"] = n
-    return out
+        parts[c] = mean[c]
+        parts[f"{c}_low"] = mean[c] - half[c].fillna(0.0)
+        parts[f"{c}_high"] = mean[c] + half[c].fillna(0.0)
+    parts["n"] = n
+    return pd.DataFrame(parts, index=mean.index)
 
 
 def _names(manifest: dict):
@@ -107,22 +161,18 @@ def write_exposure(folder: str | Path) -> list[Path]:
         ref = reference_scenario(order)
         data = _names(manifest)
         frames = []
-        for s in order:
-            if s == ref:
-                continue
-            t = paired_by_unit(table, "provider", cols, s, ref)
-            if t.empty:
-                continue
-            out = pd.DataFrame({"provider_code": data.provider_code[t.index], "trust": data.provider_short[t.index],
-                                "type": data.provider_kind[t.index],
-                                "host_icb": data.icb_short[data.provider_icb[t.index]],
-                                "scenario": s, "reference": ref, "n_seeds": t["n"].to_numpy()})
+        tables = _paired_by_scenario(table, "provider", cols, [s for s in order if s != ref], ref)
+        for s, t in tables.items():
+            idx = t.index.to_numpy()
+            out = {"provider_code": data.provider_code[idx], "trust": data.provider_short[idx],
+                   "type": data.provider_kind[idx], "host_icb": data.icb_short[data.provider_icb[idx]],
+                   "scenario": s, "reference": ref, "n_seeds": t["n"].to_numpy()}
             for c in cols:
                 label, unit, scale, _ = TRUST_MEASURES[c]
                 name = f"{label.replace(' ', '_').replace('-', '_')}_{_unit_suffix(unit)}"
                 for part in ("", "_low", "_high"):
                     out[f"{name}{'_diff' if not part else part}"] = (t[f"{c}{part}"] * scale).round(4).to_numpy()
-            frames.append(out)
+            frames.append(pd.DataFrame(out))
         if frames:
             exp = pd.concat(frames, ignore_index=True)
             key = next((c for c in exp.columns if c.startswith("specialised_income") and c.endswith("_diff")), None)
@@ -140,21 +190,18 @@ def write_exposure(folder: str | Path) -> list[Path]:
         ref = reference_scenario(order)
         data = data or _names(manifest)
         frames = []
-        for s in order:
-            if s == ref or not cols:
-                continue
-            t = paired_by_unit(icbs, "icb", cols, s, ref)
-            if t.empty:
-                continue
-            out = pd.DataFrame({"icb_code": data.icb_code[t.index], "icb": data.icb_short[t.index], "scenario": s,
-                                "reference": ref, "n_seeds": t["n"].to_numpy()})
+        tables = _paired_by_scenario(icbs, "icb", cols, [s for s in order if s != ref], ref) if cols else {}
+        for s, t in tables.items():
+            idx = t.index.to_numpy()
+            out = {"icb_code": data.icb_code[idx], "icb": data.icb_short[idx], "scenario": s, "reference": ref,
+                   "n_seeds": t["n"].to_numpy()}
             for c in cols:
                 m = MEASURE_BY_NAME[c]
                 unit = ("pp" + m.unit[1:]) if m.unit.startswith("%") else m.unit
                 name = f"{c.removeprefix('icb_')}_{'pp' if unit.startswith('pp') else unit.replace(' ', '_')}"
                 for part in ("", "_low", "_high"):
                     out[f"{name}{'_diff' if not part else part}"] = (t[f"{c}{part}"] * m.scale).round(4).to_numpy()
-            frames.append(out)
+            frames.append(pd.DataFrame(out))
         if frames:
             exp = pd.concat(frames, ignore_index=True)
             key = next((c for c in exp.columns if c.startswith("out_of_area_spend") and c.endswith("_diff")), None)

@@ -40,14 +40,15 @@ from ..charts import (
     include_zero,
     measure,
     overrides_text,
+    tight_png,
     value_label,
     year_axis,
 )
 from .differences import (common_seeds, paired_difference, posterior_pairs, reference_scenario, verdict, when,
                           yearly_differences)
 
-__all__ = ["make_figures", "figure_jobs", "draw_figure", "constant_and_duplicate", "scenario_colours", "scenario_order",
-           "relabel", "design_label", "FIGURES", "FOREST_MEASURES", "figure_files",
+__all__ = ["make_figures", "FigureDrawing", "figure_jobs", "draw_figure", "constant_and_duplicate", "scenario_colours", "scenario_order",
+           "relabel", "design_label", "FIGURES", "FOREST_MEASURES", "figure_files", "release_figures",
            "MAP_SCENARIO", "MAP_MEASURE"]
 
 BAND = (0.05, 0.95)
@@ -165,7 +166,52 @@ def scenario_order(manifest: dict, present) -> list[str]:
 
 
 def _save(fig, path: Path) -> Path:
-    return atomic.save_figure(fig, path, dpi=130, bbox_inches="tight")
+    """The figure as PNG, cropped to what it draws (as ``bbox_inches="tight"``, drawn once: :func:`tight_png`)."""
+    return atomic.write_bytes(path, tight_png(fig, dpi=130))
+
+
+# Figures of one layout drawn one after another in a process (the 12 levels-and-differences figures, the 10
+# small multiples over the years) reuse one figure: its panels, axes and ticks are made once (a tenth of a
+# second for ten panels) and each figure then removes what the previous one drew (_done). Every figure
+# sets all it shows, so the images are the same as from a new figure (pixel for pixel, in any order).
+REUSE_FIGURES = True
+_KEPT: dict[tuple, tuple] = {}  # layout -> (figure, array of its axes), ready for the next figure of the layout
+
+
+def _figure(layout: tuple, make):
+    """A figure of ``layout`` to draw on, and its axes: the one the last figure of that layout left, or ``make()``."""
+    if REUSE_FIGURES and layout in _KEPT:
+        return _KEPT.pop(layout)
+    return make()
+
+
+def _done(fig, axes, layout: tuple) -> None:
+    """A saved figure: kept, without what it drew, for the next figure of its layout (or closed)."""
+    import matplotlib.pyplot as plt
+
+    if not REUSE_FIGURES:
+        plt.close(fig)
+        return
+    for ax in np.ravel(axes):
+        for artist in (*ax.lines, *ax.collections, *ax.patches, *ax.texts, *ax.images):
+            artist.remove()
+        ax.relim()  # no data limits: the next figure's own, as on new axes
+        ax.set_autoscale_on(True)
+    old = _KEPT.pop(layout, None)
+    if old is not None:
+        plt.close(old[0])
+    _KEPT[layout] = (fig, axes)
+
+
+def release_figures() -> None:
+    """Close the figures kept for reuse (this process's)."""
+    if not _KEPT:
+        return  # (a process that drew none, such as compare's, need not import pyplot: half a second)
+    import matplotlib.pyplot as plt
+
+    for fig, _ in _KEPT.values():
+        plt.close(fig)
+    _KEPT.clear()
 
 
 class _Context:
@@ -194,6 +240,7 @@ class _Context:
 def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ctx: _Context, path: Path,
                             twins: list[str] = ()):
     import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
 
     m = measure(name)
     data = summaries[["scenario", "replicate", name]].dropna()
@@ -201,19 +248,31 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
     if not order or ref not in order:
         return None
     n = len(order)
-    fig, (ax_l, ax_d) = plt.subplots(1, 2, figsize=(12, 1.3 + 0.46 * n), sharey=True,
-                                     gridspec_kw={"width_ratios": [1, 1], "wspace": 0.08})
+    layout = ("levels_and_differences", n)
+    fig, (ax_l, ax_d) = _figure(layout, lambda: plt.subplots(1, 2, figsize=(12, 1.3 + 0.46 * n), sharey=True,
+                                                             gridspec_kw={"width_ratios": [1, 1], "wspace": 0.08}))
     y = np.arange(n)[::-1]
     gen = np.random.default_rng(0)
     level_values = []
+    # Every scenario's runs, ranges and means as one artist each (drawn in the same order as one per
+    # scenario): a scatter or a line is a millisecond or two to make, and there were 30 of them.
+    scen, vals = data["scenario"].to_numpy(), data[name].to_numpy(dtype=float)
+    dots_x, dots_y, dots_c, bars, bar_c, means = [], [], [], [], [], []
     for yi, s in zip(y, order):
-        v = data.loc[data["scenario"] == s, name].to_numpy(dtype=float) * m.scale
+        v = vals[scen == s] * m.scale
         c = ctx.colours.get(s, "#555555")
-        ax_l.scatter(v, yi + gen.uniform(-0.16, 0.16, len(v)), s=9, color=c, alpha=0.35, lw=0, zorder=2)
+        dots_x.append(v)
+        dots_y.append(yi + gen.uniform(-0.16, 0.16, len(v)))
+        dots_c += [c] * len(v)
         lo, hi = np.quantile(v, BAND[0]), np.quantile(v, BAND[1])  # linear, as in every table and figure
-        ax_l.plot([lo, hi], [yi, yi], color=c, lw=2.2, alpha=0.8, zorder=3, solid_capstyle="butt")
-        ax_l.scatter([v.mean()], [yi], s=46, color=c, edgecolors="black", linewidths=0.6, zorder=4)
+        bars.append([(lo, yi), (hi, yi)])
+        bar_c.append(c)
+        means.append((v.mean(), yi, c))
         level_values += [float(v.min()), float(v.max())]
+    ax_l.scatter(np.concatenate(dots_x), np.concatenate(dots_y), s=9, color=dots_c, alpha=0.35, lw=0, zorder=2)
+    ax_l.add_collection(LineCollection(bars, colors=bar_c, linewidths=2.2, alpha=0.8, zorder=3, capstyle="butt"))
+    ax_l.scatter([x for x, _, _ in means], [yi for _, yi, _ in means], s=46, color=[c for _, _, c in means],
+                 edgecolors="black", linewidths=0.6, zorder=4)
     include_zero(ax_l, level_values, axis="x")
     ax_l.set_yticks(y, order)
     ax_l.set_xlabel(value_label(name))
@@ -222,6 +281,7 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
 
     diff_values = [0.0]
     verdicts: dict[int, str] = {}
+    segments, seg_c, seg_w, ests = [], [], [], []
     for yi, s in zip(y, order):
         if s == ref:
             continue
@@ -230,12 +290,18 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
             continue
         est, lo, hi = d.estimate * m.scale, d.low * m.scale, d.high * m.scale
         c = ctx.colours.get(s, "#555555")
-        ax_d.plot([lo, hi], [yi, yi], color=c, lw=2.0, zorder=3)
-        for end in (lo, hi):
-            ax_d.plot([end, end], [yi - 0.13, yi + 0.13], color=c, lw=1.4, zorder=3)
-        ax_d.scatter([est], [yi], s=48, zorder=4, edgecolors=c, linewidths=1.5, color=c)
+        segments += [[(lo, yi), (hi, yi)], *([(end, yi - 0.13), (end, yi + 0.13)] for end in (lo, hi))]
+        seg_c += [c] * 3
+        seg_w += [2.0, 1.4, 1.4]
+        ests.append((est, yi, c))
         verdicts[yi] = verdict(name, d)
         diff_values += [lo, hi]
+    if segments:  # each interval and its two end ticks; then the means
+        ax_d.add_collection(LineCollection(segments, colors=seg_c, linewidths=seg_w, zorder=3,
+                                           capstyle=plt.rcParams["lines.solid_capstyle"]))
+        cs = [c for _, _, c in ests]
+        ax_d.scatter([x for x, _, _ in ests], [yi for _, yi, _ in ests], s=48, zorder=4, edgecolors=cs,
+                     linewidths=1.5, color=cs)
     ax_d.axvline(0, color="black", lw=0.9, zorder=1)
     lo, hi = min(diff_values), max(diff_values)
     span = max(hi - lo, 1e-12)
@@ -259,7 +325,7 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
     fig.suptitle(f"{m.label} {when(name, ctx.final_year, ctx.first_year)}{same}\n{ctx.runs_note()}", fontsize=11,
                  y=1.0)
     out = _save(fig, path)
-    plt.close(fig)
+    _done(fig, np.array([ax_l, ax_d]), layout)
     return out
 
 
@@ -270,15 +336,22 @@ def _grid(n: int) -> tuple[int, int]:
 
 
 def _small_multiples(panels: list[str], ref: str, draw, *, xlabel: str, ylabel: str, title: str, path: Path,
-                     sharex: bool = True, symmetric: bool = False):
-    """One panel per scenario (the reference's own panel first); ``draw(ax, scenario) -> values``."""
+                     sharex: bool = True, symmetric: bool = False, kind: str = "years"):
+    """One panel per scenario (the reference's own panel first); ``draw(ax, scenario) -> values``. ``kind``:
+    what the x axes show (figures of one kind and grid reuse one figure: their x axes are drawn alike)."""
     import matplotlib.pyplot as plt
 
     rows, cols = _grid(len(panels))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols + 0.8, 2.5 * rows + 1.3), sharex=sharex,
-                             sharey=True, squeeze=False)
+    layout = ("small_multiples", rows, cols, sharex, kind)
+    fig, axes = _figure(layout, lambda: plt.subplots(rows, cols, figsize=(2.9 * cols + 0.8, 2.5 * rows + 1.3),
+                                                     sharex=sharex, sharey=True, squeeze=False))
+    fig.subplots_adjust(**{k: plt.rcParams[f"figure.subplot.{k}"]  # tight_layout starts where a new figure does
+                           for k in ("left", "right", "bottom", "top", "wspace", "hspace")})
+    for ax in axes.ravel():  # every limit is set below: no autoscaling of ten shared axes after each artist
+        ax.set_autoscale_on(False)
     values: list[float] = []
     for ax, s in zip(axes.ravel(), panels):
+        ax.set_visible(True)
         values += draw(ax, s)
         ax.set_title(s + (" (reference)" if s == ref else ""), fontsize=9)
         ax.grid(alpha=0.3)
@@ -288,13 +361,16 @@ def _small_multiples(panels: list[str], ref: str, draw, *, xlabel: str, ylabel: 
         big = max(abs(v) for v in values) if values else 1.0
         axes[0, 0].set_ylim(-1.08 * big, 1.08 * big)
     else:
+        if not values:  # include_zero then starts from the limits the data would have
+            axes[0, 0].set_autoscale_on(True)
+            axes[0, 0].autoscale_view()
         include_zero(axes[0, 0], values)
     fig.supxlabel(xlabel, fontsize=10)
     fig.supylabel(ylabel, fontsize=10)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     out = _save(fig, path)
-    plt.close(fig)
+    _done(fig, axes, layout)
     return out
 
 
@@ -375,7 +451,7 @@ def _curve(summaries, order: list[str], ref: str, ctx: _Context, path: Path):
     return _small_multiples(
         panels, ref, draw, xlabel="deficit threshold (% of turnover, two years running; cash support and "
                                   "financial withdrawals count at every threshold)",
-        ylabel="providers destabilised (providers)", path=path,
+        ylabel="providers destabilised (providers)", path=path, kind="thresholds",
         title=f"Providers destabilised in {ctx.final_year} across deficit thresholds: each scenario (colour) against "
               f"{ref} (grey, dashed)\nline: mean over seeds; band: 5-95% of runs; {note}; {ctx.runs_note()}")
 
@@ -571,10 +647,11 @@ def _rows(path: Path) -> int:
     return pq.read_metadata(path).num_rows if path.is_file() else 0
 
 
-def figure_jobs(folder: str | Path, say=lambda msg: None) -> list[tuple]:
+def figure_jobs(folder: str | Path, say=lambda msg: None, *, exposure: bool = True) -> list[tuple]:
     """The figure jobs of a results folder, in the order of their files in the report (a figure whose
     data the folder does not hold is skipped, saying why; a measure the same in every run gets a line in the
-    report, not a figure; measures equal in every run are drawn once)."""
+    report, not a figure; measures equal in every run are drawn once). ``exposure=False``: without the
+    exposure figure (``exposure.csv`` not written yet: :meth:`FigureDrawing.add_exposure`)."""
     import pyarrow.parquet as pq
 
     from commissim.model.measures import MEASURE_BY_NAME
@@ -608,7 +685,7 @@ def figure_jobs(folder: str | Path, say=lambda msg: None) -> list[tuple]:
                 jobs.append(("over_time", name))
     else:
         say("figures: skipped the time-series figures: no series.parquet (no finished runs with series)")
-    if (folder / "exposure.csv").is_file():
+    if exposure and (folder / "exposure.csv").is_file():
         jobs.append(("exposure",))
     if (folder / "providers.parquet").is_file():
         jobs.append(("income",))
@@ -675,8 +752,70 @@ def draw_figure(folder: str | Path, job: tuple) -> tuple[Path | None, list[str]]
     raise ValueError(f"unknown figure job {job!r}")
 
 
-# The heaviest jobs first, so that workers drawing in parallel finish together.
-_WEIGHT = {"map": 0, "band": 1, "over_time": 1, "curve": 2, "differences": 3, "exposure": 3, "income": 4}
+# The heaviest jobs first, so that workers drawing in parallel finish together (CPU seconds of a warm worker:
+# curve 0.4, map and exposure 0.3-0.4, a small multiple 0.3, income 0.15, levels and differences 0.12).
+_WEIGHT = {"curve": 0, "map": 1, "exposure": 1, "band": 2, "over_time": 2, "income": 3, "differences": 4}
+
+
+class FigureDrawing:
+    """The figures of a results folder, being drawn: the jobs are planned (and, on an ``executor``, submitted)
+    when it is made, :meth:`add_exposure` adds the exposure figure once ``exposure.csv`` is written, and
+    :meth:`result` waits for them all and returns the files written, in the report's order.
+
+    ``compare`` makes one on its process pool before it writes the CSV tables and ``exposure.csv``, so the
+    workers draw while this process writes. Without an executor the figures are drawn by :meth:`result`, one
+    after another, in this process. Either way the same files, in the same order."""
+
+    def __init__(self, folder: str | Path, *, log=None, executor=None, exposure: bool = True):
+        self.say = log or (lambda msg: None)
+        self.folder = Path(folder)
+        self.executor = executor
+        figdir = self.folder / "figures"
+        figdir.mkdir(exist_ok=True)
+        for old in figdir.glob("*.png"):  # figures of an earlier, other set of results
+            old.unlink()
+        self.jobs = figure_jobs(self.folder, self.say, exposure=exposure)
+        self.futures: dict[int, object] = {}
+        self._submit(range(len(self.jobs)))
+
+    def _submit(self, indices) -> None:
+        if self.executor is not None:
+            for i in sorted(indices, key=lambda i: _WEIGHT[self.jobs[i][0]]):
+                self.futures[i] = self.executor.submit(draw_figure, str(self.folder), self.jobs[i])
+
+    def add_exposure(self) -> None:
+        """Add the exposure figure (in its place among the others) if the folder now holds ``exposure.csv``."""
+        if ("exposure",) in self.jobs or not (self.folder / "exposure.csv").is_file():
+            return
+        at = next((i for i, job in enumerate(self.jobs) if job[0] in ("income", "map")), len(self.jobs))
+        self.jobs.insert(at, ("exposure",))
+        self.futures = {(i + 1 if i >= at else i): f for i, f in self.futures.items()}
+        self._submit([at])
+
+    def result(self) -> list[Path]:
+        """Wait for every figure (drawing them here without an executor); the files written, in order."""
+        try:
+            if self.executor is None:
+                drawn = [draw_figure(self.folder, job) for job in self.jobs]
+            else:
+                drawn = [self.futures[i].result() for i in range(len(self.jobs))]
+        finally:
+            self.close()
+        written: list[Path] = []
+        for path, messages in drawn:
+            for msg in messages:
+                self.say(msg)
+            if path:
+                written.append(Path(path))
+        return written
+
+    def close(self) -> None:
+        """Cancel what has not started and free this process's tables and figures (a pool's workers keep
+        theirs until the pool closes)."""
+        for f in self.futures.values():
+            f.cancel()
+        _FRAMES.clear()
+        release_figures()
 
 
 def make_figures(folder: str | Path, *, log=None, executor=None) -> list[Path]:
@@ -685,26 +824,4 @@ def make_figures(folder: str | Path, *, log=None, executor=None) -> list[Path]:
     ``executor``: a ``concurrent.futures.Executor`` to draw them in, in parallel (``compare`` passes
     its batch's process pool, whose workers are warm); default: one after another in this process.
     Either way the same files, in the same order."""
-    say = log or (lambda msg: None)
-    folder = Path(folder)
-    figdir = folder / "figures"
-    figdir.mkdir(exist_ok=True)
-    for old in figdir.glob("*.png"):  # figures of an earlier, other set of results
-        old.unlink()
-    jobs = figure_jobs(folder, say)
-    try:
-        if executor is None:
-            drawn = [draw_figure(folder, job) for job in jobs]
-        else:
-            by_weight = sorted(range(len(jobs)), key=lambda i: _WEIGHT[jobs[i][0]])
-            futures = {i: executor.submit(draw_figure, str(folder), jobs[i]) for i in by_weight}
-            drawn = [futures[i].result() for i in range(len(jobs))]
-    finally:
-        _FRAMES.clear()  # this process's (a pool's workers keep theirs until the pool closes)
-    written: list[Path] = []
-    for path, messages in drawn:
-        for msg in messages:
-            say(msg)
-        if path:
-            written.append(Path(path))
-    return written
+    return FigureDrawing(folder, log=log, executor=executor).result()

@@ -68,19 +68,32 @@ def _curve_measures() -> tuple[str, ...]:
 def summary_table(summaries, manifest: dict, measures=HEADLINE_MEASURES):
     """Per scenario and measure (default the headline measures): n, mean, sd, 5% and 95% of runs
     (a tidy DataFrame)."""
+    import numpy as np
     import pandas as pd
 
     rows = []
-    for scen in scenario_order(manifest, summaries["scenario"].unique()):
-        d = summaries[summaries["scenario"] == scen]
-        for m in _measures(summaries, measures):
-            v = d[m].dropna()
-            if v.empty:
+    scen = summaries["scenario"].to_numpy()
+    present = _measures(summaries, measures)
+    columns = {m: summaries[m].to_numpy(dtype=float) for m in present}
+    for s in scenario_order(manifest, summaries["scenario"].unique()):
+        here = scen == s
+        for m in present:
+            v = columns[m][here]
+            v = v[~np.isnan(v)]
+            if not len(v):
                 continue
-            rows.append({"scenario": scen, "measure": m, "n": len(v), "mean": v.mean(), "sd": v.std(ddof=1),
-                         # the one quantile method of tables and figures (linear interpolation between runs)
-                         "p5": v.quantile(0.05), "p95": v.quantile(0.95)})
+            # pandas' own arithmetic (numpy's, as pandas does it): the sd of one run is NaN
+            sd = float(np.sqrt(((v - v.mean()) ** 2).sum() / (len(v) - 1))) if len(v) > 1 else float("nan")
+            # the one quantile method of tables and figures (linear interpolation between runs)
+            p5, p95 = np.quantile(v, [0.05, 0.95])
+            rows.append({"scenario": s, "measure": m, "n": len(v), "mean": float(v.mean()), "sd": sd,
+                         "p5": float(p5), "p95": float(p95)})
     return pd.DataFrame(rows)
+
+
+def _cells(table) -> dict:
+    """The rows of a :func:`summary_table` by (scenario, measure)."""
+    return {(r["scenario"], r["measure"]): r for r in table.to_dict("records")}
 
 
 def _fmt(m: str, x: float) -> str:
@@ -216,12 +229,12 @@ def _table(summaries, manifest: dict, measures) -> str:
     scenarios = list(dict.fromkeys(table["scenario"]))
     head = "| measure | unit | " + " | ".join(scenarios) + " |"
     lines = [head, "|" + "---|" * (len(scenarios) + 2)]
+    by = _cells(table)
     for m in measures:
         cells = []
         for s in scenarios:
-            r = table[(table["scenario"] == s) & (table["measure"] == m)]
-            cells.append("" if r.empty else
-                         f"{_fmt(m, r['mean'].iloc[0])} ({_fmt(m, r['p5'].iloc[0])} to {_fmt(m, r['p95'].iloc[0])})")
+            r = by.get((s, m))
+            cells.append("" if r is None else f"{_fmt(m, r['mean'])} ({_fmt(m, r['p5'])} to {_fmt(m, r['p95'])})")
         lines.append(f"| {MEASURE_BY_NAME[m].label} | {MEASURE_BY_NAME[m].unit} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -240,11 +253,12 @@ def headline_text(summaries, manifest: dict, *, markdown: bool = True) -> str:
     width = max(len(s) for s in scenarios) + 2
     header = "scenario".ljust(width) + "".join(f"{MEASURE_BY_NAME[m].heading:>30}" for m in key)
     lines = [header]
+    by = _cells(table)
     for s in scenarios:
         cells = []
         for m in key:
-            r = table[(table["scenario"] == s) & (table["measure"] == m)]
-            cells.append(f"{'' if r.empty else f'{_fmt(m, r['mean'].iloc[0])} [{_fmt(m, r['p5'].iloc[0])}, {_fmt(m, r['p95'].iloc[0])}]':>30}")
+            r = by.get((s, m))
+            cells.append(f"{'' if r is None else f'{_fmt(m, r['mean'])} [{_fmt(m, r['p5'])}, {_fmt(m, r['p95'])}]':>30}")
         lines.append(s.ljust(width) + "".join(cells))
     lines.append("mean over seeds [5% and 95% of runs], final year")
     return "\n".join(lines)
