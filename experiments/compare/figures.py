@@ -195,7 +195,9 @@ def _done(fig, axes, layout: tuple) -> None:
     for ax in np.ravel(axes):
         for artist in (*ax.lines, *ax.collections, *ax.patches, *ax.texts, *ax.images):
             artist.remove()
-        ax.relim()  # no data limits: the next figure's own, as on new axes
+        ax.relim()  # no data limits and the view of new axes: the next figure's own
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
         ax.set_autoscale_on(True)
     old = _KEPT.pop(layout, None)
     if old is not None:
@@ -699,7 +701,8 @@ def figure_jobs(folder: str | Path, say=lambda msg: None, *, exposure: bool = Tr
 
 
 def draw_figure(folder: str | Path, job: tuple) -> tuple[Path | None, list[str]]:
-    """Draw one figure job (see :func:`figure_jobs`); return the file written (None if none) and what to say."""
+    """Draw one figure job (see :func:`figure_jobs`); return the file written (None if none) and what to say.
+    The figure of a reused layout is kept for the next job (:func:`release_figures` closes them)."""
     import matplotlib
 
     matplotlib.use("Agg")
