@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["temporary_path", "replacing", "write_bytes", "write_text", "write_parquet", "write_csv",
-           "write_npy", "save_figure", "check_output_folder"]
+           "write_npy", "save_figure", "check_output_folder", "remove_outputs"]
 
 
 def temporary_path(path: str | Path) -> Path:
@@ -157,3 +157,15 @@ def check_output_folder(out: str | Path, *, name: str = "out", error: type | Non
     except (OSError, ValueError) as exc:
         raise error(f"{label}: {_reason(exc, path)}; choose another folder with {spelled}") from None
     return path
+
+
+def remove_outputs(out: str | Path, names: Any) -> None:
+    """Remove the named files and folders of a results folder (what an overwrite replaces); absent ones are fine."""
+    import shutil
+
+    for name in names:
+        path = Path(out) / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()

@@ -23,7 +23,6 @@ the root seed and its place in its generation, the posterior is the one an unint
 from __future__ import annotations
 
 import math
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -96,12 +95,7 @@ def _prepare(out: Path, cfg: CalibrationConfig, fingerprint: str, overwrite: boo
     atomic.check_output_folder(out)
     manifest = out / "manifest.json"
     if overwrite:
-        for name in OUTPUTS:
-            p = out / name
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
+        atomic.remove_outputs(out, OUTPUTS)
         return None
     if not manifest.exists():
         others = [p.name for p in out.iterdir() if not p.name.startswith(".")]

@@ -174,12 +174,7 @@ def write_exposure(folder: str | Path) -> list[Path]:
                     out[f"{name}{'_diff' if not part else part}"] = (t[f"{c}{part}"] * scale).round(4).to_numpy()
             frames.append(pd.DataFrame(out))
         if frames:
-            exp = pd.concat(frames, ignore_index=True)
-            key = next((c for c in exp.columns if c.startswith("specialised_income") and c.endswith("_diff")), None)
-            if key:
-                exp = exp.sort_values([key, "scenario"], kind="stable")
-            atomic.write_csv(exp, folder / EXPOSURE_FILE)
-            written.append(folder / EXPOSURE_FILE)
+            written.append(_write_sorted(frames, "specialised_income", folder / EXPOSURE_FILE))
     icb_file = folder / "icbs.parquet"
     if icb_file.is_file():
         from commissim.model.measures import MEASURE_BY_NAME
@@ -203,13 +198,20 @@ def write_exposure(folder: str | Path) -> list[Path]:
                     out[f"{name}{'_diff' if not part else part}"] = (t[f"{c}{part}"] * m.scale).round(4).to_numpy()
             frames.append(pd.DataFrame(out))
         if frames:
-            exp = pd.concat(frames, ignore_index=True)
-            key = next((c for c in exp.columns if c.startswith("out_of_area_spend") and c.endswith("_diff")), None)
-            if key:
-                exp = exp.sort_values([key, "scenario"], kind="stable")
-            atomic.write_csv(exp, folder / ICB_EXPOSURE_FILE)
-            written.append(folder / ICB_EXPOSURE_FILE)
+            written.append(_write_sorted(frames, "out_of_area_spend", folder / ICB_EXPOSURE_FILE))
     return written
+
+
+def _write_sorted(frames: list, first: str, path: Path) -> Path:
+    """One exposure table from its scenarios' frames, sorted by the difference in the measure whose column
+    starts with ``first`` (largest fall first), then scenario; written atomically."""
+    import pandas as pd
+
+    exp = pd.concat(frames, ignore_index=True)
+    key = next((c for c in exp.columns if c.startswith(first) and c.endswith("_diff")), None)
+    if key:
+        exp = exp.sort_values([key, "scenario"], kind="stable")
+    return atomic.write_csv(exp, path)
 
 
 def _cell(row, name: str, decimals: int, unit: str) -> str:

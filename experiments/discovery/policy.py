@@ -544,12 +544,7 @@ class SearchRun:
 def _check_settings(out: Path, settings: dict[str, Any], overwrite: bool) -> None:
     f = out / SETTINGS_FILE
     if overwrite:
-        for name in OUTPUTS:
-            path = out / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
+        atomic.remove_outputs(out, OUTPUTS)
         return
     if f.is_file():
         old = json.loads(f.read_text())
