@@ -323,7 +323,6 @@ def update(model: CommissioningModel) -> None:
     per_icb = paid_cell.sum(axis=1)
     total_paid = float(per_icb.sum())
     subsidy = float(st.subsidy.sum())
-    led = st.ledger
     m["total_spend"] = (total_paid + subsidy) / 1e3
     m["budget_total"] = float(st.budget_total) / 1e3
     for name, value in st.channels.items():  # each channel's total, once (delivery.channel_accounts)

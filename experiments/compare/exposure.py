@@ -67,7 +67,6 @@ def _paired_by_scenario(table, unit: str, columns: list[str], scenarios: list[st
     a groupby per scenario (the same numbers to the bit)."""
     import pandas as pd
 
-    keys = ["replicate", unit]
     scen = table["scenario"].to_numpy()
     ref_rows = np.flatnonzero(scen == ref)
     rep, where = table["replicate"].to_numpy(), table[unit].to_numpy()
@@ -144,7 +143,6 @@ def write_exposure(folder: str | Path) -> list[Path]:
 
     import pandas as pd
 
-    from .. import atomic
     from .figures import relabel, scenario_order
 
     folder = Path(folder)
@@ -206,6 +204,8 @@ def _write_sorted(frames: list, first: str, path: Path) -> Path:
     """One exposure table from its scenarios' frames, sorted by the difference in the measure whose column
     starts with ``first`` (largest fall first), then scenario; written atomically."""
     import pandas as pd
+
+    from .. import atomic
 
     exp = pd.concat(frames, ignore_index=True)
     key = next((c for c in exp.columns if c.startswith(first) and c.endswith("_diff")), None)
