@@ -287,6 +287,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio, {label:<80} {statistics.median(per_round):5.2f}x  "
               f"({', '.join(f'{r:.2f}' for r in per_round)})")
 
+    # The bound the work sets: on 2 cores kept busy, a side takes at least its CPU-seconds / 2, so compare can beat
+    # batch_run by at most the ratio of their CPU-seconds (more only where batch_run leaves a core idle).
+    cpu_b = statistics.median(cpus[("batch_run", "model_reporters", None)])
+    cpu_c = statistics.median(cpus[compare_])
+    print(f"work: compare {cpu_c:.1f} CPU-s against batch_run's {cpu_b:.1f} (model reporters): on 2 busy cores compare "
+          f"can be at most {cpu_b / cpu_c:.2f}x as fast; 1.2x needs compare's CPU at or under {cpu_b / 1.2:.1f} CPU-s")
+    if args.all:
+        cpu_s = statistics.median(cpus[("engine", "series", None)])
+        print(f"      of which its batch (the runs, collected and written) {cpu_s:.1f} CPU-s, the rest (tables, exposure, "
+              f"figures, report) about {cpu_c - cpu_s:.1f}")
+
     if args.memory_runs:
         print("peak memory, engine as compare (series=True), 2 processes:")
         for runs in args.memory_runs:

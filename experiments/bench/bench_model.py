@@ -17,6 +17,11 @@ where it exceeds capacity. About 25 whole-array passes, no Python loop over agen
 is the median of many repeats, measured between the model's runs (so both see the same
 machine). The model's round does more (decisions, contracts, measures); the ratio says how
 far it is from the floor.
+
+The toy world of the tests (6 ICBs, 6 providers, 4 services: arrays of a few dozen cells) is
+timed too, per scenario: its round is what the round costs when its arrays cost nothing - the
+Python calls of the phases, the agents' decisions and the DataCollector - so it is the part of
+the England round no array work can remove, printed as a multiple of the same dense floor.
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from __future__ import annotations
 import argparse
 import resource
 import statistics
+import sys
+import tempfile
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
@@ -86,6 +94,29 @@ def _floor_seconds(floor: DenseFloor, repeats: int = 200) -> float:
     return statistics.median(times)
 
 
+def _toy_seeds() -> str | None:
+    """The tests' toy world written to a temporary folder (None outside a source checkout)."""
+    tests = Path(__file__).resolve().parents[2] / "tests"
+    if not (tests / "toyworld.py").exists():
+        return None
+    sys.path.insert(0, str(tests))
+    from toyworld import write_toy_seeds
+
+    return str(write_toy_seeds(tempfile.mkdtemp(prefix="commissim-toy-")))
+
+
+def _round_seconds(model_cls, scenario: str, runs: int, seeds_path: str | None = None) -> float:
+    """Median wall time of one round over ``runs`` 10-round runs."""
+    rounds = []
+    for seed in range(runs):
+        m = model_cls(scenario, rng=seed, collect_agent_data=False, seeds_path=seeds_path)
+        for _ in range(10):
+            r0 = time.perf_counter()
+            m.step()
+            rounds.append(time.perf_counter() - r0)
+    return statistics.median(rounds)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=30, help="runs per scenario (default 30); medians")
@@ -106,8 +137,10 @@ def main(argv=None) -> int:
     _floor_seconds(floor, 20)  # warm-up
     print(f"commissim model benchmark: England, {shape[0]} ICBs, {shape[2]} providers, {shape[3]} services "
           f"({shape[1]} provider-service cells); {args.runs} runs per scenario; medians")
+    toy = _toy_seeds()
     floors: list[float] = []
     ratios: dict[str, float] = {}
+    toy_ratios: dict[str, float] = {}
     for sc in scenarios:
         full, rounds, build = [], [], []
         for seed in range(args.runs):
@@ -129,6 +162,11 @@ def main(argv=None) -> int:
               f"one round {one_round * 1e3:5.2f} ms)  -> {1 / med:5.1f} runs/s on one core")
         print(f"  {'':18s} dense floor of a round {flo * 1e3:5.3f} ms; the round is {one_round / flo:5.1f}x the floor "
               f"(a 10-round run {med / (10 * flo):5.1f}x ten floors)")
+        if toy is not None:
+            t_toy = _round_seconds(CommissioningModel, sc, max(5, args.runs // 2), toy)
+            toy_ratios[sc] = t_toy / flo
+            print(f"  {'':18s} the same round on the toy world (arrays of ~100 cells): {t_toy * 1e3:5.2f} ms = "
+                  f"{t_toy / flo:4.1f}x the England floor: calls, not arrays")
         agents = []
         for seed in range(max(5, args.runs // 3)):
             t0 = time.perf_counter()
@@ -138,6 +176,10 @@ def main(argv=None) -> int:
     lo, hi = min(ratios, key=ratios.get), max(ratios, key=ratios.get)
     print(f"every scenario: one round is {ratios[lo]:.1f}x ({lo}) to {ratios[hi]:.1f}x ({hi}) the dense floor "
           f"(issue 19's target: within 4x)")
+    if toy_ratios:
+        lo, hi = min(toy_ratios, key=toy_ratios.get), max(toy_ratios, key=toy_ratios.get)
+        print(f"the round's calls alone (toy world) are {toy_ratios[lo]:.1f}x ({lo}) to {toy_ratios[hi]:.1f}x ({hi}) "
+              f"the England floor: what is left of 4x for the arrays")
     tracemalloc.start()
     simulate(scenarios[-1], 10, 123, series=True)
     _, peak = tracemalloc.get_traced_memory()
