@@ -173,8 +173,8 @@ def contract_and_deliver(m) -> None:
     cap_k = np.where(st.pass_through[ks], np.maximum(st.requested_load, lines.pick(st.capacity)),
                      lines.pick(st.capacity))
     st.capacity_at_delivery = cap_k * usable
-    delivered, unplaced = cap_and_reroute(volume, st.capacity_at_delivery, st.weights, lines, usable=usable,
-                                          load=st.requested_load)
+    # (no ``usable`` mask for re-routing: a line that may not take patients has no capacity here, so no room)
+    delivered, unplaced = cap_and_reroute(volume, st.capacity_at_delivery, st.weights, lines, load=st.requested_load)
     st.delivered = delivered
     st.unplaced = unplaced
     payments = delivered * price_k
