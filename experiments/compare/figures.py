@@ -27,6 +27,7 @@ do not hold is skipped with a note.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -179,10 +180,39 @@ _KEPT: dict[tuple, tuple] = {}  # layout -> (figure, array of its axes), ready f
 
 
 def _figure(layout: tuple, make):
-    """A figure of ``layout`` to draw on, and its axes: the one the last figure of that layout left, or ``make()``."""
+    """A figure of ``layout`` to draw on, and its axes: the one the last figure of that layout left, or ``make()``
+    (on a canvas that keeps its renderers: :func:`_canvas_keeping_renderers`)."""
     if REUSE_FIGURES and layout in _KEPT:
         return _KEPT.pop(layout)
-    return make()
+    fig, axes = make()
+    _canvas_keeping_renderers()(fig)  # the figure's canvas from now on
+    return fig, axes
+
+
+@functools.cache
+def _canvas_keeping_renderers():
+    """The class of :func:`_figure`'s canvases (made on first use: matplotlib is imported only to draw)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+
+    class KeptRenderers(FigureCanvasAgg):
+        """An Agg canvas that keeps a renderer for every size and resolution it is drawn at, where Agg's keeps only
+        the last. A reused figure is laid out at its own dpi and drawn at the PNG's (:func:`_save`), so Agg's canvas
+        made both renderers anew for every figure, and with them matplotlib's cache of text sizes (kept per
+        renderer): every tick label and title measured again. The same sizes, from the cache."""
+
+        def get_renderer(self):
+            w, h = self.get_width_height(physical=True)
+            key = (w, h, self.figure.dpi)
+            kept = self.__dict__.setdefault("_kept", {})
+            if key not in kept:
+                if len(kept) == 4:  # (a figure drawn on a grown canvas adds one: the oldest goes)
+                    del kept[next(iter(kept))]
+                kept[key] = RendererAgg(w, h, self.figure.dpi)
+            self.renderer = kept[key]
+            self._lastKey = key
+            return self.renderer
+
+    return KeptRenderers
 
 
 def _done(fig, axes, layout: tuple) -> None:
