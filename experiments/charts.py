@@ -255,7 +255,12 @@ def _ink(rgba, background: tuple[int, int, int], pad: int):
     box = rgba[top:bottom + 1, left:right + 1]
     if (box[:, :, 3] != 255).any():
         return None, ()
-    out = np.empty((box.shape[0] + 2 * pad, box.shape[1] + 2 * pad, 3), dtype=np.uint8)
-    out[...] = background
-    out[pad:pad + box.shape[0], pad:pad + box.shape[1]] = box[:, :, :3]
+    # framed in whole pixels (32-bit words: rows copied as blocks), then RGB one channel at a time (numpy copies
+    # a channel of 4-byte pixels several times faster than the three of them together)
+    framed = np.full((box.shape[0] + 2 * pad, box.shape[1] + 2 * pad), bg, dtype=np.uint32)
+    framed[pad:pad + box.shape[0], pad:pad + box.shape[1]] = words[top:bottom + 1, left:right + 1]
+    framed_rgba = framed.view(np.uint8).reshape(*framed.shape, 4)
+    out = np.empty((*framed.shape, 3), dtype=np.uint8)
+    for channel in range(3):
+        out[:, :, channel] = framed_rgba[:, :, channel]
     return out, ()
