@@ -121,8 +121,8 @@ def tight_png(fig, *, dpi: float = 100, pad_inches: float | None = None,
     text). A title or axis label wider than the figure (which tight saving shows whole, on a wider canvas) is
     measured first, and the figure drawn on a canvas that holds it; anything else drawn up to an edge of the
     canvas (it may reach beyond it) gets one more drawing, on a canvas an inch larger on that side. The PNG is
-    RGB (the background is opaque) at zlib level ``compress_level`` (:func:`_png`). A figure still drawn up to an edge, or
-    whose background is not opaque, is saved by ``savefig`` with ``bbox_inches="tight"``.
+    RGB (the background is opaque) at zlib level ``compress_level`` (:func:`_png`). A figure still drawn up to an
+    edge, or whose background is not opaque, is saved by ``savefig`` with ``bbox_inches="tight"``.
     """
     import io
 

@@ -313,7 +313,8 @@ def _levels_and_differences(summaries, name: str, order: list[str], ref: str, ct
     include_zero(ax_l, level_values, axis="x")
     ax_l.set_yticks(y, order)
     ax_l.set_xlabel(value_label(name))
-    ax_l.set_title("levels: mean over seeds (large dot), each run (small dots),\n5-95% of runs (bar)", fontsize=9, y=TITLE_Y)
+    ax_l.set_title("levels: mean over seeds (large dot), each run (small dots),\n5-95% of runs (bar)", fontsize=9,
+                   y=TITLE_Y)
     ax_l.grid(axis="x", alpha=0.3)
 
     diff_values = [0.0]
