@@ -292,3 +292,16 @@ def test_tight_png_grows_the_canvas_as_savefig_does_for_what_leaves_the_figure()
     got = _png(charts.tight_png(fig, dpi=100))
     assert got.shape[1] > 3 * 100 and _ink(got) == pytest.approx(_ink(want), abs=1)
     plt.close(fig)
+
+
+def test_png_encoder_round_trips_pixels_and_resolution():
+    import io
+
+    from PIL import Image
+
+    rgb = np.random.default_rng(3).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    rgb[10:20] = rgb[9]  # repeated rows, as a figure's are: the "Up" filter makes them zeros
+    im = Image.open(io.BytesIO(charts._png(rgb, 130, "a test", 3)))
+    assert im.mode == "RGB" and im.info["Software"] == "a test"
+    assert im.info["dpi"] == pytest.approx((130, 130), abs=0.01)
+    assert (np.asarray(im) == rgb).all()
