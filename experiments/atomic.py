@@ -159,13 +159,14 @@ def check_output_folder(out: str | Path, *, name: str = "out", error: type | Non
     return path
 
 
-def remove_outputs(out: str | Path, names: Any) -> None:
-    """Remove the named files and folders of a results folder (what an overwrite replaces); absent ones are fine."""
+def remove_outputs(out: str | Path, names: Any, *, ignore_errors: bool = False) -> None:
+    """Remove the named files and folders of a results folder (and nothing else); absent ones are fine.
+    ``ignore_errors``: a folder that cannot be removed whole is left as it is (the batch store's tidying)."""
     import shutil
 
     for name in names:
         path = Path(out) / name
         if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+            shutil.rmtree(path, ignore_errors=ignore_errors)
+        else:
+            path.unlink(missing_ok=True)

@@ -28,26 +28,17 @@ from .manifest import MANIFEST_NAME, describe_diff
 from .tables import conform, ipc_schema, read_ipc, unified_schema
 
 __all__ = ["Results", "load_results", "consolidate", "prepare_folder", "scan_parts", "write_chunk",
-           "clear_files", "PARTS", "staging_folder", "holds_results", "swap_in"]
+           "PARTS", "staging_folder", "holds_results", "swap_in"]
 
 PARTS = "parts"
 DONE = "_done"
 
 
 # --------------------------------------------------------------------------- the folder
-def clear_files(out: Path, names: list[str] | tuple[str, ...]) -> None:
-    """Remove these files and folders of ``out`` (and nothing else)."""
-    for name in names:
-        path = out / name
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-
-
 def _clear_results(out: Path, tables: tuple[str, ...]) -> None:
     """Remove what a batch wrote in ``out``: its manifest, parts and tables."""
-    clear_files(out, [MANIFEST_NAME, PARTS, *(f"{t}.{s}" for t in tables for s in ("parquet", "csv"))])
+    atomic.remove_outputs(out, [MANIFEST_NAME, PARTS, *(f"{t}.{s}" for t in tables for s in ("parquet", "csv"))],
+                          ignore_errors=True)
 
 
 def prepare_folder(out: Path, config: dict, config_hash: str, overwrite: bool, tables: tuple[str, ...],
@@ -79,7 +70,7 @@ def prepare_folder(out: Path, config: dict, config_hash: str, overwrite: bool, t
         old = {}
     if overwrite:
         _clear_results(out, tables)
-        clear_files(out, derived)
+        atomic.remove_outputs(out, derived, ignore_errors=True)
         return None
     if old.get("config_hash") == config_hash:
         return old
@@ -275,7 +266,7 @@ def consolidate(out: Path | str, point_order: list[int] | None = None) -> dict[s
         elif name == "failures":
             fail = _latest_failures(files, ok, order)
             if fail.empty:
-                clear_files(out, ["failures.parquet", "failures.csv"])
+                atomic.remove_outputs(out, ["failures.parquet", "failures.csv"], ignore_errors=True)
             else:
                 t = pa.Table.from_pandas(fail, preserve_index=False)
                 atomic.write_parquet(t, out / "failures.parquet")
@@ -285,7 +276,7 @@ def consolidate(out: Path | str, point_order: list[int] | None = None) -> dict[s
             counts[name] = _stream(sorted(files, key=_part_order(order)), out / f"{name}.parquet", out / f"{name}.csv")
     counts.setdefault("failures", 0)
     if counts["failures"] == 0:
-        clear_files(out, ["failures.parquet", "failures.csv"])
+        atomic.remove_outputs(out, ["failures.parquet", "failures.csv"], ignore_errors=True)
     return counts
 
 
