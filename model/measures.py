@@ -432,7 +432,7 @@ def update(model: CommissioningModel) -> None:
             m["commissioners_short"] = float(v)
         else:
             m[f"binding_{k}"] = float(v)
-    model.measures = {k: 0.0 if -1e-9 < v < 1e-9 else float(v) for k, v in m.items()}  # clean(), inline
+    model.measures = {k: clean(v) for k, v in m.items()}
 
 
 # --- reporters -------------------------------------------------------------------------
